@@ -1,0 +1,339 @@
+#include "gguf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../kernels/types.h"
+
+// A bounds-checked cursor over the file image.
+typedef struct {
+    const uint8_t *p;
+    size_t size, pos;
+    const char *name;
+    calm_err *e;
+} cursor;
+
+static int need(cursor *c, size_t n, const char *what) {
+    if (n > c->size - c->pos)
+        return calm_fail(c->e, "%s: truncated file: %s at offset %zu needs %zu bytes, %zu left",
+                         c->name, what, c->pos, n, c->size - c->pos);
+    return 0;
+}
+
+static int rd(cursor *c, void *dst, size_t n, const char *what) {
+    if (need(c, n, what)) return -1;
+    memcpy(dst, c->p + c->pos, n);
+    c->pos += n;
+    return 0;
+}
+
+static int rd_str(cursor *c, gguf_str *s, const char *what) {
+    if (rd(c, &s->len, 8, what)) return -1;
+    if (need(c, s->len, what)) return -1;
+    s->ptr = (const char *)c->p + c->pos;
+    c->pos += s->len;
+    return 0;
+}
+
+static size_t scalar_size(uint32_t t) {
+    switch (t) {
+    case GGUF_U8: case GGUF_I8: case GGUF_BOOL: return 1;
+    case GGUF_U16: case GGUF_I16: return 2;
+    case GGUF_U32: case GGUF_I32: case GGUF_F32: return 4;
+    case GGUF_U64: case GGUF_I64: case GGUF_F64: return 8;
+    default: return 0;
+    }
+}
+
+const char *gguf_vtype_name(uint32_t t) {
+    static const char *names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+                                  "bool", "string", "array", "u64", "i64", "f64"};
+    return t < GGUF_NTYPES ? names[t] : "?";
+}
+
+// Reads one scalar into the kv's union, widening to u64/i64/double.
+static int rd_scalar(cursor *c, uint32_t t, gguf_kv *kv, const char *what) {
+    uint8_t b[8] = {0};
+    size_t n = scalar_size(t);
+    if (rd(c, b, n, what)) return -1;
+    switch (t) {
+    case GGUF_U8: case GGUF_BOOL: kv->v.u = b[0]; break;
+    case GGUF_I8: kv->v.i = (int8_t)b[0]; break;
+    case GGUF_U16: { uint16_t x; memcpy(&x, b, 2); kv->v.u = x; } break;
+    case GGUF_I16: { int16_t x; memcpy(&x, b, 2); kv->v.i = x; } break;
+    case GGUF_U32: { uint32_t x; memcpy(&x, b, 4); kv->v.u = x; } break;
+    case GGUF_I32: { int32_t x; memcpy(&x, b, 4); kv->v.i = x; } break;
+    case GGUF_F32: { float x; memcpy(&x, b, 4); kv->v.f = x; } break;
+    case GGUF_U64: memcpy(&kv->v.u, b, 8); break;
+    case GGUF_I64: memcpy(&kv->v.i, b, 8); break;
+    case GGUF_F64: memcpy(&kv->v.f, b, 8); break;
+    }
+    return 0;
+}
+
+static int parse_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
+    char what[64];
+    snprintf(what, sizeof what, "key %llu", (unsigned long long)idx);
+    if (rd_str(c, &kv->key, what)) return -1;
+    if (rd(c, &kv->type, 4, what)) return -1;
+    if (kv->type >= GGUF_NTYPES)
+        return calm_fail(c->e, "%s: key '%.*s' has unknown value type %u", c->name,
+                         (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr, kv->type);
+    if (kv->type == GGUF_STRING) return rd_str(c, &kv->v.s, what);
+    if (kv->type != GGUF_ARRAY) return rd_scalar(c, kv->type, kv, what);
+    if (rd(c, &kv->v.arr.type, 4, what) || rd(c, &kv->v.arr.n, 8, what)) return -1;
+    uint32_t et = kv->v.arr.type;
+    uint64_t n = kv->v.arr.n;
+    if (et == GGUF_ARRAY || et >= GGUF_NTYPES)
+        return calm_fail(c->e, "%s: key '%.*s' is an array of unsupported type %u", c->name,
+                         (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr, et);
+    if (et == GGUF_STRING) {
+        // Each string takes at least its 8-byte length: bound n before allocating.
+        if (n > (c->size - c->pos) / 8)
+            return calm_fail(c->e, "%s: key '%.*s' claims %llu strings, more than the file holds",
+                             c->name, (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr,
+                             (unsigned long long)n);
+        kv->v.arr.strs = malloc((n ? n : 1) * sizeof(gguf_str));
+        if (!kv->v.arr.strs) return calm_fail(c->e, "%s: out of memory", c->name);
+        for (uint64_t i = 0; i < n; i++)
+            if (rd_str(c, &kv->v.arr.strs[i], what)) return -1;
+        return 0;
+    }
+    size_t es = scalar_size(et);
+    if (n > (c->size - c->pos) / es)
+        return calm_fail(c->e, "%s: key '%.*s' claims %llu elements, more than the file holds",
+                         c->name, (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr,
+                         (unsigned long long)n);
+    kv->v.arr.data = c->p + c->pos;
+    c->pos += n * es;
+    return 0;
+}
+
+int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, calm_err *e) {
+    memset(g, 0, sizeof *g);
+    snprintf(g->path, sizeof g->path, "%s", name);
+    cursor c = {buf, size, 0, g->path, e};
+    char magic[4];
+    if (rd(&c, magic, 4, "magic")) return -1;
+    if (memcmp(magic, "GGUF", 4) != 0) return calm_fail(e, "%s: not a GGUF file (bad magic)", name);
+    if (rd(&c, &g->version, 4, "version")) return -1;
+    if (g->version < 2 || g->version > 3)
+        return calm_fail(e, "%s: unsupported GGUF version %u (expected 2 or 3)", name, g->version);
+    if (rd(&c, &g->n_tensors, 8, "tensor count") || rd(&c, &g->n_kv, 8, "metadata count"))
+        return -1;
+    // Every key/value takes at least 12 bytes and every tensor info at least 24.
+    if (g->n_kv > size / 12 || g->n_tensors > size / 24)
+        return calm_fail(e, "%s: corrupt header: %llu keys and %llu tensors cannot fit in %zu bytes",
+                         name, (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors, size);
+    g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof(gguf_kv));
+    g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(gguf_tensor));
+    if (!g->kv || !g->tensors) return calm_fail(e, "%s: out of memory", name);
+    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        if (parse_kv(&c, &g->kv[i], i)) return -1;
+        if (gguf_str_eq(g->kv[i].key, "general.alignment")) {
+            uint64_t a = g->kv[i].v.u;
+            if (g->kv[i].type != GGUF_U32 || a == 0 || (a & (a - 1)))
+                return calm_fail(e, "%s: general.alignment must be a u32 power of two", name);
+            g->alignment = a;
+        }
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        gguf_tensor *t = &g->tensors[i];
+        char what[64];
+        snprintf(what, sizeof what, "tensor info %llu", (unsigned long long)i);
+        if (rd_str(&c, &t->name, what) || rd(&c, &t->n_dims, 4, what)) return -1;
+        int nl = (int)(t->name.len > 200 ? 200 : t->name.len);
+        if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
+            return calm_fail(e, "%s: tensor '%.*s' has %u dimensions (1..4 allowed)", name, nl,
+                             t->name.ptr, t->n_dims);
+        int64_t nel = 1;
+        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+        for (uint32_t d = 0; d < t->n_dims; d++) {
+            if (rd(&c, &t->ne[d], 8, what)) return -1;
+            if (t->ne[d] <= 0 || t->ne[d] > (INT64_MAX / 2) / nel)
+                return calm_fail(e, "%s: tensor '%.*s' has invalid dimension %lld", name, nl,
+                                 t->name.ptr, (long long)t->ne[d]);
+            nel *= t->ne[d];
+        }
+        if (rd(&c, &t->type, 4, what) || rd(&c, &t->offset, 8, what)) return -1;
+        const calm_type_traits *tt = calm_type_get(t->type);
+        if (!tt)
+            return calm_fail(e, "%s: tensor '%.*s' has unknown type id %u", name, nl, t->name.ptr,
+                             t->type);
+        if (t->ne[0] % tt->block_size)
+            return calm_fail(e, "%s: tensor '%.*s': row of %lld is not a multiple of %s's block %d",
+                             name, nl, t->name.ptr, (long long)t->ne[0], tt->name, tt->block_size);
+        t->nbytes = (size_t)(nel / tt->block_size) * tt->type_size;
+        if (t->offset % g->alignment)
+            return calm_fail(e, "%s: tensor '%.*s' offset %llu is not aligned to %zu", name, nl,
+                             t->name.ptr, (unsigned long long)t->offset, g->alignment);
+    }
+    size_t data = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
+    if (data > size && g->n_tensors > 0)
+        return calm_fail(e, "%s: truncated file: tensor data section missing", name);
+    g->data_offset = data;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        gguf_tensor *t = &g->tensors[i];
+        if (t->offset > size - data || t->nbytes > size - data - t->offset)
+            return calm_fail(e, "%s: truncated file: tensor '%.*s' (%zu bytes at %llu) runs past "
+                             "the end", name, (int)(t->name.len > 200 ? 200 : t->name.len),
+                             t->name.ptr, t->nbytes, (unsigned long long)t->offset);
+        t->data = (const uint8_t *)buf + data + t->offset;
+    }
+    return 0;
+}
+
+int gguf_open(gguf_file *g, const char *path, calm_err *e) {
+    memset(g, 0, sizeof *g);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return calm_fail(e, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    if (size == 0) {
+        close(fd);
+        return calm_fail(e, "%s: empty file", path);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return calm_fail(e, "%s: mmap failed: %s", path, strerror(errno));
+    int rc = gguf_parse(g, map, size, path, e);
+    g->map = map;
+    g->size = size;
+    if (rc) gguf_close(g);
+    return rc;
+}
+
+void gguf_close(gguf_file *g) {
+    if (g->kv)
+        for (uint64_t i = 0; i < g->n_kv; i++)
+            if (g->kv[i].type == GGUF_ARRAY) free(g->kv[i].v.arr.strs);
+    free(g->kv);
+    free(g->tensors);
+    if (g->map) munmap(g->map, g->size);
+    memset(g, 0, sizeof *g);
+}
+
+int gguf_str_eq(gguf_str s, const char *c) {
+    size_t n = strlen(c);
+    return s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+const gguf_kv *gguf_find(const gguf_file *g, const char *key) {
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        if (gguf_str_eq(g->kv[i].key, key)) return &g->kv[i];
+    return NULL;
+}
+
+const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name) {
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (gguf_str_eq(g->tensors[i].name, name)) return &g->tensors[i];
+    return NULL;
+}
+
+static int is_uint(uint32_t t) {
+    return t == GGUF_U8 || t == GGUF_U16 || t == GGUF_U32 || t == GGUF_U64;
+}
+static int is_int(uint32_t t) {
+    return t == GGUF_I8 || t == GGUF_I16 || t == GGUF_I32 || t == GGUF_I64;
+}
+
+int gguf_get_u32(const gguf_file *g, const char *key, uint32_t *out) {
+    const gguf_kv *kv = gguf_find(g, key);
+    if (!kv) return -1;
+    if (is_uint(kv->type) && kv->v.u <= UINT32_MAX) *out = (uint32_t)kv->v.u;
+    else if (is_int(kv->type) && kv->v.i >= 0 && kv->v.i <= UINT32_MAX) *out = (uint32_t)kv->v.i;
+    else return -1;
+    return 0;
+}
+
+int gguf_get_f32(const gguf_file *g, const char *key, float *out) {
+    const gguf_kv *kv = gguf_find(g, key);
+    if (!kv) return -1;
+    if (kv->type == GGUF_F32 || kv->type == GGUF_F64) *out = (float)kv->v.f;
+    else if (is_uint(kv->type)) *out = (float)kv->v.u;
+    else if (is_int(kv->type)) *out = (float)kv->v.i;
+    else return -1;
+    return 0;
+}
+
+int gguf_get_bool(const gguf_file *g, const char *key, int *out) {
+    const gguf_kv *kv = gguf_find(g, key);
+    if (!kv || kv->type != GGUF_BOOL) return -1;
+    *out = kv->v.u != 0;
+    return 0;
+}
+
+int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap) {
+    const gguf_kv *kv = gguf_find(g, key);
+    if (!kv || kv->type != GGUF_STRING || cap == 0) return -1;
+    size_t n = kv->v.s.len < cap - 1 ? kv->v.s.len : cap - 1;
+    memcpy(buf, kv->v.s.ptr, n);
+    buf[n] = 0;
+    return 0;
+}
+
+static void print_scalar(FILE *f, uint32_t t, const void *p) {
+    uint8_t b[8];
+    memcpy(b, p, scalar_size(t));
+    switch (t) {
+    case GGUF_U8: fprintf(f, "%u", b[0]); break;
+    case GGUF_I8: fprintf(f, "%d", (int8_t)b[0]); break;
+    case GGUF_BOOL: fprintf(f, "%s", b[0] ? "true" : "false"); break;
+    case GGUF_U16: { uint16_t x; memcpy(&x, b, 2); fprintf(f, "%u", x); } break;
+    case GGUF_I16: { int16_t x; memcpy(&x, b, 2); fprintf(f, "%d", x); } break;
+    case GGUF_U32: { uint32_t x; memcpy(&x, b, 4); fprintf(f, "%u", x); } break;
+    case GGUF_I32: { int32_t x; memcpy(&x, b, 4); fprintf(f, "%d", x); } break;
+    case GGUF_F32: { float x; memcpy(&x, b, 4); fprintf(f, "%g", x); } break;
+    case GGUF_U64: { uint64_t x; memcpy(&x, b, 8); fprintf(f, "%llu", (unsigned long long)x); } break;
+    case GGUF_I64: { int64_t x; memcpy(&x, b, 8); fprintf(f, "%lld", (long long)x); } break;
+    case GGUF_F64: { double x; memcpy(&x, b, 8); fprintf(f, "%g", x); } break;
+    }
+}
+
+static void print_str(FILE *f, gguf_str s, size_t max) {
+    fputc('"', f);
+    for (size_t i = 0; i < s.len && i < max; i++) {
+        char ch = s.ptr[i];
+        if (ch == '\n') fputs("\\n", f);
+        else if ((unsigned char)ch < 32) fprintf(f, "\\x%02x", (unsigned char)ch);
+        else fputc(ch, f);
+    }
+    fputs(s.len > max ? "...\"" : "\"", f);
+}
+
+void gguf_print_value(FILE *f, const gguf_kv *kv) {
+    if (kv->type == GGUF_STRING) {
+        print_str(f, kv->v.s, 60);
+    } else if (kv->type == GGUF_ARRAY) {
+        fprintf(f, "[%s × %llu]", gguf_vtype_name(kv->v.arr.type), (unsigned long long)kv->v.arr.n);
+        for (uint64_t i = 0; i < kv->v.arr.n && i < 4; i++) {
+            fputc(' ', f);
+            if (kv->v.arr.type == GGUF_STRING) print_str(f, kv->v.arr.strs[i], 20);
+            else print_scalar(f, kv->v.arr.type,
+                              (const uint8_t *)kv->v.arr.data + i * scalar_size(kv->v.arr.type));
+        }
+        if (kv->v.arr.n > 4) fputs(" ...", f);
+    } else {
+        uint8_t b[8] = {0};
+        switch (scalar_size(kv->type)) {
+        case 1: b[0] = (uint8_t)kv->v.u; break;
+        case 2: { uint16_t x = (uint16_t)kv->v.u; memcpy(b, &x, 2); } break;
+        case 4:
+            if (kv->type == GGUF_F32) { float x = (float)kv->v.f; memcpy(b, &x, 4); }
+            else { uint32_t x = (uint32_t)kv->v.u; memcpy(b, &x, 4); }
+            break;
+        default: memcpy(b, &kv->v.u, 8); break;
+        }
+        print_scalar(f, kv->type, b);
+    }
+}

@@ -1,0 +1,197 @@
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../formats/hf.h"
+#include "../kernels/types.h"
+
+void *calm_model_own(calm_model *m, size_t bytes) {
+    void *p = calloc(1, bytes ? bytes : 1);
+    void **o = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *o);
+    if (!p || !o) {
+        free(p);
+        if (o) m->owned = o;
+        return NULL;
+    }
+    m->owned = o;
+    m->owned[m->n_owned++] = p;
+    return p;
+}
+
+const calm_tensor *calm_model_tensor(const calm_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+// Small vectors (norms, biases) are used as f32 by the forward pass: convert once at load.
+static int as_f32(calm_model *m, calm_tensor *t, calm_err *e) {
+    if (t->type == CALM_TYPE_F32) return 0;
+    int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    float *f = calm_model_own(m, (size_t)n * 4);
+    if (!f) return calm_fail(e, "%s: out of memory", m->path);
+    calm_type_get(t->type)->to_float(t->data, f, n);
+    t->data = f;
+    t->type = CALM_TYPE_F32;
+    t->nbytes = (size_t)n * 4;
+    return 0;
+}
+
+static int bind(calm_model *m, calm_tensor *dst, const char *name, int64_t ne0, int64_t ne1,
+                int required, calm_err *e) {
+    const calm_tensor *t = calm_model_tensor(m, name);
+    memset(dst, 0, sizeof *dst);
+    if (!t) return required ? calm_fail(e, "%s: missing tensor '%s'", m->path, name) : 0;
+    int64_t want1 = ne1 ? ne1 : 1;
+    if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return calm_fail(e, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+                         m->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
+                         (long long)want1);
+    const calm_type_traits *tt = calm_type_get(t->type);
+    if (!tt || !tt->supported)
+        return calm_fail(e, "%s: tensor '%s' has type %s, which calm cannot compute with yet",
+                         m->path, name, tt ? tt->name : "unknown");
+    *dst = *t;
+    if (ne1 == 0) return as_f32(m, dst, e);
+    return 0;
+}
+
+int calm_model_bind(calm_model *m, calm_err *e) {
+    calm_config *c = &m->cfg;
+    if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
+        c->hidden_dim <= 0 || c->n_heads % c->n_kv_heads || c->dim > 1 << 16 ||
+        c->n_layers > 1024 || c->hidden_dim > 1 << 20)
+        return calm_fail(e, "%s: invalid hyper-parameters (dim %d, layers %d, heads %d/%d, ffn %d)",
+                         m->path, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim);
+    if (c->head_dim <= 0) c->head_dim = c->dim / c->n_heads;
+    if (c->head_dim % 2 || c->head_dim > 1024)
+        return calm_fail(e, "%s: invalid head dimension %d", m->path, c->head_dim);
+    const calm_tensor *emb = calm_model_tensor(m, "token_embd.weight");
+    if (!emb) return calm_fail(e, "%s: missing tensor 'token_embd.weight'", m->path);
+    if (c->vocab_size <= 0) c->vocab_size = (int)emb->ne[1];
+    if (c->seq_len <= 0) c->seq_len = 2048;
+    int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    if (bind(m, &m->tok_embd, "token_embd.weight", c->dim, c->vocab_size, 1, e) ||
+        bind(m, &m->out_norm, "output_norm.weight", c->dim, 0, 1, e) ||
+        bind(m, &m->output, "output.weight", c->dim, c->vocab_size, 0, e))
+        return -1;
+    c->tied_embeddings = m->output.data == NULL;
+    if (c->tied_embeddings) m->output = m->tok_embd;
+    if (bind(m, &m->rope_freqs, "rope_freqs.weight", c->head_dim / 2, 0, 0, e)) return -1;
+    m->layers = calm_model_own(m, (size_t)c->n_layers * sizeof(calm_layer));
+    if (!m->layers) return calm_fail(e, "%s: out of memory", m->path);
+    for (int l = 0; l < c->n_layers; l++) {
+        calm_layer *L = &m->layers[l];
+        char n[14][96];
+        const char *suffix[14] = {"attn_norm", "attn_q",   "attn_k",    "attn_v",   "attn_output",
+                                  "attn_q",    "attn_k",   "attn_v",    "attn_q_norm",
+                                  "attn_k_norm", "ffn_norm", "ffn_gate", "ffn_up",  "ffn_down"};
+        for (int i = 0; i < 14; i++)
+            snprintf(n[i], sizeof n[i], "blk.%d.%s.%s", l, suffix[i],
+                     (i >= 5 && i <= 7) ? "bias" : "weight");
+        if (bind(m, &L->attn_norm, n[0], c->dim, 0, 1, e) ||
+            bind(m, &L->wq, n[1], c->dim, qd, 1, e) || bind(m, &L->wk, n[2], c->dim, kvd, 1, e) ||
+            bind(m, &L->wv, n[3], c->dim, kvd, 1, e) || bind(m, &L->wo, n[4], qd, c->dim, 1, e) ||
+            bind(m, &L->bq, n[5], qd, 0, 0, e) || bind(m, &L->bk, n[6], kvd, 0, 0, e) ||
+            bind(m, &L->bv, n[7], kvd, 0, 0, e) ||
+            bind(m, &L->q_norm, n[8], c->head_dim, 0, 0, e) ||
+            bind(m, &L->k_norm, n[9], c->head_dim, 0, 0, e) ||
+            bind(m, &L->ffn_norm, n[10], c->dim, 0, 1, e) ||
+            bind(m, &L->w_gate, n[11], c->dim, c->hidden_dim, 1, e) ||
+            bind(m, &L->w_up, n[12], c->dim, c->hidden_dim, 1, e) ||
+            bind(m, &L->w_down, n[13], c->hidden_dim, c->dim, 1, e))
+            return -1;
+        if (l == 0) {
+            c->qkv_bias = L->bq.data != NULL;
+            c->qk_norm = L->q_norm.data != NULL;
+        }
+        if ((L->bq.data != NULL) != c->qkv_bias || (L->q_norm.data != NULL) != c->qk_norm)
+            return calm_fail(e, "%s: layer %d differs from layer 0 in biases or QK-norm", m->path, l);
+    }
+    return 0;
+}
+
+static uint32_t kv_u32(const gguf_file *g, const char *arch, const char *key, uint32_t def) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    uint32_t v;
+    return gguf_get_u32(g, k, &v) == 0 ? v : def;
+}
+
+static float kv_f32(const gguf_file *g, const char *arch, const char *key, float def) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    float v;
+    return gguf_get_f32(g, k, &v) == 0 ? v : def;
+}
+
+static int load_gguf(calm_model *m, const char *path, calm_err *e) {
+    gguf_file *g = &m->gguf;
+    if (gguf_open(g, path, e)) return -1;
+    calm_config *c = &m->cfg;
+    if (gguf_get_str(g, "general.architecture", c->arch, sizeof c->arch))
+        return calm_fail(e, "%s: missing general.architecture", path);
+    const char *a = c->arch;
+    if (strcmp(a, "llama") && strcmp(a, "qwen2") && strcmp(a, "qwen3") && strcmp(a, "mistral"))
+        return calm_fail(e, "%s: architecture '%s' is not supported (llama, qwen2, qwen3)", path, a);
+    c->dim = (int)kv_u32(g, a, "embedding_length", 0);
+    c->hidden_dim = (int)kv_u32(g, a, "feed_forward_length", 0);
+    c->n_layers = (int)kv_u32(g, a, "block_count", 0);
+    c->n_heads = (int)kv_u32(g, a, "attention.head_count", 0);
+    c->n_kv_heads = (int)kv_u32(g, a, "attention.head_count_kv", (uint32_t)c->n_heads);
+    c->head_dim = (int)kv_u32(g, a, "attention.key_length", 0);
+    c->seq_len = (int)kv_u32(g, a, "context_length", 2048);
+    c->vocab_size = (int)kv_u32(g, a, "vocab_size", 0);
+    c->norm_eps = kv_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f);
+    c->rope_theta = kv_f32(g, a, "rope.freq_base", 10000.0f);
+    c->rope_style = strcmp(a, "llama") == 0 || strcmp(a, "mistral") == 0 ? CALM_ROPE_NORM
+                                                                          : CALM_ROPE_NEOX;
+    m->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(calm_tensor));
+    if (!m->tensors) return calm_fail(e, "%s: out of memory", path);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *gt = &g->tensors[i];
+        calm_tensor *t = &m->tensors[m->n_tensors++];
+        if (gt->name.len >= sizeof t->name)
+            return calm_fail(e, "%s: tensor name of %llu bytes is too long", path,
+                             (unsigned long long)gt->name.len);
+        memcpy(t->name, gt->name.ptr, gt->name.len);
+        t->type = gt->type;
+        t->n_dims = (int)gt->n_dims;
+        memcpy(t->ne, gt->ne, sizeof t->ne);
+        t->data = gt->data;
+        t->nbytes = gt->nbytes;
+    }
+    return calm_model_bind(m, e);
+}
+
+int calm_model_load(calm_model *m, const char *path, calm_err *e) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    struct stat st;
+    if (stat(path, &st) != 0) return calm_fail(e, "%s: no such file or directory", path);
+    int rc = S_ISDIR(st.st_mode) ? calm_hf_load(m, path, e) : load_gguf(m, path, e);
+    if (rc) calm_model_free(m);
+    return rc;
+}
+
+void calm_model_free(calm_model *m) {
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->tensors);
+    gguf_close(&m->gguf);
+    calm_hf_free(m->hf);
+    memset(m, 0, sizeof *m);
+}
+
+void calm_model_size(const calm_model *m, int64_t *params, size_t *bytes) {
+    *params = 0;
+    *bytes = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const calm_tensor *t = &m->tensors[i];
+        *params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+        *bytes += t->nbytes;
+    }
+}

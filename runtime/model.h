@@ -1,0 +1,65 @@
+// A LLaMA-family model: hyper-parameters and per-layer weights, loaded from GGUF or an HF directory.
+#ifndef CALM_MODEL_H
+#define CALM_MODEL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "status.h"
+#include "../formats/gguf.h"
+
+typedef struct {
+    char name[128];
+    uint32_t type; // calm_type
+    int n_dims;
+    int64_t ne[4]; // ne[0] = row length (input features), ne[1] = rows (output features)
+    const void *data;
+    size_t nbytes;
+} calm_tensor;
+
+typedef enum { CALM_ROPE_NORM = 0, CALM_ROPE_NEOX = 1 } calm_rope_style;
+
+typedef struct {
+    char arch[32];
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab_size, seq_len;
+    float norm_eps, rope_theta;
+    calm_rope_style rope_style; // NORM rotates pairs (2i, 2i+1), NEOX pairs (i, i + d/2)
+    int qkv_bias, qk_norm, tied_embeddings;
+    // llama3 rope scaling (0 factor: none)
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_ctx;
+} calm_config;
+
+typedef struct {
+    calm_tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
+    calm_tensor ffn_norm, w_gate, w_up, w_down;
+} calm_layer;
+
+typedef struct calm_hf calm_hf;
+
+typedef struct {
+    calm_config cfg;
+    calm_tensor tok_embd, out_norm, output, rope_freqs;
+    calm_layer *layers;
+    // All tensors by their GGUF names, for convert and inspect.
+    calm_tensor *tensors;
+    int n_tensors;
+    gguf_file gguf;   // set when loaded from GGUF
+    calm_hf *hf;      // set when loaded from a Hugging Face directory
+    void **owned;     // buffers the loader had to create (f32 copies of small vectors, permutations)
+    int n_owned;
+    char path[1024];
+} calm_model;
+
+// Loads a .gguf file or a directory with config.json and *.safetensors.
+int calm_model_load(calm_model *m, const char *path, calm_err *e);
+void calm_model_free(calm_model *m);
+const calm_tensor *calm_model_tensor(const calm_model *m, const char *name);
+// Number of parameters and bytes of weights.
+void calm_model_size(const calm_model *m, int64_t *params, size_t *bytes);
+
+// Used by the loaders: build the model from a filled tensor table and config.
+int calm_model_bind(calm_model *m, calm_err *e);
+void *calm_model_own(calm_model *m, size_t bytes);
+
+#endif

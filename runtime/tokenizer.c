@@ -1,0 +1,477 @@
+#include "tokenizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "unicode.h"
+
+// GPT-2's reversible map from bytes to printable code points.
+static uint32_t byte_to_cp(int b) {
+    if ((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff))
+        return (uint32_t)b;
+    int n = 0;
+    for (int x = 0; x < b; x++)
+        if (!((x >= '!' && x <= '~') || (x >= 0xa1 && x <= 0xac) || (x >= 0xae && x <= 0xff))) n++;
+    return 256u + (uint32_t)n;
+}
+
+static int cp_to_byte(uint32_t cp) {
+    static int16_t inv[324];
+    static int ready = 0;
+    if (!ready) { // idempotent: racing threads write the same values
+        for (int i = 0; i < 324; i++) inv[i] = -1;
+        for (int b = 0; b < 256; b++) inv[byte_to_cp(b)] = (int16_t)b;
+        ready = 1;
+    }
+    return cp < 324 ? inv[cp] : -1;
+}
+
+static uint64_t fnv(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+int calm_token_lookup(const calm_tokenizer *t, const char *s, size_t n) {
+    size_t mask = t->tok_hash_cap - 1;
+    for (size_t i = fnv(s, n) & mask;; i = (i + 1) & mask) {
+        int id = t->tok_hash[i];
+        if (id < 0) return -1;
+        if ((size_t)t->len[id] == n && memcmp(t->text[id], s, n) == 0) return id;
+    }
+}
+
+static uint64_t pair_hash(int a, int b) { return ((uint64_t)(uint32_t)a * 0x9e3779b97f4a7c15ull) ^ (uint32_t)b * 0xc2b2ae3d27d4eb4full; }
+
+static const struct calm_merge *merge_find(const calm_tokenizer *t, int a, int b) {
+    if (!t->merge_cap) return NULL;
+    size_t mask = t->merge_cap - 1;
+    for (size_t i = pair_hash(a, b) & mask;; i = (i + 1) & mask) {
+        const struct calm_merge *m = &t->merges[i];
+        if (m->rank < 0) return NULL;
+        if (m->a == a && m->b == b) return m;
+    }
+}
+
+static int cmp_special(const void *x, const void *y, void *ctx) {
+    const calm_tokenizer *t = ctx;
+    int a = *(const int *)x, b = *(const int *)y;
+    if (t->len[a] != t->len[b]) return t->len[b] - t->len[a];
+    return a - b;
+}
+
+int calm_tokenizer_finish(calm_tokenizer *t, const char *const *merges, int n_merges, calm_err *e) {
+    size_t cap = 1;
+    while (cap < (size_t)t->n_vocab * 2) cap <<= 1;
+    t->tok_hash = malloc(cap * sizeof(int));
+    t->special = malloc((size_t)t->n_vocab * sizeof(int));
+    if (!t->tok_hash || !t->special) return calm_fail(e, "tokenizer: out of memory");
+    t->tok_hash_cap = cap;
+    for (size_t i = 0; i < cap; i++) t->tok_hash[i] = -1;
+    for (int id = 0; id < t->n_vocab; id++) {
+        // The first of duplicate texts wins, as in a dictionary built in id order.
+        if (calm_token_lookup(t, t->text[id], (size_t)t->len[id]) >= 0) continue;
+        size_t i = fnv(t->text[id], (size_t)t->len[id]) & (cap - 1);
+        while (t->tok_hash[i] >= 0) i = (i + 1) & (cap - 1);
+        t->tok_hash[i] = id;
+    }
+    t->n_special = 0;
+    for (int id = 0; id < t->n_vocab; id++) {
+        int ty = t->type[id];
+        if ((ty == CALM_TT_CONTROL || ty == CALM_TT_USER || ty == CALM_TT_UNKNOWN) && t->len[id] > 0)
+            t->special[t->n_special++] = id;
+    }
+    qsort_r(t->special, (size_t)t->n_special, sizeof(int), cmp_special, t);
+    for (int b = 0; b < 256; b++) {
+        char buf[8];
+        int n;
+        if (t->kind == CALM_TOK_BPE) n = calm_utf8_encode(byte_to_cp(b), buf);
+        else n = snprintf(buf, sizeof buf, "<0x%02X>", b);
+        t->byte_token[b] = calm_token_lookup(t, buf, (size_t)n);
+    }
+    if (n_merges > 0) {
+        t->merge_text = calloc((size_t)n_merges, sizeof(char *));
+        if (!t->merge_text) return calm_fail(e, "tokenizer: out of memory");
+        for (int r = 0; r < n_merges; r++)
+            if (!(t->merge_text[t->n_merge_text++] = strdup(merges[r])))
+                return calm_fail(e, "tokenizer: out of memory");
+    }
+    if (t->kind == CALM_TOK_BPE && n_merges > 0) {
+        size_t mc = 1;
+        while (mc < (size_t)n_merges * 2) mc <<= 1;
+        t->merges = malloc(mc * sizeof *t->merges);
+        if (!t->merges) return calm_fail(e, "tokenizer: out of memory");
+        t->merge_cap = mc;
+        for (size_t i = 0; i < mc; i++) t->merges[i].rank = -1;
+        for (int r = 0; r < n_merges; r++) {
+            const char *m = merges[r], *sp = strchr(m + (m[0] == ' ' ? 1 : 0), ' ');
+            if (!sp) continue;
+            int a = calm_token_lookup(t, m, (size_t)(sp - m));
+            int b = calm_token_lookup(t, sp + 1, strlen(sp + 1));
+            size_t la = (size_t)(sp - m), lb = strlen(sp + 1);
+            char *cat = malloc(la + lb + 1);
+            if (!cat) return calm_fail(e, "tokenizer: out of memory");
+            memcpy(cat, m, la);
+            memcpy(cat + la, sp + 1, lb);
+            int id = calm_token_lookup(t, cat, la + lb);
+            free(cat);
+            if (a < 0 || b < 0 || id < 0 || merge_find(t, a, b)) continue;
+            size_t i = pair_hash(a, b) & (mc - 1);
+            while (t->merges[i].rank >= 0) i = (i + 1) & (mc - 1);
+            t->merges[i] = (struct calm_merge){a, b, r, id};
+            t->n_merges++;
+        }
+    }
+    return 0;
+}
+
+static char *dupn(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e) {
+    memset(t, 0, sizeof *t);
+    char model[32] = "", pre[64] = "";
+    if (gguf_get_str(g, "tokenizer.ggml.model", model, sizeof model))
+        return calm_fail(e, "%s: no tokenizer in the file (tokenizer.ggml.model missing)", g->path);
+    gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
+    if (strcmp(model, "gpt2") == 0) t->kind = CALM_TOK_BPE;
+    else if (strcmp(model, "llama") == 0) t->kind = CALM_TOK_SPM;
+    else return calm_fail(e, "%s: tokenizer model '%s' is not supported (gpt2, llama)", g->path, model);
+    if (strcmp(pre, "smollm") == 0) t->pre = CALM_PRE_SMOLLM;
+    else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0) t->pre = CALM_PRE_LLAMA3;
+    else if (strcmp(pre, "qwen2") == 0) t->pre = CALM_PRE_QWEN2;
+    else t->pre = CALM_PRE_GPT2;
+    t->ignore_merges = t->pre == CALM_PRE_LLAMA3;
+    const gguf_kv *tok = gguf_find(g, "tokenizer.ggml.tokens");
+    if (!tok || tok->type != GGUF_ARRAY || tok->v.arr.type != GGUF_STRING || tok->v.arr.n == 0 ||
+        tok->v.arr.n > (1u << 24))
+        return calm_fail(e, "%s: tokenizer.ggml.tokens missing or not a string array", g->path);
+    int n = (int)tok->v.arr.n;
+    t->n_vocab = n;
+    t->text = calloc((size_t)n, sizeof(char *));
+    t->len = calloc((size_t)n, sizeof(int));
+    t->scores = calloc((size_t)n, sizeof(float));
+    t->type = calloc((size_t)n, sizeof(int));
+    if (!t->text || !t->len || !t->scores || !t->type) return calm_fail(e, "tokenizer: out of memory");
+    const gguf_kv *sc = gguf_find(g, "tokenizer.ggml.scores");
+    const gguf_kv *ty = gguf_find(g, "tokenizer.ggml.token_type");
+    if (sc && (sc->type != GGUF_ARRAY || sc->v.arr.type != GGUF_F32 || sc->v.arr.n != (uint64_t)n))
+        return calm_fail(e, "%s: tokenizer.ggml.scores must be %d f32 values", g->path, n);
+    if (ty && (ty->type != GGUF_ARRAY || ty->v.arr.type != GGUF_I32 || ty->v.arr.n != (uint64_t)n))
+        return calm_fail(e, "%s: tokenizer.ggml.token_type must be %d i32 values", g->path, n);
+    for (int i = 0; i < n; i++) {
+        gguf_str s = tok->v.arr.strs[i];
+        if (s.len > 4096) return calm_fail(e, "%s: token %d is %llu bytes long", g->path, i,
+                                           (unsigned long long)s.len);
+        t->text[i] = dupn(s.ptr, s.len);
+        if (!t->text[i]) return calm_fail(e, "tokenizer: out of memory");
+        t->len[i] = (int)s.len;
+        if (sc) memcpy(&t->scores[i], (const float *)sc->v.arr.data + i, 4);
+        if (ty) memcpy(&t->type[i], (const int32_t *)ty->v.arr.data + i, 4);
+        else t->type[i] = CALM_TT_NORMAL;
+    }
+    uint32_t v;
+    t->bos = gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->eos = gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->eot = gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->unk = gguf_get_u32(g, "tokenizer.ggml.unknown_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    int b;
+    t->add_bos = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : t->kind == CALM_TOK_SPM;
+    t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b) == 0 ? b : 0;
+    t->add_space_prefix = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b) == 0
+                              ? b : t->kind == CALM_TOK_SPM;
+    const gguf_kv *ct = gguf_find(g, "tokenizer.chat_template");
+    if (ct && ct->type == GGUF_STRING) t->chat_template = dupn(ct->v.s.ptr, ct->v.s.len);
+    const gguf_kv *mg = gguf_find(g, "tokenizer.ggml.merges");
+    const char **merges = NULL;
+    int nm = 0;
+    if (mg && mg->type == GGUF_ARRAY && mg->v.arr.type == GGUF_STRING && mg->v.arr.n < (1u << 24)) {
+        nm = (int)mg->v.arr.n;
+        merges = calloc((size_t)nm + 1, sizeof(char *));
+        if (!merges) return calm_fail(e, "tokenizer: out of memory");
+        for (int i = 0; i < nm; i++) {
+            merges[i] = dupn(mg->v.arr.strs[i].ptr, mg->v.arr.strs[i].len);
+            if (!merges[i]) { nm = i; break; }
+        }
+    } else if (t->kind == CALM_TOK_BPE) {
+        return calm_fail(e, "%s: BPE tokenizer without tokenizer.ggml.merges", g->path);
+    }
+    int rc = calm_tokenizer_finish(t, merges, nm, e);
+    for (int i = 0; i < nm; i++) free((void *)merges[i]);
+    free(merges);
+    return rc;
+}
+
+void calm_tokenizer_free(calm_tokenizer *t) {
+    for (int i = 0; i < t->n_vocab && t->text; i++) free(t->text[i]);
+    free(t->text); free(t->len); free(t->scores); free(t->type);
+    for (int i = 0; i < t->n_merge_text; i++) free(t->merge_text[i]);
+    free(t->merge_text);
+    free(t->tok_hash); free(t->merges); free(t->special); free(t->chat_template);
+    memset(t, 0, sizeof *t);
+}
+
+typedef struct {
+    int *v;
+    long n, cap;
+} ids;
+
+static int push_id(ids *o, int id) {
+    if (o->n == o->cap) {
+        long cap = o->cap ? o->cap * 2 : 256;
+        int *nv = realloc(o->v, (size_t)cap * sizeof(int));
+        if (!nv) return -1;
+        o->v = nv;
+        o->cap = cap;
+    }
+    o->v[o->n++] = id;
+    return 0;
+}
+
+// A symbol during merging: a token id over bytes [start, start+len) of the word.
+typedef struct {
+    int id, start, len;
+} sym;
+
+// Byte-level BPE of one word.
+static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
+    char *mapped = malloc(n * 2 + 1); // each byte maps to a 1- or 2-byte UTF-8 char
+    sym *s = malloc((n + 1) * sizeof(sym));
+    int rc = -1, ns = 0;
+    if (!mapped || !s) goto done;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = calm_utf8_encode(byte_to_cp((unsigned char)w[i]), mapped + m);
+        s[ns++] = (sym){t->byte_token[(unsigned char)w[i]], (int)m, k};
+        m += (size_t)k;
+    }
+    if (t->ignore_merges) {
+        int id = calm_token_lookup(t, mapped, m);
+        if (id >= 0) { rc = push_id(o, id); goto done; }
+    }
+    for (;;) {
+        int best = -1, best_rank = 0, best_id = -1;
+        for (int i = 0; i + 1 < ns; i++) {
+            if (s[i].id < 0 || s[i + 1].id < 0) continue;
+            const struct calm_merge *mg = merge_find(t, s[i].id, s[i + 1].id);
+            if (mg && (best < 0 || mg->rank < best_rank)) {
+                best = i;
+                best_rank = mg->rank;
+                best_id = mg->id;
+            }
+        }
+        if (best < 0) break;
+        s[best].id = best_id;
+        s[best].len += s[best + 1].len;
+        memmove(&s[best + 1], &s[best + 2], (size_t)(ns - best - 2) * sizeof(sym));
+        ns--;
+    }
+    for (int i = 0; i < ns; i++) {
+        int id = s[i].id >= 0 ? s[i].id : (t->unk >= 0 ? t->unk : 0);
+        if (push_id(o, id)) goto done;
+    }
+    rc = 0;
+done:
+    free(mapped);
+    free(s);
+    return rc;
+}
+
+// SentencePiece BPE: merge the adjacent pair whose concatenation is the highest-scoring token.
+static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int prefix, ids *o) {
+    size_t cap = n * 3 + 4;
+    char *buf = malloc(cap);
+    sym *s = malloc((cap + 1) * sizeof(sym));
+    int rc = -1, ns = 0;
+    if (!buf || !s) goto done;
+    size_t m = 0;
+    if (prefix) { memcpy(buf, "\xe2\x96\x81", 3); m = 3; }
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == ' ') { memcpy(buf + m, "\xe2\x96\x81", 3); m += 3; }
+        else buf[m++] = text[i];
+    }
+    for (size_t i = 0; i < m;) {
+        int k = calm_utf8_len((unsigned char)buf[i]);
+        if (i + (size_t)k > m) k = (int)(m - i);
+        s[ns++] = (sym){calm_token_lookup(t, buf + i, (size_t)k), (int)i, k};
+        i += (size_t)k;
+    }
+    for (;;) {
+        int best = -1, best_id = -1;
+        float best_score = 0;
+        for (int i = 0; i + 1 < ns; i++) {
+            int id = calm_token_lookup(t, buf + s[i].start, (size_t)(s[i].len + s[i + 1].len));
+            if (id >= 0 && (best < 0 || t->scores[id] > best_score)) {
+                best = i;
+                best_id = id;
+                best_score = t->scores[id];
+            }
+        }
+        if (best < 0) break;
+        s[best].id = best_id;
+        s[best].len += s[best + 1].len;
+        memmove(&s[best + 1], &s[best + 2], (size_t)(ns - best - 2) * sizeof(sym));
+        ns--;
+    }
+    for (int i = 0; i < ns; i++) {
+        if (s[i].id >= 0) {
+            if (push_id(o, s[i].id)) goto done;
+            continue;
+        }
+        for (int b = 0; b < s[i].len; b++) { // byte fallback
+            int id = t->byte_token[(unsigned char)buf[s[i].start + b]];
+            if (push_id(o, id >= 0 ? id : (t->unk >= 0 ? t->unk : 0))) goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(buf);
+    free(s);
+    return rc;
+}
+
+static int encode_fragment(const calm_tokenizer *t, const char *text, size_t n, int first, ids *o) {
+    if (n == 0) return 0;
+    if (t->kind == CALM_TOK_SPM) return spm_fragment(t, text, n, first && t->add_space_prefix, o);
+    calm_span *sp = NULL;
+    long ns = calm_pretokenize(t->pre, text, n, &sp);
+    if (ns < 0) return -1;
+    int rc = 0;
+    for (long i = 0; i < ns && rc == 0; i++) rc = bpe_word(t, text + sp[i].start, sp[i].len, o);
+    free(sp);
+    return rc;
+}
+
+typedef struct {
+    size_t start, len;
+    int id; // >= 0: a special token; -1: raw text
+} frag;
+
+long calm_tokenize(const calm_tokenizer *t, const char *text, size_t n, int add_special,
+                   int parse_special, int **out) {
+    ids o = {0};
+    frag *f = malloc(sizeof(frag)), *g = NULL;
+    long nf = 1;
+    if (!f) return -1;
+    f[0] = (frag){0, n, -1};
+    // Longest special tokens first, each splitting every raw fragment at all its occurrences.
+    for (int si = 0; si < t->n_special; si++) {
+        int id = t->special[si];
+        if (!parse_special && t->type[id] != CALM_TT_USER) continue;
+        const char *tx = t->text[id];
+        size_t tl = (size_t)t->len[id];
+        long cap = nf, ng = 0;
+        for (long i = 0; i < nf; i++) {
+            if (f[i].id >= 0 || f[i].len < tl) continue;
+            const char *p = text + f[i].start, *end = p + f[i].len;
+            while ((p = memmem(p, (size_t)(end - p), tx, tl))) cap += 2, p += tl;
+        }
+        if (cap == nf) continue;
+        g = malloc((size_t)cap * sizeof(frag));
+        if (!g) goto fail;
+        for (long i = 0; i < nf; i++) {
+            if (f[i].id >= 0 || f[i].len < tl) { g[ng++] = f[i]; continue; }
+            size_t a = f[i].start, end = f[i].start + f[i].len;
+            const char *p;
+            while ((p = memmem(text + a, end - a, tx, tl))) {
+                size_t at = (size_t)(p - text);
+                if (at > a) g[ng++] = (frag){a, at - a, -1};
+                g[ng++] = (frag){at, tl, id};
+                a = at + tl;
+            }
+            if (a < end) g[ng++] = (frag){a, end - a, -1};
+        }
+        free(f);
+        f = g;
+        g = NULL;
+        nf = ng;
+    }
+    if (add_special && t->add_bos && t->bos >= 0 && push_id(&o, t->bos)) goto fail;
+    for (long i = 0; i < nf; i++) {
+        if (f[i].id >= 0) {
+            if (push_id(&o, f[i].id)) goto fail;
+        } else if (encode_fragment(t, text + f[i].start, f[i].len, i == 0, &o)) {
+            goto fail;
+        }
+    }
+    if (add_special && t->add_eos && t->eos >= 0 && push_id(&o, t->eos)) goto fail;
+    free(f);
+    if (!o.v && !(o.v = malloc(sizeof(int)))) return -1;
+    *out = o.v;
+    return o.n;
+fail:
+    free(f);
+    free(g);
+    free(o.v);
+    return -1;
+}
+
+int calm_token_piece(const calm_tokenizer *t, int id, int special, char *buf, int cap) {
+    if (id < 0 || id >= t->n_vocab || cap <= 0) return 0;
+    int ty = t->type[id];
+    const char *s = t->text[id];
+    int n = t->len[id], o = 0;
+    if (ty == CALM_TT_CONTROL || ty == CALM_TT_UNKNOWN || ty == CALM_TT_UNUSED) {
+        if (!special) return 0;
+        n = n < cap ? n : cap;
+        memcpy(buf, s, (size_t)n);
+        return n;
+    }
+    if (ty == CALM_TT_USER) {
+        n = n < cap ? n : cap;
+        memcpy(buf, s, (size_t)n);
+        return n;
+    }
+    if (t->kind == CALM_TOK_SPM) {
+        if (ty == CALM_TT_BYTE && n == 6) {
+            buf[0] = (char)strtol(s + 3, NULL, 16);
+            return 1;
+        }
+        for (int i = 0; i < n && o < cap;) {
+            if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) { buf[o++] = ' '; i += 3; }
+            else buf[o++] = s[i++];
+        }
+        return o;
+    }
+    for (int i = 0; i < n && o < cap;) {
+        uint32_t cp;
+        i += calm_utf8_decode(s + i, (size_t)(n - i), &cp);
+        int b = cp_to_byte(cp);
+        if (b >= 0) buf[o++] = (char)b;
+    }
+    return o;
+}
+
+int calm_token_is_eog(const calm_tokenizer *t, int id) {
+    if (id == t->eos || id == t->eot) return 1;
+    if (id < 0 || id >= t->n_vocab || t->type[id] != CALM_TT_CONTROL) return 0;
+    // Chat models end a turn with these even when eos names another token.
+    const char *s = t->text[id];
+    return strcmp(s, "<|im_end|>") == 0 || strcmp(s, "<|eot_id|>") == 0 ||
+           strcmp(s, "<|endoftext|>") == 0 || strcmp(s, "<|end_of_text|>") == 0 ||
+           strcmp(s, "</s>") == 0 || strcmp(s, "<end_of_turn>") == 0;
+}
+
+int calm_utf8_stream_push(calm_utf8_stream *st, const char *bytes, int n, char *out) {
+    int m = st->n_pending;
+    memcpy(out, st->pending, (size_t)m);
+    memcpy(out + m, bytes, (size_t)n);
+    m += n;
+    // Find the start of a trailing incomplete sequence, if any.
+    int cut = m;
+    for (int back = 1; back <= 3 && back <= m; back++) {
+        unsigned char c = (unsigned char)out[m - back];
+        if ((c & 0xc0) == 0x80) continue; // continuation byte: look further back
+        if (c >= 0xc0 && calm_utf8_len(c) > back) cut = m - back;
+        break;
+    }
+    st->n_pending = m - cut;
+    memcpy(st->pending, out + cut, (size_t)st->n_pending);
+    return cut;
+}

@@ -1,0 +1,134 @@
+// calm convert: a model (GGUF or HF) to full-precision GGUF or an HF directory, the starting point
+// of calibration.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../formats/hf.h"
+#include "../kernels/types.h"
+
+// GGUF metadata for a model that came from an HF directory.
+static void metadata_from_config(gguf_writer *w, const calm_model *m, const calm_tokenizer *t) {
+    const calm_config *c = &m->cfg;
+    const char *a = c->arch;
+    char k[128];
+#define KEY(s) (snprintf(k, sizeof k, "%s.%s", a, s), k)
+    gguf_w_str(w, "general.architecture", a);
+    gguf_w_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
+    gguf_w_u32(w, KEY("context_length"), (uint32_t)c->seq_len);
+    gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->dim);
+    gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)c->hidden_dim);
+    gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
+    gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
+    gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim);
+    gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim);
+    gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim);
+    gguf_w_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size);
+    gguf_w_f32(w, KEY("rope.freq_base"), c->rope_theta);
+    gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps);
+#undef KEY
+    static const char *pre[] = {"gpt2", "smollm", "llama-bpe", "qwen2"};
+    gguf_w_str(w, "tokenizer.ggml.model", t->kind == CALM_TOK_BPE ? "gpt2" : "llama");
+    if (t->kind == CALM_TOK_BPE) gguf_w_str(w, "tokenizer.ggml.pre", pre[t->pre]);
+    gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)t->text, (uint64_t)t->n_vocab);
+    gguf_w_arr(w, "tokenizer.ggml.scores", GGUF_F32, t->scores, (uint64_t)t->n_vocab);
+    gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_I32, t->type, (uint64_t)t->n_vocab);
+    if (t->n_merge_text)
+        gguf_w_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t->merge_text, (uint64_t)t->n_merge_text);
+    if (t->bos >= 0) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos);
+    if (t->eos >= 0) gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos);
+    if (t->unk >= 0) gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk);
+    gguf_w_bool(w, "tokenizer.ggml.add_bos_token", t->add_bos);
+    gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", t->add_space_prefix);
+    if (t->chat_template) gguf_w_str(w, "tokenizer.chat_template", t->chat_template);
+}
+
+// Converts every matrix to `type`; vectors (norms, biases) stay f32 as llama.cpp keeps them.
+static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t type, const char *out,
+                      calm_err *e) {
+    gguf_writer w;
+    gguf_writer_init(&w);
+    uint32_t ftype = type == CALM_TYPE_F32 ? 0 : type == CALM_TYPE_F16 ? 1 : 32; // llama_ftype
+    if (m->gguf.map) {
+        for (uint64_t i = 0; i < m->gguf.n_kv; i++)
+            if (!gguf_str_eq(m->gguf.kv[i].key, "general.file_type") &&
+                !gguf_str_eq(m->gguf.kv[i].key, "general.quantization_version"))
+                gguf_w_copy(&w, &m->gguf.kv[i]);
+    } else {
+        metadata_from_config(&w, m, t);
+    }
+    gguf_w_u32(&w, "general.file_type", ftype);
+    void **bufs = calloc((size_t)m->n_tensors, sizeof(void *));
+    int rc = bufs ? 0 : calm_fail(e, "%s: out of memory", out);
+    for (int i = 0; i < m->n_tensors && !rc; i++) {
+        const calm_tensor *s = &m->tensors[i];
+        int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
+        uint32_t dt = s->n_dims == 1 ? CALM_TYPE_F32 : type;
+        size_t es = dt == CALM_TYPE_F32 ? 4 : 2, srow = calm_row_size(s->type, cols);
+        uint8_t *buf = malloc((size_t)(rows * cols) * es);
+        float *tmp = malloc((size_t)cols * sizeof(float));
+        if (!buf || !tmp) {
+            free(buf), free(tmp);
+            rc = calm_fail(e, "%s: out of memory", out);
+            break;
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            calm_type_get(s->type)->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp, cols);
+            void *d = buf + (size_t)(r * cols) * es;
+            for (int64_t j = 0; j < cols; j++) {
+                if (dt == CALM_TYPE_F32) ((float *)d)[j] = tmp[j];
+                else if (dt == CALM_TYPE_F16) ((calm_f16 *)d)[j] = calm_f32_to_f16(tmp[j]);
+                else ((calm_bf16 *)d)[j] = calm_f32_to_bf16(tmp[j]);
+            }
+        }
+        free(tmp);
+        bufs[i] = buf;
+        gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, buf, (size_t)(rows * cols) * es);
+    }
+    if (!rc) rc = gguf_writer_write(&w, out, e);
+    for (int i = 0; bufs && i < m->n_tensors; i++) free(bufs[i]);
+    free(bufs);
+    gguf_writer_free(&w);
+    return rc;
+}
+
+int cmd_convert(int argc, char **argv) {
+    static const calm_cmd_doc doc = {
+        "convert", "-m IN -o OUT [--type f32|f16|bf16] [--format gguf|hf]",
+        "Writes IN (GGUF or HF directory) with full-precision weights: a GGUF file, or with\n"
+        "--format hf a directory with config.json, model.safetensors and the tokenizer files."};
+    calm_opts o;
+    int rc = calm_parse_opts(argc, argv, &o, &doc, "model output type format");
+    if (rc) return rc > 0 ? 0 : 2;
+    uint32_t type;
+    if (!strcmp(o.type, "f32")) type = CALM_TYPE_F32;
+    else if (!strcmp(o.type, "f16")) type = CALM_TYPE_F16;
+    else if (!strcmp(o.type, "bf16")) type = CALM_TYPE_BF16;
+    else {
+        fprintf(stderr, "error: --type must be f32, f16 or bf16, not '%s'\n", o.type);
+        return 2;
+    }
+    int hf = !strcmp(o.format, "hf");
+    if (!hf && strcmp(o.format, "gguf")) {
+        fprintf(stderr, "error: --format must be gguf or hf, not '%s'\n", o.format);
+        return 2;
+    }
+    if (!o.out) {
+        fprintf(stderr, "error: calm convert: no output (-o PATH)\n");
+        return 2;
+    }
+    calm_err e;
+    calm_model m;
+    calm_tokenizer t;
+    if (calm_load(o.model, &m, &t, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 1;
+    }
+    rc = hf ? calm_hf_write(&m, &t, type, o.out, &e) : write_gguf(&m, &t, type, o.out, &e);
+    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    else fprintf(stderr, "calm: wrote %s (%s, %s)\n", o.out, hf ? "hf" : "gguf", o.type);
+    calm_tokenizer_free(&t);
+    calm_model_free(&m);
+    return rc ? 1 : 0;
+}

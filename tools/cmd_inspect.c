@@ -1,0 +1,63 @@
+// calm inspect: what a model file holds.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../kernels/matmul.h"
+#include "../kernels/types.h"
+
+int cmd_inspect(int argc, char **argv) {
+    static const calm_cmd_doc doc = {"inspect", "MODEL [--tensors]",
+                                     "Prints a model's hyper-parameters, metadata and tensors."};
+    calm_opts o;
+    int rc = calm_parse_opts(argc, argv, &o, &doc, "model tensors");
+    if (rc) return rc > 0 ? 0 : 2;
+    calm_err e;
+    calm_model m;
+    if (calm_model_load(&m, o.model, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 1;
+    }
+    const calm_config *c = &m.cfg;
+    int64_t params;
+    size_t bytes;
+    calm_model_size(&m, &params, &bytes);
+    printf("model:        %s\n", o.model);
+    printf("architecture: %s\n", c->arch);
+    printf("parameters:   %.1f M, %.1f MiB (%.2f bits per weight)\n", params / 1e6,
+           bytes / 1048576.0, 8.0 * bytes / (double)params);
+    printf("layers %d, dim %d, ffn %d, heads %d (kv %d), head dim %d, vocab %d, context %d\n",
+           c->n_layers, c->dim, c->hidden_dim, c->n_heads, c->n_kv_heads, c->head_dim,
+           c->vocab_size, c->seq_len);
+    printf("rope %s theta %g%s, rms eps %g%s%s%s\n", c->rope_style ? "neox" : "norm", c->rope_theta,
+           m.rope_freqs.data ? " (with frequency factors)" : "", c->norm_eps,
+           c->qkv_bias ? ", qkv bias" : "", c->qk_norm ? ", qk-norm" : "",
+           c->tied_embeddings ? ", tied embeddings" : "");
+    printf("kernels:      %s\n", calm_isa_name());
+    if (m.gguf.map) {
+        printf("\nmetadata (%llu keys, GGUF v%u):\n", (unsigned long long)m.gguf.n_kv, m.gguf.version);
+        for (uint64_t i = 0; i < m.gguf.n_kv; i++) {
+            const gguf_kv *kv = &m.gguf.kv[i];
+            printf("  %-40.*s ", (int)kv->key.len, kv->key.ptr);
+            gguf_print_value(stdout, kv);
+            putchar('\n');
+        }
+    }
+    // Counts per type, then optionally every tensor.
+    int count[CALM_TYPE_COUNT] = {0};
+    for (int i = 0; i < m.n_tensors; i++)
+        if (m.tensors[i].type < CALM_TYPE_COUNT) count[m.tensors[i].type]++;
+    printf("\ntensors: %d (", m.n_tensors);
+    const char *sep = "";
+    for (int t = 0; t < CALM_TYPE_COUNT; t++)
+        if (count[t]) printf("%s%s: %d", sep, calm_type_get((uint32_t)t)->name, count[t]), sep = ", ";
+    printf(")\n");
+    if (o.tensors)
+        for (int i = 0; i < m.n_tensors; i++) {
+            const calm_tensor *t = &m.tensors[i];
+            printf("  %-32s %-5s [%lld, %lld]\n", t->name, calm_type_get(t->type)->name,
+                   (long long)t->ne[0], (long long)t->ne[1]);
+        }
+    calm_model_free(&m);
+    return 0;
+}
