@@ -1,0 +1,86 @@
+// The calm binary as a user meets it: --help everywhere, clear one-line errors, exit codes.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static char out[65536], err[8192];
+
+static int lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+Test(cli, help_on_every_command) {
+    const char *cmds[] = {"run", "chat", "perplexity", "tokenize", "convert", "inspect"};
+    for (int i = 0; i < 6; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "%s --help", cmds[i]);
+        cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", a);
+        cr_assert(strstr(out, "usage: calm"), "%s: %s", a, out);
+    }
+    cr_assert_eq(th_calm("--help", out, sizeof out, err, sizeof err), 0);
+    cr_assert_eq(th_calm("frobnicate", out, sizeof out, err, sizeof err), 2);
+    cr_assert(strstr(err, "unknown command 'frobnicate'"));
+}
+
+Test(cli, bad_options) {
+    cr_assert_eq(th_calm("run -m x.gguf -p hi --temp hot", out, sizeof out, err, sizeof err), 2);
+    cr_assert(strstr(err, "--temp expects a number"), "%s", err);
+    cr_assert_eq(th_calm("run -p hi", out, sizeof out, err, sizeof err), 2);
+    cr_assert(strstr(err, "no model given"), "%s", err);
+    cr_assert_eq(th_calm("inspect --bogus x", out, sizeof out, err, sizeof err), 2);
+    cr_assert_eq(th_calm("convert -m " CALM_MODEL_Q41 " -o /tmp/x --type q9", out, sizeof out, err, sizeof err), 2);
+    cr_assert(strstr(err, "--type must be"), "%s", err);
+}
+
+Test(cli, bad_model_files) {
+    cr_assert_eq(th_calm("run -m /nonexistent.gguf -p hi", out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "/nonexistent.gguf: no such file"), "%s", err);
+    cr_assert_eq(lines(err), 1, "one line: %s", err);
+    // A truncated copy of the real model, and a file that is not GGUF at all.
+    size_t n;
+    char *m = th_read(CALM_MODEL_Q41, &n);
+    char path[512];
+    snprintf(path, sizeof path, "%s", th_tmp("trunc.gguf"));
+    th_write(path, m, n / 3);
+    char a[1024];
+    snprintf(a, sizeof a, "run -m %s -p hi", path);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "trunc.gguf: truncated file"), "%s", err);
+    cr_assert_eq(lines(err), 1, "one line: %s", err);
+    th_write(path, "hello, I am text", 16);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "not a GGUF file"), "%s", err);
+    free(m);
+}
+
+Test(cli, run_generates_and_reports_speed, .timeout = 300) {
+    cr_assert_eq(th_calm("run -m " CALM_MODEL_Q41 " -p 'The capital of France is' -n 8 --temp 0",
+                         out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(out, "The capital of France is Paris"), "%s", out);
+    cr_assert(strstr(err, "tokens/s"), "%s", err);
+}
+
+Test(cli, chat_keeps_the_conversation, .timeout = 300) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "printf 'What is the capital of France?\\nAnd of Germany?\\n' | %s chat -m %s --temp 0 -n 24 "
+             ">%s 2>&1", CALM_BIN, CALM_MODEL_Q41, th_tmp("chat.txt"));
+    cr_assert_eq(system(cmd), 0);
+    char *o = th_read(th_tmp("chat.txt"), NULL);
+    cr_assert(strstr(o, "Paris"), "%s", o);
+    cr_assert(strstr(o, "Berlin"), "%s", o);
+    free(o);
+}
+
+Test(cli, tokenize_and_inspect) {
+    cr_assert_eq(th_calm("tokenize -m " CALM_MODEL_Q41 " -p 'Hello world' --ids", out, sizeof out, err, sizeof err), 0);
+    cr_assert_str_eq(out, "[19556, 905]\n");
+    cr_assert_eq(th_calm("inspect " CALM_MODEL_Q41, out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "layers 30, dim 576"), "%s", out);
+    cr_assert(strstr(out, "q4_1: 210"), "%s", out);
+}

@@ -1,0 +1,151 @@
+// The GGUF reader on files the writer made, on truncated and corrupted copies, and on the real model.
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/gguf.h"
+#include "helpers.h"
+#include "kernels/types.h"
+
+static uint8_t *small_file(size_t *n) {
+    gguf_writer w;
+    gguf_writer_init(&w);
+    gguf_w_str(&w, "general.architecture", "llama");
+    gguf_w_u32(&w, "llama.block_count", 2);
+    gguf_w_f32(&w, "llama.rope.freq_base", 10000.5f);
+    gguf_w_bool(&w, "flag", 1);
+    int32_t arr[3] = {-1, 2, 3};
+    gguf_w_arr(&w, "ints", GGUF_I32, arr, 3);
+    const char *strs[] = {"a", "", "ünï"};
+    gguf_w_arr_str(&w, "strs", strs, 3);
+    static float t1[64], t2[8];
+    for (int i = 0; i < 64; i++) t1[i] = (float)i;
+    int64_t ne1[2] = {8, 8}, ne2[1] = {8};
+    gguf_w_tensor(&w, "t1", CALM_TYPE_F32, ne1, 2, t1, sizeof t1);
+    gguf_w_tensor(&w, "t2", CALM_TYPE_F32, ne2, 1, t2, sizeof t2);
+    calm_err e;
+    const char *path = th_tmp("small.gguf");
+    cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+    gguf_writer_free(&w);
+    return (uint8_t *)th_read(path, n);
+}
+
+Test(gguf, writer_reader_roundtrip) {
+    size_t n;
+    uint8_t *buf = small_file(&n);
+    gguf_file g;
+    calm_err e;
+    cr_assert_eq(gguf_parse(&g, buf, n, "small.gguf", &e), 0, "%s", e.msg);
+    uint32_t u;
+    float f;
+    char s[32];
+    int b;
+    cr_assert_eq(g.version, 3);
+    cr_assert(gguf_get_u32(&g, "llama.block_count", &u) == 0 && u == 2);
+    cr_assert(gguf_get_f32(&g, "llama.rope.freq_base", &f) == 0 && f == 10000.5f);
+    cr_assert(gguf_get_str(&g, "general.architecture", s, sizeof s) == 0 && !strcmp(s, "llama"));
+    cr_assert(gguf_get_bool(&g, "flag", &b) == 0 && b == 1);
+    const gguf_kv *a = gguf_find(&g, "ints");
+    cr_assert(a && a->v.arr.n == 3 && ((const int32_t *)a->v.arr.data)[0] == -1);
+    const gguf_kv *st = gguf_find(&g, "strs");
+    cr_assert(st && st->v.arr.n == 3 && gguf_str_eq(st->v.arr.strs[2], "ünï"));
+    const gguf_tensor *t = gguf_find_tensor(&g, "t1");
+    cr_assert(t && t->ne[0] == 8 && t->ne[1] == 8 && ((const float *)t->data)[63] == 63.0f);
+    cr_assert_eq((uintptr_t)((const uint8_t *)t->data - buf) % 32, 0, "tensor data is aligned");
+    gguf_close(&g);
+    free(buf);
+}
+
+Test(gguf, every_truncation_is_refused) {
+    size_t n;
+    uint8_t *buf = small_file(&n);
+    for (size_t len = 0; len < n; len++) {
+        uint8_t *cut = malloc(len ? len : 1); // exact size, so ASan sees any overread
+        memcpy(cut, buf, len);
+        gguf_file g;
+        calm_err e = {{0}};
+        cr_assert_neq(gguf_parse(&g, cut, len, "cut.gguf", &e), 0, "length %zu accepted", len);
+        cr_assert(strstr(e.msg, "cut.gguf") != NULL, "message names the file: %s", e.msg);
+        gguf_close(&g);
+        free(cut);
+    }
+    free(buf);
+}
+
+Test(gguf, bit_flips_never_crash) {
+    size_t n;
+    uint8_t *buf = small_file(&n);
+    uint8_t *c = malloc(n);
+    srand(7);
+    int refused = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        memcpy(c, buf, n);
+        size_t header = n - 64 * 4 - 8 * 4; // flip bits in the metadata and tensor infos
+        for (int k = 0; k < 1 + trial % 3; k++) c[(size_t)rand() % header] ^= (uint8_t)(1u << (rand() % 8));
+        gguf_file g;
+        calm_err e = {{0}};
+        if (gguf_parse(&g, c, n, "flip.gguf", &e)) {
+            refused++;
+            cr_assert(e.msg[0] != 0);
+        } else { // accepted: every tensor must lie inside the buffer
+            for (uint64_t i = 0; i < g.n_tensors; i++)
+                cr_assert((const uint8_t *)g.tensors[i].data + g.tensors[i].nbytes <= c + n);
+        }
+        gguf_close(&g);
+    }
+    cr_assert_gt(refused, 100);
+    free(c);
+    free(buf);
+}
+
+static void patch_u64(uint8_t *b, size_t off, uint64_t v) { memcpy(b + off, &v, 8); }
+
+Test(gguf, oversized_counts_are_refused) {
+    size_t n;
+    uint8_t *buf = small_file(&n);
+    gguf_file g;
+    calm_err e;
+    patch_u64(buf, 8, UINT64_MAX / 2); // tensor count
+    cr_assert_neq(gguf_parse(&g, buf, n, "big.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "cannot fit"), "%s", e.msg);
+    gguf_close(&g);
+    free(buf);
+    buf = small_file(&n);
+    patch_u64(buf, 16, 1ull << 40); // key/value count
+    cr_assert_neq(gguf_parse(&g, buf, n, "big.gguf", &e), 0);
+    gguf_close(&g);
+    // the first key's length
+    patch_u64(buf, 16, 6);
+    patch_u64(buf, 24, 1ull << 62);
+    cr_assert_neq(gguf_parse(&g, buf, n, "big.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "truncated"), "%s", e.msg);
+    gguf_close(&g);
+    memcpy(buf, "GGUX", 4);
+    cr_assert_neq(gguf_parse(&g, buf, n, "bad.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "bad magic"), "%s", e.msg);
+    gguf_close(&g);
+    free(buf);
+}
+
+Test(gguf, real_model_and_its_truncations) {
+    gguf_file g;
+    calm_err e;
+    cr_assert_eq(gguf_open(&g, CALM_MODEL_Q41, &e), 0, "%s", e.msg);
+    cr_assert_eq(g.n_tensors, 272);
+    uint32_t n;
+    cr_assert(gguf_get_u32(&g, "llama.block_count", &n) == 0 && n == 30);
+    const gguf_kv *tok = gguf_find(&g, "tokenizer.ggml.tokens");
+    cr_assert(tok && tok->v.arr.n == 49152);
+    size_t size = g.size;
+    // Truncations at points that cut metadata, tensor infos and the data section.
+    size_t cuts[] = {3, 100, 5000, 1000000, 1800000, size / 2, size - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        uint8_t *c = malloc(cuts[i]);
+        memcpy(c, g.map, cuts[i]);
+        gguf_file t;
+        cr_assert_neq(gguf_parse(&t, c, cuts[i], "trunc.gguf", &e), 0, "cut at %zu accepted", cuts[i]);
+        gguf_close(&t);
+        free(c);
+    }
+    gguf_close(&g);
+}

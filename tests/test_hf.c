@@ -1,0 +1,92 @@
+// The Hugging Face reader and writer: calm convert --format hf, then both load to the same logits.
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/hf.h"
+#include "helpers.h"
+#include "runtime/forward.h"
+
+static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab) {
+    calm_model m;
+    calm_tokenizer tok;
+    calm_err e;
+    cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
+    cr_assert_eq(m.hf ? calm_hf_tokenizer(m.hf, &tok, &e) : calm_tokenizer_from_gguf(&tok, &m.gguf, &e), 0, "%s", e.msg);
+    const char *text = "<|im_start|>user\nName three colours.<|im_end|>\n";
+    int *ids;
+    long k = calm_tokenize(&tok, text, strlen(text), 1, 1, &ids);
+    calm_state s;
+    cr_assert_eq(calm_state_init(&s, &m, 64, 64, &e), 0);
+    float *l = calm_forward(&s, ids, (int)k, 0, &e);
+    cr_assert_not_null(l);
+    *n_vocab = m.cfg.vocab_size;
+    float *copy = malloc((size_t)*n_vocab * sizeof(float));
+    memcpy(copy, l, (size_t)*n_vocab * sizeof(float));
+    calm_state_free(&s);
+    free(ids);
+    if (tok_out) *tok_out = tok;
+    else calm_tokenizer_free(&tok);
+    calm_model_free(&m);
+    return copy;
+}
+
+Test(hf, gguf_and_hf_give_identical_logits, .timeout = 600) {
+    char out[256], err[4096];
+    const char *dir = th_tmp("hf-f32");
+    char args[1024];
+    snprintf(args, sizeof args, "convert -m %s -o %s --format hf", CALM_MODEL_F32, dir);
+    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    int va, vb;
+    calm_tokenizer ta, tb;
+    float *a = logits_of(CALM_MODEL_F32, &ta, &va);
+    float *b = logits_of(dir, &tb, &vb);
+    cr_assert_eq(va, vb);
+    for (int j = 0; j < va; j++) cr_assert_eq(a[j], b[j], "logit %d: %g vs %g", j, a[j], b[j]);
+    // The tokenizer survives the trip through tokenizer.json.
+    cr_assert_eq(ta.n_vocab, tb.n_vocab);
+    cr_assert_eq(ta.pre, tb.pre);
+    cr_assert_eq(ta.eos, tb.eos);
+    const char *s = "Tokenizers: 12345, naïve, <|im_end|>  spaces\n";
+    int *ia, *ib;
+    long ka = calm_tokenize(&ta, s, strlen(s), 1, 1, &ia), kb = calm_tokenize(&tb, s, strlen(s), 1, 1, &ib);
+    cr_assert(ka == kb && memcmp(ia, ib, (size_t)ka * sizeof(int)) == 0);
+    free(ia), free(ib), free(a), free(b);
+    calm_tokenizer_free(&ta);
+    calm_tokenizer_free(&tb);
+}
+
+Test(hf, bf16_directory_and_gguf_back, .timeout = 600) {
+    char out[256], err[4096], args[1024];
+    const char *dir = th_tmp("hf-bf16");
+    snprintf(args, sizeof args, "convert -m %s -o %s --format hf --type bf16", CALM_MODEL_Q41, dir);
+    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    char gguf[512];
+    snprintf(gguf, sizeof gguf, "%s", th_tmp("from-hf.gguf"));
+    snprintf(args, sizeof args, "convert -m %s -o %s --type bf16", dir, gguf);
+    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    int va, vb;
+    float *a = logits_of(dir, NULL, &va);
+    float *b = logits_of(gguf, NULL, &vb);
+    for (int j = 0; j < va; j++) cr_assert_eq(a[j], b[j], "logit %d", j);
+    free(a), free(b);
+}
+
+Test(hf, bad_directories_are_refused) {
+    calm_model m;
+    calm_err e;
+    const char *dir = th_tmp("hf-bad");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "config.json"), "%s", e.msg);
+    char p[600];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    th_write(p, "{\"model_type\": \"llama\", \"hidden_size\": ", 39);
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "invalid JSON"), "%s", e.msg);
+    th_write(p, "{\"model_type\": \"gpt_neox\"}", 26);
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "not supported"), "%s", e.msg);
+}
