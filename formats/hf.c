@@ -68,6 +68,15 @@ int calm_hf_qk_row(int r, int hd) {
     return h * hd + (i % 2) * (hd / 2) + i / 2;
 }
 
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int calm_hf_is_qk(const char *name) {
+    return ends_with(name, ".attn_q.weight") || ends_with(name, ".attn_k.weight");
+}
+
 static cJSON *read_json(const char *path, calm_err *e, int required) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -168,12 +177,14 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
     c->vocab_size = int_field(cfg, "vocab_size", 0);
     c->seq_len = int_field(cfg, "max_position_embeddings", 2048);
     c->norm_eps = (float)num(cfg, "rms_norm_eps", 1e-6);
-    c->rope_theta = (float)num(cfg, "rope_theta", 10000.0);
+    // transformers 5 moved rope_theta and rope_scaling into rope_parameters.
+    const cJSON *rp = cJSON_GetObjectItem(cfg, "rope_parameters");
+    const cJSON *rs = cJSON_IsObject(rp) ? rp : cJSON_GetObjectItem(cfg, "rope_scaling");
+    c->rope_theta = (float)num(cfg, "rope_theta", cJSON_IsObject(rp) ? num(rp, "rope_theta", 10000.0) : 10000.0);
     // HF checkpoints rotate halves; calm permutes llama's Q/K rows at load to GGUF's interleaved
     // layout so both sources compute the same sums in the same order.
     int llama = !strcmp(type, "llama") || !strcmp(type, "mistral");
     c->rope_style = llama ? CALM_ROPE_NORM : CALM_ROPE_NEOX;
-    const cJSON *rs = cJSON_GetObjectItem(cfg, "rope_scaling");
     if (cJSON_IsObject(rs)) {
         const cJSON *rt = cJSON_GetObjectItem(rs, "rope_type");
         if (!cJSON_IsString(rt)) rt = cJSON_GetObjectItem(rs, "type");
@@ -183,12 +194,10 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
             c->rope_high_freq = (float)num(rs, "high_freq_factor", 4);
             c->rope_orig_ctx = int_field(rs, "original_max_position_embeddings", 8192);
         } else if (cJSON_IsString(rt) && strcmp(rt->valuestring, "default")) {
-            rc = calm_fail(e, "%s: rope_scaling type '%s' is not supported", path, rt->valuestring);
+            rc = calm_fail(e, "%s: rope scaling type '%s' is not supported", path, rt->valuestring);
         }
     }
-    const cJSON *tie = cJSON_GetObjectItem(cfg, "tie_word_embeddings");
     cJSON_Delete(cfg);
-    (void)tie;
     if (rc || open_weights(hf, e)) return -1;
     int total = 0;
     for (int i = 0; i < hf->n_files; i++) total += hf->files[i].f.n_tensors;
@@ -205,10 +214,7 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
             for (int d = 0; d < 4; d++) t->ne[d] = d < s->n_dims ? s->shape[s->n_dims - 1 - d] : 1;
             t->data = s->data;
             t->nbytes = s->nbytes;
-            size_t len = strlen(t->name);
-            int is_q = len > 13 && !strcmp(t->name + len - 13, ".attn_q.weight");
-            int is_k = len > 13 && !strcmp(t->name + len - 13, ".attn_k.weight");
-            if (llama && (is_q || is_k) && hd > 0 && t->ne[1] % hd == 0) {
+            if (llama && calm_hf_is_qk(t->name) && hd > 0 && t->ne[1] % hd == 0) {
                 size_t row = calm_row_size(t->type, t->ne[0]);
                 uint8_t *p = calm_model_own(m, t->nbytes);
                 if (!p) return calm_fail(e, "%s: out of memory", dir);

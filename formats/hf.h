@@ -24,5 +24,7 @@ int calm_hf_name_to_gguf(const char *hf, char *gguf, size_t cap);
 // GGUF's llama layout interleaves rotary pairs in Q/K rows; HF's splits them in halves. Row r of
 // the GGUF tensor is row calm_hf_qk_row(r) of the HF one.
 int calm_hf_qk_row(int r, int head_dim);
+// Whether a GGUF tensor name is a Q or K projection, whose rows the llama layout permutes.
+int calm_hf_is_qk(const char *gguf_name);
 
 #endif

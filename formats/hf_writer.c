@@ -145,8 +145,7 @@ int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, c
             rc = calm_fail(e, "%s: out of memory", dir);
             break;
         }
-        size_t len = strlen(s->name);
-        int qk = llama && len > 13 && (!strcmp(s->name + len - 13, ".attn_q.weight") || !strcmp(s->name + len - 13, ".attn_k.weight"));
+        int qk = llama && calm_hf_is_qk(s->name);
         for (int64_t r = 0; r < rows; r++) {
             int64_t dst = qk ? calm_hf_qk_row((int)r, c->head_dim) : r;
             convert_row((const uint8_t *)s->data + (size_t)r * srow, s->type, buf + (size_t)(dst * cols) * es, dt, cols, tmp);

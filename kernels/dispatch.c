@@ -1,17 +1,135 @@
-// The dispatch table: the one global of calm, filled once from what the CPU supports.
+// The dispatch table — the one global of calm — and the matmul driver that runs its kernels.
 #include "matmul.h"
 
+#include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static calm_kernels table = {"scalar", {0}};
+#include "cpu.h"
 
-const calm_kernels *calm_kernels_get(void) { return &table; }
+static calm_isa table; // the chosen ISA's kernels, scalar ones where it has none
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-const char *calm_isa_name(void) { return table.isa; }
+static int isa_runs(const calm_isa *isa, const calm_cpu *c) {
+    (void)c;
+    if (isa == &calm_isa_scalar) return 1;
+#if defined(__x86_64__)
+    if (isa == &calm_isa_avx2) return c->avx2 && c->fma && c->f16c;
+    if (isa == &calm_isa_avx512)
+        return c->avx2 && c->fma && c->f16c && c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni;
+#endif
+#if defined(__aarch64__)
+    if (isa == &calm_isa_neon) return c->neon && c->dotprod;
+#endif
+    return 0;
+}
+
+static const calm_isa *all_isas[] = {
+    &calm_isa_scalar,
+#if defined(__x86_64__)
+    &calm_isa_avx2, &calm_isa_avx512,
+#endif
+#if defined(__aarch64__)
+    &calm_isa_neon,
+#endif
+};
+
+int calm_isa_available(const calm_isa **out, int cap) {
+    calm_cpu c = calm_cpu_detect();
+    int n = 0;
+    for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++)
+        if (isa_runs(all_isas[i], &c) && n < cap) out[n++] = all_isas[i];
+    return n;
+}
+
+static void init_table(void) {
+    const calm_isa *av[8];
+    int n = calm_isa_available(av, 8);
+    const calm_isa *pick = av[n - 1];
+    const char *want = getenv("CALM_ISA");
+    if (want && *want) {
+        const calm_isa *found = NULL;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(av[i]->name, want)) found = av[i];
+        if (found) pick = found;
+        else fprintf(stderr, "calm: CALM_ISA=%s is not available here; using %s\n", want, pick->name);
+    }
+    table = calm_isa_scalar;
+    table.name = pick->name;
+    for (int t = 0; t < CALM_TYPE_COUNT; t++)
+        if (pick->vec_dot[t]) table.vec_dot[t] = pick->vec_dot[t];
+    if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
+}
+
+void calm_kernels_init(void) { pthread_once(&table_once, init_table); }
+
+const calm_isa *calm_kernels(void) {
+    calm_kernels_init();
+    return &table;
+}
+
+const char *calm_isa_name(void) { return calm_kernels()->name; }
+
+void calm_print_system(FILE *f) {
+    calm_cpu c = calm_cpu_detect();
+    fprintf(f, "cpu features:");
+#define FEAT(x) if (c.x) fprintf(f, " " #x)
+    FEAT(avx2); FEAT(fma); FEAT(f16c); FEAT(avx512f); FEAT(avx512bw); FEAT(avx512vl);
+    FEAT(avx512vnni); FEAT(avxvnni); FEAT(neon); FEAT(dotprod);
+#undef FEAT
+    const calm_isa *av[8];
+    int n = calm_isa_available(av, 8);
+    fprintf(f, "\nkernels available:");
+    for (int i = 0; i < n; i++) fprintf(f, " %s", av[i]->name);
+    fprintf(f, "\nkernels chosen: %s%s\nthreads: %d (OpenMP)\n", calm_isa_name(),
+            getenv("CALM_ISA") ? " (CALM_ISA)" : "", omp_get_max_threads());
+}
+
+#define ROW_CHUNK 16
+
+void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
+                      int rows, int cols, int T) {
+    const calm_type_traits *tt = calm_type_get(type);
+    calm_vec_dot_fn dot = isa->vec_dot[type] ? isa->vec_dot[type] : calm_isa_scalar.vec_dot[type];
+    size_t row_bytes = calm_row_size(type, cols);
+    const void *act = x;
+    size_t stride = (size_t)cols * sizeof(float);
+    block_q8x *q = NULL;
+    if (tt->act == CALM_ACT_Q8X) {
+        stride = (size_t)(cols / 32) * sizeof(block_q8x);
+        q = malloc((size_t)T * stride);
+        if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
+        void (*quant)(const float *, block_q8x *, int) =
+            isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
+#pragma omp parallel for schedule(static) if (T > 1)
+        for (int t = 0; t < T; t++) quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * stride), cols);
+        act = q;
+    }
+    int n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
+    // of CALM_NT tokens passes over them.
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < n_chunks; c++) {
+        int r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+        float out[CALM_NT];
+        for (int t = 0; t < T; t += CALM_NT) {
+            int nt = T - t < CALM_NT ? T - t : CALM_NT;
+            const uint8_t *xa = (const uint8_t *)act + (size_t)t * stride;
+            for (int r = r0; r < r1; r++) {
+                dot(cols, (const uint8_t *)w + (size_t)r * row_bytes, xa, stride, nt, out);
+                for (int k = 0; k < nt; k++) y[(size_t)(t + k) * rows + r] = out[k];
+            }
+        }
+    }
+    free(q);
+}
 
 void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols, int T) {
-    calm_matmul_fn fn = type < 64 ? table.matmul[type] : NULL;
-    if (fn) fn(y, x, w, rows, cols, T);
-    else calm_matmul_scalar(y, x, w, type, rows, cols, T);
+    calm_matmul_with(calm_kernels(), y, x, w, type, rows, cols, T);
+}
+
+void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r) {
+    const uint8_t *src = (const uint8_t *)w + (size_t)r * calm_row_size(type, cols);
+    calm_type_get(type)->to_float(src, out, cols);
 }

@@ -4,24 +4,24 @@
 #define CALM_MATMUL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
-// y[t][r] = sum_c w[r][c] * x[t][c] for t < T, r < rows; w is stored row-major in its type.
-typedef void (*calm_matmul_fn)(float *y, const float *x, const void *w, int rows, int cols, int T);
+#include "kernels.h"
 
-typedef struct {
-    const char *isa;
-    calm_matmul_fn matmul[64]; // by calm_type; NULL where this ISA has no kernel (scalar is used)
-} calm_kernels;
+// Fills the dispatch table from the CPU and $CALM_ISA (scalar, avx2, avx512, neon), once.
+void calm_kernels_init(void);
+const calm_isa *calm_kernels(void);
+const char *calm_isa_name(void);
+// The ISAs this build has and this CPU runs, best last (scalar first); returns the count.
+int calm_isa_available(const calm_isa **out, int cap);
+void calm_print_system(FILE *f);
 
-// The scalar reference for any supported type.
-void calm_matmul_scalar(float *y, const float *x, const void *w, uint32_t type, int rows, int cols,
-                        int T);
-// y = W x with the best kernel for w's type on this machine. Threads: OpenMP over rows.
+// y[t][r] = sum_c w[r][c] * x[t][c] for t < T, r < rows, w row-major in `type`. OpenMP over rows.
 void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols, int T);
+// The same with a given ISA's kernels (tests compare them with the scalar ones).
+void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
+                      int rows, int cols, int T);
 // Dequantizes row r of a matrix with rows of `cols` elements.
 void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r);
-
-const calm_kernels *calm_kernels_get(void);
-const char *calm_isa_name(void);
 
 #endif

@@ -110,28 +110,167 @@ static void q8_0_to_float(const void *src, float *dst, int64_t n) {
     }
 }
 
+// K-quants: the 6-bit scale and min of sub-block j from the packed 12 bytes.
+static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void q4_k_to_float(const void *src, float *y, int64_t n) {
+    const block_q4_k *b = src;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *q = b[i].qs;
+        float d = calm_f16_to_f32(b[i].d), dmin = calm_f16_to_f32(b[i].dmin);
+        for (int j = 0; j < QK_K; j += 64) {
+            uint8_t sc, m;
+            scale_min_k4(j / 32, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(j / 32 + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xf) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;
+            q += 32;
+        }
+    }
+}
+
+static void q5_k_to_float(const void *src, float *y, int64_t n) {
+    const block_q5_k *b = src;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *ql = b[i].qs, *qh = b[i].qh;
+        float d = calm_f16_to_f32(b[i].d), dmin = calm_f16_to_f32(b[i].dmin);
+        uint8_t u1 = 1, u2 = 2;
+        for (int j = 0; j < QK_K; j += 64) {
+            uint8_t sc, m;
+            scale_min_k4(j / 32, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(j / 32 + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            ql += 32;
+            u1 = (uint8_t)(u1 << 2);
+            u2 = (uint8_t)(u2 << 2);
+        }
+    }
+}
+
+static void q6_k_to_float(const void *src, float *y, int64_t n) {
+    const block_q6_k *b = src;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        float d = calm_f16_to_f32(b[i].d);
+        const uint8_t *ql = b[i].ql, *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int h = 0; h < QK_K; h += 128) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * (float)q1;
+                y[l + 32] = d * sc[is + 2] * (float)q2;
+                y[l + 64] = d * sc[is + 4] * (float)q3;
+                y[l + 96] = d * sc[is + 6] * (float)q4;
+            }
+            y += 128;
+            ql += 64;
+            qh += 32;
+            sc += 8;
+        }
+    }
+}
+
+// calm group formats: a group of g weights is {f16 d, f16 m, packed q}, w = d * q + m with q
+// unsigned. Layouts of q (docs/FORMATS.md): 8 bits one byte each; 4 bits as Q4_1 (low nibbles
+// hold the first half of each 32, high nibbles the second); 2 bits as four planes of 8 per
+// byte-column of 32; 3 bits as the 2-bit planes followed by a plane of high bits.
+int calm_qg_unpack(const uint8_t *q, int bits, int g, uint8_t *out) {
+    for (int c = 0; c < g; c += 32) {
+        switch (bits) {
+        case 8:
+            memcpy(out + c, q + c, 32);
+            break;
+        case 4:
+            for (int j = 0; j < 16; j++) {
+                out[c + j] = q[c / 2 + j] & 0xf;
+                out[c + j + 16] = q[c / 2 + j] >> 4;
+            }
+            break;
+        case 2:
+        case 3:
+            for (int j = 0; j < 8; j++)
+                for (int k = 0; k < 4; k++) out[c + j + 8 * k] = (q[c / 4 + j] >> (2 * k)) & 3;
+            if (bits == 3) {
+                const uint8_t *hi = q + g / 4 + c / 8;
+                for (int j = 0; j < 32; j++) out[c + j] |= (uint8_t)(((hi[j / 8] >> (j % 8)) & 1) << 2);
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static size_t qg_bytes(int bits, int g) { return 4 + (size_t)g * (size_t)bits / 8; }
+
+static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g) {
+    const uint8_t *p = src;
+    uint8_t q[128];
+    for (int64_t i = 0; i < n / g; i++, p += qg_bytes(bits, g)) {
+        calm_f16 d16, m16;
+        memcpy(&d16, p, 2);
+        memcpy(&m16, p + 2, 2);
+        float d = calm_f16_to_f32(d16), m = calm_f16_to_f32(m16);
+        calm_qg_unpack(p + 4, bits, g, q);
+        for (int j = 0; j < g; j++) dst[i * g + j] = d * (float)q[j] + m;
+    }
+}
+
+#define QG_FN(b, g) \
+    static void qg##b##_##g##_to_float(const void *s, float *d, int64_t n) { qg_to_float(s, d, n, b, g); }
+QG_FN(2, 32) QG_FN(2, 64) QG_FN(2, 128) QG_FN(3, 32) QG_FN(3, 64) QG_FN(3, 128)
+QG_FN(4, 32) QG_FN(4, 64) QG_FN(4, 128) QG_FN(8, 32) QG_FN(8, 64) QG_FN(8, 128)
+#define QG_TRAITS(i, b, g) \
+    [CALM_TYPE_QG + i] = {"qg" #b "_" #g, g, 4 + g * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b}
+
 static const calm_type_traits traits[CALM_TYPE_COUNT] = {
-    [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float},
-    [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float},
-    [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float},
-    [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float},
-    [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float},
-    [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float},
+    [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float, CALM_ACT_Q8X, 0},
+    [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float, CALM_ACT_Q8X, 0},
+    [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float, CALM_ACT_Q8X, 0},
+    // K-quants run on f32 activations: their rows are dequantized once and reused across tokens.
+    [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_F32, 0},
+    QG_TRAITS(0, 2, 32), QG_TRAITS(1, 2, 64), QG_TRAITS(2, 2, 128),
+    QG_TRAITS(3, 3, 32), QG_TRAITS(4, 3, 64), QG_TRAITS(5, 3, 128),
+    QG_TRAITS(6, 4, 32), QG_TRAITS(7, 4, 64), QG_TRAITS(8, 4, 128),
+    QG_TRAITS(9, 8, 32), QG_TRAITS(10, 8, 64), QG_TRAITS(11, 8, 128),
     // Known to ggml; listed so that error messages can name them.
     [6] = {"q5_0", 32, 22, 0, NULL},
     [7] = {"q5_1", 32, 24, 0, NULL},
     [9] = {"q8_1", 32, 36, 0, NULL},
     [10] = {"q2_k", 256, 84, 0, NULL},
     [11] = {"q3_k", 256, 110, 0, NULL},
-    [12] = {"q4_k", 256, 144, 0, NULL},
-    [13] = {"q5_k", 256, 176, 0, NULL},
-    [14] = {"q6_k", 256, 210, 0, NULL},
     [15] = {"q8_k", 256, 292, 0, NULL},
 };
 
 const calm_type_traits *calm_type_get(uint32_t type) {
     if (type >= CALM_TYPE_COUNT || traits[type].name == NULL) return NULL;
     return &traits[type];
+}
+
+int calm_type_qg(int bits, int group) {
+    int bi = bits == 2 ? 0 : bits == 3 ? 1 : bits == 4 ? 2 : bits == 8 ? 3 : -1;
+    int gi = group == 32 ? 0 : group == 64 ? 1 : group == 128 ? 2 : -1;
+    return bi < 0 || gi < 0 ? -1 : CALM_TYPE_QG + 3 * bi + gi;
 }
 
 size_t calm_row_size(uint32_t type, int64_t n) {

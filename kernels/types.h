@@ -11,9 +11,19 @@ typedef enum {
     CALM_TYPE_Q4_0 = 2,
     CALM_TYPE_Q4_1 = 3,
     CALM_TYPE_Q8_0 = 8,
+    CALM_TYPE_Q4_K = 12,
+    CALM_TYPE_Q5_K = 13,
+    CALM_TYPE_Q6_K = 14,
     CALM_TYPE_BF16 = 30,
-    CALM_TYPE_COUNT = 40, // ids below this index the traits table
+    // calm's group-quantized formats (docs/FORMATS.md): ids from 64 up, outside ggml's range.
+    // One id per (bits, group): CALM_TYPE_QG + 3 * bits_index + group_index, with bits 2, 3, 4, 8
+    // and groups 32, 64, 128.
+    CALM_TYPE_QG = 64,
+    CALM_TYPE_COUNT = 76, // ids below this index the traits table
 } calm_type;
+
+// The calm group-quantized type for b bits and group g; -1 if there is none.
+int calm_type_qg(int bits, int group);
 
 #define QK4_0 32
 #define QK4_1 32
@@ -37,18 +47,54 @@ typedef struct {
     int8_t qs[QK8_0];
 } block_q8_0;
 
+#define QK_K 256
+
+// ggml's K-quants: super-blocks of 256 with 6-bit (Q4_K, Q5_K) or 8-bit (Q6_K) sub-block scales.
+typedef struct {
+    calm_f16 d, dmin;
+    uint8_t scales[12]; // 8 scales and 8 mins of 6 bits
+    uint8_t qs[QK_K / 2];
+} block_q4_k;
+
+typedef struct {
+    calm_f16 d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_k;
+
+typedef struct {
+    uint8_t ql[QK_K / 2];
+    uint8_t qh[QK_K / 4];
+    int8_t scales[QK_K / 16];
+    calm_f16 d;
+} block_q6_k;
+
+// Activations quantized for integer dot products: blocks of 32 with the scale and d * sum(qs).
+typedef struct {
+    float d, s;
+    int8_t qs[32];
+} block_q8x;
+
+typedef enum { CALM_ACT_F32 = 0, CALM_ACT_Q8X = 1 } calm_act;
+
 typedef struct {
     const char *name;
     int block_size;     // elements per block
     size_t type_size;   // bytes per block
     int supported;      // calm can read it
     void (*to_float)(const void *src, float *dst, int64_t n); // n is a multiple of block_size
+    calm_act act;       // how the matmul wants the activations
+    int qg_bits;        // calm group formats: bits per weight (0 for other types)
 } calm_type_traits;
 
 const calm_type_traits *calm_type_get(uint32_t type); // NULL for ids calm does not know
 
 // Bytes of a row of n elements; 0 if n is not a multiple of the block size.
 size_t calm_row_size(uint32_t type, int64_t n);
+
+// Unpacks the q values of one group of a calm group format (g <= 128) into out[g].
+int calm_qg_unpack(const uint8_t *q, int bits, int g, uint8_t *out);
 
 float calm_f16_to_f32(calm_f16 h);
 calm_f16 calm_f32_to_f16(float f);

@@ -1,0 +1,225 @@
+// AVX2 + FMA + F16C kernels. Integer formats: vpmaddubsw (u8 x s8 -> s16 pairs) then vpmaddwd.
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "../kernels.h"
+
+// F16C converts scales in one instruction; the portable conversion is for the scalar kernels.
+static inline float f16(calm_f16 h) { return _cvtsh_ss(h); }
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles (ggml's order).
+static inline __m256i nibbles(const uint8_t *qs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0xf);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+// sum of u[i] * s[i] over 32 bytes, as 8 int32 partial sums in float (|u| <= 127 or u <= 15 keeps
+// the 16-bit pairs from saturating).
+static inline __m256 dot_us(__m256i u, __m256i s) {
+    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+    return _mm256_cvtepi32_ps(p);
+}
+
+static void quantize_q8x(const float *x, block_q8x *y, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n / 32; i++) {
+        __m256 v[4], amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + i * 32 + 8 * k);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float d = _mm_cvtss_f32(m) / 127.0f, id = d ? 1.0f / d : 0.0f;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i b = _mm256_packs_epi16(p01, p23);
+        // the packs interleave 128-bit lanes: restore element order
+        b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[i].qs, b);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        y[i].d = d;
+        y[i].s = d * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+
+#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
+
+static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q4_0 *b = w;
+    __m256 acc[CALM_NT];
+    float corr[CALM_NT] = {0};
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
+        __m256i q = nibbles(b[i].qs);
+        float d = f16(b[i].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m256 p = dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), p, acc[t]);
+            corr[t] += d * a->s;
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) - 8.0f * corr[t];
+}
+
+static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q4_1 *b = w;
+    __m256 acc[CALM_NT];
+    float corr[CALM_NT] = {0};
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
+        __m256i q = nibbles(b[i].qs);
+        float d = f16(b[i].d), m = f16(b[i].m);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m256 p = dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), p, acc[t]);
+            corr[t] += m * a->s;
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + corr[t];
+}
+
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q8_0 *b = w;
+    __m256 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i aq = _mm256_sign_epi8(q, q); // |w| as unsigned; the sign moves to x
+        float d = f16(b[i].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), dot_us(aq, sx), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
+}
+
+// calm group formats with 4 and 8 bits; 2 and 3 bits use the scalar kernels.
+static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits, int g) {
+    size_t gb = 4 + (size_t)g * bits / 8;
+    __m256 acc[CALM_NT];
+    float corr[CALM_NT] = {0};
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < n / g; i++) {
+        const uint8_t *p = (const uint8_t *)w + i * gb;
+        calm_f16 d16, m16;
+        memcpy(&d16, p, 2);
+        memcpy(&m16, p + 2, 2);
+        float d = f16(d16), m = f16(m16);
+        for (int c = 0; c < g / 32; c++) {
+            __m256i lo = _mm256_setzero_si256(), hi = lo, q = lo;
+            if (bits == 4) {
+                q = nibbles(p + 4 + c * 16);
+            } else { // u8 codes can reach 255: widen to 16 bits so nothing saturates
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
+                lo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v));
+                hi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1));
+            }
+            for (int t = 0; t < nt; t++) {
+                const block_q8x *a = XQ(t) + i * (g / 32) + c;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)a->qs);
+                __m256 s;
+                if (bits == 4) {
+                    s = dot_us(q, xv);
+                } else {
+                    __m256i xl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xv));
+                    __m256i xh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(xv, 1));
+                    s = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(lo, xl), _mm256_madd_epi16(hi, xh)));
+                }
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), s, acc[t]);
+                corr[t] += m * a->s;
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + corr[t];
+}
+
+#define QG_DOT(b, g) \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
+        dot_qg(n, w, x, xs, nt, o, b, g); \
+    }
+QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+
+// Float weights: 8 at a time converted to f32 and multiplied into every token's accumulator.
+static inline __m256 load8(const void *w, uint32_t type, int i) {
+    if (type == CALM_TYPE_F32) return _mm256_loadu_ps((const float *)w + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
+    if (type == CALM_TYPE_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+    __m256 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 wv = load8(w, type, i);
+        for (int t = 0; t < nt; t++)
+            acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
+    if (i < n) {
+        float tail[8];
+        calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
+        for (int t = 0; t < nt; t++)
+            for (int j = i; j < n; j++) out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
+    }
+}
+
+// K-quants: dequantize each super-block of 256 once, then FMA it into every token.
+static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+    const calm_type_traits *tt = calm_type_get(type);
+    float buf[QK_K];
+    __m256 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += QK_K) {
+        tt->to_float((const uint8_t *)w + (size_t)(i / QK_K) * tt->type_size, buf, QK_K);
+        for (int j = 0; j < QK_K; j += 8) {
+            __m256 wv = _mm256_loadu_ps(buf + j);
+            for (int t = 0; t < nt; t++)
+                acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
+}
+
+#define WRAP(name, fn, type) \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) { fn(n, w, type, x, xs, nt, o); }
+WRAP(dot_f32, dot_float, CALM_TYPE_F32)
+WRAP(dot_f16, dot_float, CALM_TYPE_F16)
+WRAP(dot_bf16, dot_float, CALM_TYPE_BF16)
+WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
+WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
+WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
+
+const calm_isa calm_isa_avx2 = {
+    "avx2",
+    {
+        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
+        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
+        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
+    },
+    quantize_q8x,
+};

@@ -1,0 +1,229 @@
+// AVX-512 (F, BW, VL) + VNNI kernels: vpdpbusd multiplies u8 by s8 and sums groups of four into
+// int32 lanes in one instruction, two 32-element blocks per 512-bit register.
+#include <immintrin.h>
+#include <string.h>
+
+#include "../kernels.h"
+
+// F16C converts scales in one instruction; the portable conversion is for the scalar kernels.
+static inline float f16(calm_f16 h) { return _cvtsh_ss(h); }
+
+// 16 bytes of nibbles -> 32 bytes (low nibbles, then high), as in ggml's 4-bit blocks.
+static inline __m256i nibbles(const uint8_t *qs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0xf);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline __m512i pair(__m256i a, __m256i b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+// One scale for lanes 0..7 (first block), another for lanes 8..15 (second block).
+static inline __m512 scales2(float a, float b) {
+    return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+static inline __m512 dpbusd(__m512i u, __m512i s) {
+    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s));
+}
+
+static inline __m256 dpbusd256(__m256i u, __m256i s) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s));
+}
+
+static void quantize_q8x(const float *x, block_q8x *y, int n) {
+    for (int i = 0; i < n / 32; i++) {
+        __m512 a = _mm512_loadu_ps(x + i * 32), b = _mm512_loadu_ps(x + i * 32 + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        __m512i qa = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(a, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m512i qb = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(b, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(qa));
+        _mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(qb));
+        y[i].d = d;
+        y[i].s = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+    }
+}
+
+#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
+
+// The 4-bit ggml formats share everything but the offset: q4_0 subtracts 8, q4_1 adds m.
+static inline void dot_4bit(int n, const void *w, size_t bsize, int has_m, const void *x, size_t xs,
+                            int nt, float *out) {
+    __m512 acc[CALM_NT];
+    float corr[CALM_NT] = {0};
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    int nb = n / 32, i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const uint8_t *b0 = (const uint8_t *)w + i * bsize, *b1 = b0 + bsize;
+        calm_f16 h[4];
+        memcpy(h, b0, 4);
+        memcpy(h + 2, b1, 4);
+        float d0 = f16(h[0]), d1 = f16(h[2]);
+        float m0 = has_m ? f16(h[1]) : -8.0f * d0, m1 = has_m ? f16(h[3]) : -8.0f * d1;
+        const int off = has_m ? 4 : 2;
+        __m512i q = pair(nibbles(b0 + off), nibbles(b1 + off));
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs), _mm256_loadu_si256((const __m256i *)a[1].qs));
+            acc[t] = _mm512_fmadd_ps(scales2(d0 * a[0].d, d1 * a[1].d), dpbusd(q, xq), acc[t]);
+            corr[t] += m0 * a[0].s + m1 * a[1].s;
+        }
+    }
+    float tail[CALM_NT] = {0};
+    for (; i < nb; i++) {
+        const uint8_t *b0 = (const uint8_t *)w + i * bsize;
+        calm_f16 h[2];
+        memcpy(h, b0, 4);
+        float d0 = f16(h[0]), m0 = has_m ? f16(h[1]) : -8.0f * d0;
+        __m256i q = nibbles(b0 + (has_m ? 4 : 2));
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m256 p = dpbusd256(q, _mm256_loadu_si256((const __m256i *)a->qs));
+            tail[t] += d0 * a->d * hsum256(p);
+            corr[t] += m0 * a->s;
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t] + corr[t];
+}
+
+static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    dot_4bit(n, w, sizeof(block_q4_0), 0, x, xs, nt, out);
+}
+
+static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    dot_4bit(n, w, sizeof(block_q4_1), 1, x, xs, nt, out);
+}
+
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q8_0 *b = w;
+    __m512 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    int nb = n / 32, i = 0;
+    float tail[CALM_NT] = {0};
+    for (; i + 2 <= nb; i += 2) {
+        __m512i q = pair(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
+        __m512i aq = _mm512_abs_epi8(q);
+        __mmask64 neg = _mm512_movepi8_mask(q); // |w| as unsigned; the sign moves to x
+        float d0 = f16(b[i].d), d1 = f16(b[i + 1].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs), _mm256_loadu_si256((const __m256i *)a[1].qs));
+            xq = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
+            acc[t] = _mm512_fmadd_ps(scales2(d0 * a[0].d, d1 * a[1].d), dpbusd(aq, xq), acc[t]);
+        }
+    }
+    for (; i < nb; i++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i aq = _mm256_abs_epi8(q);
+        float d0 = f16(b[i].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + i;
+            __m256i xq = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
+            tail[t] += d0 * a->d * hsum256(dpbusd256(aq, xq));
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];
+}
+
+// calm group formats with 4 and 8 bits: one 32-block per 256-bit vpdpbusd (u8 codes need no
+// sign trick, and 32-bit accumulation cannot saturate).
+static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits, int g) {
+    size_t gb = 4 + (size_t)g * bits / 8;
+    __m256 acc[CALM_NT];
+    float corr[CALM_NT] = {0};
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < n / g; i++) {
+        const uint8_t *p = (const uint8_t *)w + i * gb;
+        calm_f16 h[2];
+        memcpy(h, p, 4);
+        float d = f16(h[0]), m = f16(h[1]);
+        for (int c = 0; c < g / 32; c++) {
+            __m256i q = bits == 4 ? nibbles(p + 4 + c * 16) : _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
+            for (int t = 0; t < nt; t++) {
+                const block_q8x *a = XQ(t) + i * (g / 32) + c;
+                __m256 s = dpbusd256(q, _mm256_loadu_si256((const __m256i *)a->qs));
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), s, acc[t]);
+                corr[t] += m * a->s;
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) + corr[t];
+}
+
+#define QG_DOT(b, g) \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
+        dot_qg(n, w, x, xs, nt, o, b, g); \
+    }
+QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+
+static inline __m512 load16(const void *w, uint32_t type, int i) {
+    if (type == CALM_TYPE_F32) return _mm512_loadu_ps((const float *)w + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+    if (type == CALM_TYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+    __m512 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 wv = load16(w, type, i);
+        for (int t = 0; t < nt; t++)
+            acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
+    }
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
+    if (i < n) {
+        float tail[16];
+        calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
+        for (int t = 0; t < nt; t++)
+            for (int j = i; j < n; j++) out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
+    }
+}
+
+static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+    const calm_type_traits *tt = calm_type_get(type);
+    float buf[QK_K];
+    __m512 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += QK_K) {
+        tt->to_float((const uint8_t *)w + (size_t)(i / QK_K) * tt->type_size, buf, QK_K);
+        for (int j = 0; j < QK_K; j += 16) {
+            __m512 wv = _mm512_loadu_ps(buf + j);
+            for (int t = 0; t < nt; t++)
+                acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
+}
+
+#define WRAP(name, fn, type) \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) { fn(n, w, type, x, xs, nt, o); }
+WRAP(dot_f32, dot_float, CALM_TYPE_F32)
+WRAP(dot_f16, dot_float, CALM_TYPE_F16)
+WRAP(dot_bf16, dot_float, CALM_TYPE_BF16)
+WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
+WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
+WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
+
+const calm_isa calm_isa_avx512 = {
+    "avx512",
+    {
+        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
+        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
+        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
+    },
+    quantize_q8x,
+};

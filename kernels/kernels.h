@@ -1,0 +1,32 @@
+// Inside kernels/: the vec-dot signature every ISA implements, and the per-ISA tables.
+#ifndef CALM_KERNELS_H
+#define CALM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+// Dots one weight row of n elements with nt (1..CALM_NT) activation rows: x points at the first,
+// rows are x_stride bytes apart, in the type's activation format (f32 or q8x blocks).
+typedef void (*calm_vec_dot_fn)(int n, const void *w, const void *x, size_t x_stride, int nt,
+                                float *out);
+#define CALM_NT 4
+
+typedef struct {
+    const char *name;
+    calm_vec_dot_fn vec_dot[CALM_TYPE_COUNT];
+    // f32 rows -> q8x blocks (n a multiple of 32)
+    void (*quantize_q8x)(const float *x, block_q8x *y, int n);
+} calm_isa;
+
+extern const calm_isa calm_isa_scalar;
+#if defined(__x86_64__)
+extern const calm_isa calm_isa_avx2;
+extern const calm_isa calm_isa_avx512;
+#endif
+#if defined(__aarch64__)
+extern const calm_isa calm_isa_neon;
+#endif
+
+#endif

@@ -1,0 +1,148 @@
+// The scalar reference kernels. Integer formats dot their codes with int8 activations exactly as
+// the SIMD kernels do, so those can be tested against these to float rounding.
+#include <math.h>
+#include <string.h>
+
+#include "../kernels.h"
+
+static void quantize_q8x(const float *x, block_q8x *y, int n) {
+    for (int i = 0; i < n / 32; i++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[i * 32 + j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int q = (int)lrintf(x[i * 32 + j] * id);
+            y[i].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        y[i].d = d;
+        y[i].s = d * (float)sum;
+    }
+}
+
+// Types on f32 activations: dequantize a chunk of the row, then dot it with every token.
+static void dot_f32_act(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                        float *out) {
+    const calm_type_traits *tt = calm_type_get(type);
+    int chunk = tt->block_size > 32 ? tt->block_size : 32;
+    size_t chunk_bytes = calm_row_size(type, chunk);
+    float buf[256];
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int i = 0; i < n; i += chunk) {
+        int len = n - i < chunk ? n - i : chunk; // float types allow any row length
+        tt->to_float((const uint8_t *)w + (size_t)(i / chunk) * chunk_bytes, buf, len);
+        for (int t = 0; t < nt; t++) {
+            const float *xt = (const float *)((const uint8_t *)x + t * xs) + i;
+            float s = 0;
+            for (int j = 0; j < len; j++) s += buf[j] * xt[j];
+            out[t] += s;
+        }
+    }
+}
+
+#define F32_ACT(name, type) \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *out) { \
+        dot_f32_act(n, w, type, x, xs, nt, out); \
+    }
+F32_ACT(dot_f32, CALM_TYPE_F32)
+F32_ACT(dot_f16, CALM_TYPE_F16)
+F32_ACT(dot_bf16, CALM_TYPE_BF16)
+F32_ACT(dot_q4_k, CALM_TYPE_Q4_K)
+F32_ACT(dot_q5_k, CALM_TYPE_Q5_K)
+F32_ACT(dot_q6_k, CALM_TYPE_Q6_K)
+
+static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q4_0 *b = w;
+    for (int t = 0; t < nt; t++) {
+        const block_q8x *q = (const block_q8x *)((const uint8_t *)x + t * xs);
+        float s = 0;
+        for (int i = 0; i < n / 32; i++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++)
+                sum += (b[i].qs[j] & 0xf) * q[i].qs[j] + (b[i].qs[j] >> 4) * q[i].qs[j + 16];
+            float d = calm_f16_to_f32(b[i].d);
+            s += d * (q[i].d * (float)sum - 8.0f * q[i].s);
+        }
+        out[t] = s;
+    }
+}
+
+static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q4_1 *b = w;
+    for (int t = 0; t < nt; t++) {
+        const block_q8x *q = (const block_q8x *)((const uint8_t *)x + t * xs);
+        float s = 0;
+        for (int i = 0; i < n / 32; i++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++)
+                sum += (b[i].qs[j] & 0xf) * q[i].qs[j] + (b[i].qs[j] >> 4) * q[i].qs[j + 16];
+            s += calm_f16_to_f32(b[i].d) * q[i].d * (float)sum + calm_f16_to_f32(b[i].m) * q[i].s;
+        }
+        out[t] = s;
+    }
+}
+
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q8_0 *b = w;
+    for (int t = 0; t < nt; t++) {
+        const block_q8x *q = (const block_q8x *)((const uint8_t *)x + t * xs);
+        float s = 0;
+        for (int i = 0; i < n / 32; i++) {
+            int sum = 0;
+            for (int j = 0; j < 32; j++) sum += b[i].qs[j] * q[i].qs[j];
+            s += calm_f16_to_f32(b[i].d) * q[i].d * (float)sum;
+        }
+        out[t] = s;
+    }
+}
+
+// calm group formats: per group, w = d * q + m, so w . x = d * sum(q * xq * dx) + m * sum(s).
+static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
+                   int g) {
+    size_t gb = 4 + (size_t)g * bits / 8;
+    uint8_t q[128];
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int i = 0; i < n / g; i++) {
+        const uint8_t *p = (const uint8_t *)w + i * gb;
+        calm_f16 d16, m16;
+        memcpy(&d16, p, 2);
+        memcpy(&m16, p + 2, 2);
+        float d = calm_f16_to_f32(d16), m = calm_f16_to_f32(m16);
+        calm_qg_unpack(p + 4, bits, g, q);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + i * (g / 32);
+            float s = 0, ms = 0;
+            for (int c = 0; c < g / 32; c++) {
+                int sum = 0;
+                for (int j = 0; j < 32; j++) sum += q[c * 32 + j] * a[c].qs[j];
+                s += a[c].d * (float)sum;
+                ms += a[c].s;
+            }
+            out[t] += d * s + m * ms;
+        }
+    }
+}
+
+#define QG_DOT(b, g) \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
+        dot_qg(n, w, x, xs, nt, o, b, g); \
+    }
+QG_DOT(2, 32) QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128)
+QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+
+const calm_isa calm_isa_scalar = {
+    "scalar",
+    {
+        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 0] = dot_qg2_32, [CALM_TYPE_QG + 1] = dot_qg2_64,
+        [CALM_TYPE_QG + 2] = dot_qg2_128, [CALM_TYPE_QG + 3] = dot_qg3_32,
+        [CALM_TYPE_QG + 4] = dot_qg3_64, [CALM_TYPE_QG + 5] = dot_qg3_128,
+        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
+        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
+        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
+    },
+    quantize_q8x,
+};
