@@ -169,7 +169,7 @@ int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, cal
         if (t->ne[0] % tt->block_size)
             return calm_fail(e, "%s: tensor '%.*s': row of %lld is not a multiple of %s's block %d",
                              name, nl, t->name.ptr, (long long)t->ne[0], tt->name, tt->block_size);
-        t->nbytes = (size_t)(nel / tt->block_size) * tt->type_size;
+        t->nbytes = calm_row_size(t->type, t->ne[0]) * (size_t)(nel / t->ne[0]);
         if (t->offset % g->alignment)
             return calm_fail(e, "%s: tensor '%.*s' offset %llu is not aligned to %zu", name, nl,
                              t->name.ptr, (unsigned long long)t->offset, g->alignment);

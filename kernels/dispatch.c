@@ -87,42 +87,54 @@ void calm_print_system(FILE *f) {
 }
 
 #define ROW_CHUNK 16
+#define MAX_MM 8
 
-void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
-                      int rows, int cols, int T) {
-    const calm_type_traits *tt = calm_type_get(type);
-    calm_vec_dot_fn dot = isa->vec_dot[type] ? isa->vec_dot[type] : calm_isa_scalar.vec_dot[type];
-    size_t row_bytes = calm_row_size(type, cols);
-    const void *act = x;
-    size_t stride = (size_t)cols * sizeof(float);
+void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols, int T) {
+    // Activations in each format the matrices need, made once.
     block_q8x *q = NULL;
-    if (tt->act == CALM_ACT_Q8X) {
-        stride = (size_t)(cols / 32) * sizeof(block_q8x);
-        q = malloc((size_t)T * stride);
-        if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
-        void (*quant)(const float *, block_q8x *, int) =
-            isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
+    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), f_stride = (size_t)cols * sizeof(float);
+    int first_chunk[MAX_MM + 1] = {0};
+    calm_vec_dot_fn dots[MAX_MM];
+    for (int i = 0; i < n; i++) {
+        const calm_type_traits *tt = calm_type_get(mm[i].type);
+        if (tt->act == CALM_ACT_Q8X && !q) {
+            q = malloc((size_t)T * q_stride);
+            if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
+            void (*quant)(const float *, block_q8x *, int) =
+                isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
 #pragma omp parallel for schedule(static) if (T > 1)
-        for (int t = 0; t < T; t++) quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * stride), cols);
-        act = q;
+            for (int t = 0; t < T; t++) quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * q_stride), cols);
+        }
+        dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type] : calm_isa_scalar.vec_dot[mm[i].type];
+        first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK;
     }
-    int n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
     // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
     // of CALM_NT tokens passes over them.
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < n_chunks; c++) {
-        int r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+    for (int c = 0; c < first_chunk[n]; c++) {
+        int i = 0;
+        while (c >= first_chunk[i + 1]) i++;
+        const calm_mm *m = &mm[i];
+        int q8 = calm_type_get(m->type)->act == CALM_ACT_Q8X;
+        const uint8_t *act = q8 ? (const uint8_t *)q : (const uint8_t *)x;
+        size_t stride = q8 ? q_stride : f_stride, row_bytes = calm_row_size(m->type, cols);
+        int r0 = (c - first_chunk[i]) * ROW_CHUNK, r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
         float out[CALM_NT];
         for (int t = 0; t < T; t += CALM_NT) {
             int nt = T - t < CALM_NT ? T - t : CALM_NT;
-            const uint8_t *xa = (const uint8_t *)act + (size_t)t * stride;
             for (int r = r0; r < r1; r++) {
-                dot(cols, (const uint8_t *)w + (size_t)r * row_bytes, xa, stride, nt, out);
-                for (int k = 0; k < nt; k++) y[(size_t)(t + k) * rows + r] = out[k];
+                dots[i](cols, (const uint8_t *)m->w + (size_t)r * row_bytes, act + (size_t)t * stride, stride, nt, out);
+                for (int k = 0; k < nt; k++) m->y[(size_t)(t + k) * m->rows + r] = out[k];
             }
         }
     }
     free(q);
+}
+
+void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
+                      int rows, int cols, int T) {
+    calm_mm m = {w, type, rows, y};
+    calm_matmul_many(isa, &m, 1, x, cols, T);
 }
 
 void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols, int T) {

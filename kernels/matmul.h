@@ -21,6 +21,16 @@ void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int row
 // The same with a given ISA's kernels (tests compare them with the scalar ones).
 void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
                       int rows, int cols, int T);
+// Several matrices with the same input (Q, K, V; gate, up): the activations are quantized once
+// and all rows run in one parallel region. y of each is [T][rows].
+typedef struct {
+    const void *w;
+    uint32_t type;
+    int rows;
+    float *y;
+} calm_mm;
+void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols, int T);
+
 // Dequantizes row r of a matrix with rows of `cols` elements.
 void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r);
 

@@ -216,18 +216,18 @@ int calm_qg_unpack(const uint8_t *q, int bits, int g, uint8_t *out) {
     return 0;
 }
 
-static size_t qg_bytes(int bits, int g) { return 4 + (size_t)g * (size_t)bits / 8; }
-
 static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g) {
     const uint8_t *p = src;
     uint8_t q[128];
-    for (int64_t i = 0; i < n / g; i++, p += qg_bytes(bits, g)) {
+    for (int64_t i = 0; i < n; i += g) {
+        int glen = n - i < g ? (int)(n - i) : g; // the last group of a row may be shorter
         calm_f16 d16, m16;
         memcpy(&d16, p, 2);
         memcpy(&m16, p + 2, 2);
         float d = calm_f16_to_f32(d16), m = calm_f16_to_f32(m16);
-        calm_qg_unpack(p + 4, bits, g, q);
-        for (int j = 0; j < g; j++) dst[i * g + j] = d * (float)q[j] + m;
+        calm_qg_unpack(p + 4, bits, glen, q);
+        for (int j = 0; j < glen; j++) dst[i + j] = d * (float)q[j] + m;
+        p += calm_qg_group_bytes(bits, glen);
     }
 }
 
@@ -236,7 +236,7 @@ static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g)
 QG_FN(2, 32) QG_FN(2, 64) QG_FN(2, 128) QG_FN(3, 32) QG_FN(3, 64) QG_FN(3, 128)
 QG_FN(4, 32) QG_FN(4, 64) QG_FN(4, 128) QG_FN(8, 32) QG_FN(8, 64) QG_FN(8, 128)
 #define QG_TRAITS(i, b, g) \
-    [CALM_TYPE_QG + i] = {"qg" #b "_" #g, g, 4 + g * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b}
+    [CALM_TYPE_QG + i] = {"qg" #b "_" #g, 32, 4 + 32 * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b, g}
 
 static const calm_type_traits traits[CALM_TYPE_COUNT] = {
     [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
@@ -276,5 +276,10 @@ int calm_type_qg(int bits, int group) {
 size_t calm_row_size(uint32_t type, int64_t n) {
     const calm_type_traits *t = calm_type_get(type);
     if (!t || n < 0 || n % t->block_size) return 0;
+    if (t->qg_bits) {
+        int64_t full = n / t->qg_group, rem = n % t->qg_group;
+        return (size_t)full * calm_qg_group_bytes(t->qg_bits, t->qg_group) +
+               (rem ? calm_qg_group_bytes(t->qg_bits, (int)rem) : 0);
+    }
     return (size_t)(n / t->block_size) * t->type_size;
 }

@@ -88,6 +88,8 @@ static void matmul_t(float *y, const float *x, const calm_tensor *w, int T) {
     calm_matmul(y, x, w->data, w->type, (int)w->ne[1], (int)w->ne[0], T);
 }
 
+static calm_mm mm_of(const calm_tensor *w, float *y) { return (calm_mm){w->data, w->type, (int)w->ne[1], y}; }
+
 // One batch of T tokens at positions p0 .. p0+T-1.
 static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) {
     const calm_model *m = s->m;
@@ -95,6 +97,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
     const int dim = c->dim, hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
     const int qd = nh * hd, kvd = nkv * hd, hid = c->hidden_dim, p0 = s->kv.n;
     const float att_scale = 1.0f / sqrtf((float)hd);
+    const calm_isa *isa = calm_kernels();
 
     for (int t = 0; t < T; t++) calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data,
                                              m->tok_embd.type, dim, tok[t]);
@@ -104,9 +107,8 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
         for (int t = 0; t < T; t++)
             rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim,
                     c->norm_eps);
-        matmul_t(s->q, s->xb, &L->wq, T);
-        matmul_t(s->k, s->xb, &L->wk, T);
-        matmul_t(s->v, s->xb, &L->wv, T);
+        calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
+        calm_matmul_many(isa, qkv, 3, s->xb, dim, T);
         for (int t = 0; t < T; t++) {
             float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
             if (c->qkv_bias) {
@@ -124,7 +126,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
             memcpy(calm_kv_v(&s->kv, l, p0 + t), v, (size_t)kvd * sizeof(float));
         }
         // Causal attention: token t sees positions 0 .. p0 + t.
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) schedule(static)
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < nh; h++) {
                 float *sc = s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len;
@@ -133,6 +135,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
                 for (int j = 0; j < n; j++) {
                     const float *k = calm_kv_k(&s->kv, l, j) + (size_t)kvh * hd;
                     float d = 0.0f;
+#pragma omp simd reduction(+ : d)
                     for (int i = 0; i < hd; i++) d += q[i] * k[i];
                     sc[j] = d * att_scale;
                 }
@@ -141,7 +144,9 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
                 memset(o, 0, (size_t)hd * sizeof(float));
                 for (int j = 0; j < n; j++) {
                     const float *v = calm_kv_v(&s->kv, l, j) + (size_t)kvh * hd;
-                    for (int i = 0; i < hd; i++) o[i] += sc[j] * v[i];
+                    const float a = sc[j];
+#pragma omp simd
+                    for (int i = 0; i < hd; i++) o[i] += a * v[i];
                 }
             }
         }
@@ -151,8 +156,8 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
         for (int t = 0; t < T; t++)
             rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim,
                     c->norm_eps);
-        matmul_t(s->hb, s->xb, &L->w_gate, T);
-        matmul_t(s->hb2, s->xb, &L->w_up, T);
+        calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
+        calm_matmul_many(isa, gate_up, 2, s->xb, dim, T);
         for (size_t i = 0; i < (size_t)T * hid; i++) {
             float g = s->hb[i];
             s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/matmul.h"
+#include "quant/rtn.h"
 
 static uint32_t rng = 12345;
 static uint32_t next(void) {
@@ -29,6 +30,15 @@ static uint8_t *random_matrix(uint32_t type, int rows, int cols) {
     for (size_t i = 0; i < rb * rows; i++) w[i] = (uint8_t)next();
     for (int r = 0; r < rows; r++) {
         uint8_t *row = w + r * rb;
+        if (tt->qg_bits) { // groups of qg_group, the last one shorter when cols is not a multiple
+            for (int i = 0; i < cols; i += tt->qg_group) {
+                int glen = cols - i < tt->qg_group ? cols - i : tt->qg_group;
+                put_f16(row, 0.01f * frand());
+                put_f16(row + 2, 0.05f * frand());
+                row += calm_qg_group_bytes(tt->qg_bits, glen);
+            }
+            continue;
+        }
         for (int b = 0; b < cols / tt->block_size; b++) {
             uint8_t *blk = row + b * bs;
             switch (type) {
@@ -83,6 +93,8 @@ Test(kernels, every_isa_matches_scalar) {
             for (int g = 32; g <= 128; g *= 2) {
                 compare(av[i], (uint32_t)calm_type_qg(bits, g), 19, 384, 5);
                 compare(av[i], (uint32_t)calm_type_qg(bits == 2 ? 3 : bits, g), 7, 128, 1);
+                compare(av[i], (uint32_t)calm_type_qg(bits, g), 5, 576, 4); // 576 = 4 x 128 + 64
+                compare(av[i], (uint32_t)calm_type_qg(bits == 2 ? 3 : bits, g), 3, 96, 3);
             }
         // float rows of odd length exercise the scalar tails
         for (int cols = 1; cols < 40; cols += 3) {
@@ -113,13 +125,16 @@ Test(kernels, activation_quantization_is_identical) {
 Test(kernels, reference_dots_equal_dequantized_dots) {
     // The scalar integer kernels against plain f32 arithmetic on dequantized weights and
     // activations: they must agree to float rounding, which checks the block layouts and offsets.
-    uint32_t ts[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, (uint32_t)calm_type_qg(3, 64), (uint32_t)calm_type_qg(4, 128)};
+    // 576 = 4 x 128 + 64: the calm formats with g = 128 end each row with a shorter group.
+    uint32_t ts[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, (uint32_t)calm_type_qg(2, 128),
+                     (uint32_t)calm_type_qg(3, 64), (uint32_t)calm_type_qg(3, 128),
+                     (uint32_t)calm_type_qg(4, 128), (uint32_t)calm_type_qg(8, 128)};
     for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
-        int cols = 256;
+        int cols = 576;
         uint8_t *w = random_matrix(ts[k], 1, cols);
-        float x[256], wf[256], xd[256], out;
+        float x[576], wf[576], xd[576], out;
         for (int i = 0; i < cols; i++) x[i] = frand();
-        block_q8x q[8];
+        block_q8x q[18];
         calm_isa_scalar.quantize_q8x(x, q, cols);
         for (int i = 0; i < cols; i++) xd[i] = q[i / 32].d * q[i / 32].qs[i % 32];
         calm_get_row(wf, w, ts[k], cols, 0);
@@ -129,4 +144,26 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
         cr_assert(fabs(out - want) <= 1e-5 * mag + 1e-6, "%s: %g vs %g", calm_type_get(ts[k])->name, out, want);
         free(w);
     }
+}
+
+Test(kernels, rtn_roundtrip_within_half_a_step) {
+    // Round to nearest: every weight comes back within half a quantization step (plus f16 slack).
+    float x[576], y[576];
+    for (int i = 0; i < 576; i++) x[i] = frand() * (i % 50 == 0 ? 10.0f : 1.0f);
+    for (int bits = 2; bits <= 8; bits = bits == 4 ? 8 : bits + 1)
+        for (int g = 32; g <= 128; g *= 2) {
+            uint32_t t = (uint32_t)calm_type_qg(bits, g);
+            uint8_t *buf = malloc(calm_row_size(t, 576));
+            calm_rtn_row(x, 576, bits, g, buf);
+            calm_type_get(t)->to_float(buf, y, 576);
+            for (int i = 0; i < 576; i++) {
+                int g0 = i / g * g, g1 = g0 + g < 576 ? g0 + g : 576;
+                float lo = x[g0], hi = x[g0];
+                for (int j = g0; j < g1; j++) lo = fminf(lo, x[j]), hi = fmaxf(hi, x[j]);
+                float step = (hi - lo) / (float)((1 << bits) - 1);
+                cr_assert(fabsf(x[i] - y[i]) <= 0.5f * step * 1.01f + 2e-3f * fabsf(hi - lo) + 1e-3f,
+                          "qg%d_%d [%d]: %g vs %g (step %g)", bits, g, i, x[i], y[i], step);
+            }
+            free(buf);
+        }
 }

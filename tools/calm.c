@@ -11,6 +11,7 @@ static const struct {
     {"run", "generate text from a prompt", cmd_run},
     {"chat", "interactive chat with the model's chat template", cmd_chat},
     {"perplexity", "perplexity of a text file, as llama-perplexity computes it", cmd_perplexity},
+    {"bench", "prompt processing and generation speed, like llama-bench", cmd_bench},
     {"tokenize", "print the token ids of a text", cmd_tokenize},
     {"convert", "write a model as f32/f16/bf16 GGUF or Hugging Face directory", cmd_convert},
     {"inspect", "metadata and tensors of a model", cmd_inspect},

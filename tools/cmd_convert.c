@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "../formats/hf.h"
 #include "../kernels/types.h"
+#include "../quant/rtn.h"
 
 // GGUF metadata for a model that came from an HF directory.
 static void metadata_from_config(gguf_writer *w, const calm_model *m, const calm_tokenizer *t) {
@@ -49,7 +50,8 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
                       calm_err *e) {
     gguf_writer w;
     gguf_writer_init(&w);
-    uint32_t ftype = type == CALM_TYPE_F32 ? 0 : type == CALM_TYPE_F16 ? 1 : 32; // llama_ftype
+    // llama_ftype for the types llama.cpp knows; calm's group formats say so in calm.weight_type
+    uint32_t ftype = type == CALM_TYPE_F32 ? 0 : type == CALM_TYPE_F16 ? 1 : type == CALM_TYPE_BF16 ? 32 : 0;
     if (m->gguf.map) {
         for (uint64_t i = 0; i < m->gguf.n_kv; i++)
             if (!gguf_str_eq(m->gguf.kv[i].key, "general.file_type") &&
@@ -59,14 +61,21 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         metadata_from_config(&w, m, t);
     }
     gguf_w_u32(&w, "general.file_type", ftype);
+    if (calm_type_get(type)->qg_bits) {
+        gguf_w_str(&w, "calm.weight_type", calm_type_get(type)->name);
+        gguf_w_str(&w, "calm.algorithm", "rtn");
+    }
     void **bufs = calloc((size_t)m->n_tensors, sizeof(void *));
     int rc = bufs ? 0 : calm_fail(e, "%s: out of memory", out);
     for (int i = 0; i < m->n_tensors && !rc; i++) {
         const calm_tensor *s = &m->tensors[i];
         int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
         uint32_t dt = s->n_dims == 1 ? CALM_TYPE_F32 : type;
+        const calm_type_traits *dtt = calm_type_get(dt);
+        if (cols % dtt->block_size) dt = CALM_TYPE_F16, dtt = calm_type_get(dt); // rows too short for a group
         size_t es = dt == CALM_TYPE_F32 ? 4 : 2, srow = calm_row_size(s->type, cols);
-        uint8_t *buf = malloc((size_t)(rows * cols) * es);
+        size_t drow = calm_row_size(dt, cols);
+        uint8_t *buf = malloc((size_t)rows * drow);
         float *tmp = malloc((size_t)cols * sizeof(float));
         if (!buf || !tmp) {
             free(buf), free(tmp);
@@ -75,7 +84,11 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         }
         for (int64_t r = 0; r < rows; r++) {
             calm_type_get(s->type)->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp, cols);
-            void *d = buf + (size_t)(r * cols) * es;
+            void *d = buf + (size_t)r * drow;
+            if (dtt->qg_bits) {
+                calm_rtn_row(tmp, (int)cols, dtt->qg_bits, dtt->qg_group, d);
+                continue;
+            }
             for (int64_t j = 0; j < cols; j++) {
                 if (dt == CALM_TYPE_F32) ((float *)d)[j] = tmp[j];
                 else if (dt == CALM_TYPE_F16) ((calm_f16 *)d)[j] = calm_f32_to_f16(tmp[j]);
@@ -84,7 +97,8 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         }
         free(tmp);
         bufs[i] = buf;
-        gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, buf, (size_t)(rows * cols) * es);
+        (void)es;
+        gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, buf, (size_t)rows * drow);
     }
     if (!rc) rc = gguf_writer_write(&w, out, e);
     for (int i = 0; bufs && i < m->n_tensors; i++) free(bufs[i]);
@@ -95,9 +109,11 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
 
 int cmd_convert(int argc, char **argv) {
     static const calm_cmd_doc doc = {
-        "convert", "-m IN -o OUT [--type f32|f16|bf16] [--format gguf|hf]",
+        "convert", "-m IN -o OUT [--type f32|f16|bf16|qgB_G] [--format gguf|hf]",
         "Writes IN (GGUF or HF directory) with full-precision weights: a GGUF file, or with\n"
-        "--format hf a directory with config.json, model.safetensors and the tokenizer files."};
+        "--format hf a directory with config.json, model.safetensors and the tokenizer files.\n"
+        "--type qgB_G (B = 2, 3, 4, 8 bits; G = 32, 64, 128) rounds matrices to nearest into calm's\n"
+        "group format (GGUF only; the PTQ algorithms are in calm quantize)."};
     calm_opts o;
     int rc = calm_parse_opts(argc, argv, &o, &doc, "model output type format");
     if (rc) return rc > 0 ? 0 : 2;
@@ -106,10 +122,19 @@ int cmd_convert(int argc, char **argv) {
     else if (!strcmp(o.type, "f16")) type = CALM_TYPE_F16;
     else if (!strcmp(o.type, "bf16")) type = CALM_TYPE_BF16;
     else {
-        fprintf(stderr, "error: --type must be f32, f16 or bf16, not '%s'\n", o.type);
-        return 2;
+        int b = 0, g = 0;
+        int qg = sscanf(o.type, "qg%d_%d", &b, &g) == 2 ? calm_type_qg(b, g) : -1;
+        if (qg < 0) {
+            fprintf(stderr, "error: --type must be f32, f16, bf16 or qgB_G (e.g. qg4_128), not '%s'\n", o.type);
+            return 2;
+        }
+        type = (uint32_t)qg;
     }
     int hf = !strcmp(o.format, "hf");
+    if (hf && calm_type_get(type)->qg_bits) {
+        fprintf(stderr, "error: --format hf takes f32, f16 or bf16\n");
+        return 2;
+    }
     if (!hf && strcmp(o.format, "gguf")) {
         fprintf(stderr, "error: --format must be gguf or hf, not '%s'\n", o.format);
         return 2;

@@ -5,10 +5,17 @@
 #include "cli.h"
 #include "../kernels/matmul.h"
 #include "../kernels/types.h"
+#include "../runtime/threads.h"
 
 int cmd_inspect(int argc, char **argv) {
-    static const calm_cmd_doc doc = {"inspect", "MODEL [--tensors]",
-                                     "Prints a model's hyper-parameters, metadata and tensors."};
+    static const calm_cmd_doc doc = {"inspect", "MODEL [--tensors] | --system",
+                                     "Prints a model's hyper-parameters, metadata and tensors, or with\n"
+                                     "--system the CPU features and the kernels chosen for them."};
+    if (argc == 2 && !strcmp(argv[1], "--system")) {
+        calm_threads_init(0);
+        calm_print_system(stdout);
+        return 0;
+    }
     calm_opts o;
     int rc = calm_parse_opts(argc, argv, &o, &doc, "model tensors");
     if (rc) return rc > 0 ? 0 : 2;

@@ -60,7 +60,7 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
 
 #define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
 
-static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+static inline __attribute__((always_inline)) void dot_q4_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q4_0 *b = w;
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
@@ -78,7 +78,17 @@ static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, flo
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) - 8.0f * corr[t];
 }
 
-static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+// The token count as a constant lets the accumulators live in registers.
+static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    switch (nt) {
+    case 1: dot_q4_0_impl(n, w, x, xs, 1, out); break;
+    case 2: dot_q4_0_impl(n, w, x, xs, 2, out); break;
+    case 3: dot_q4_0_impl(n, w, x, xs, 3, out); break;
+    default: dot_q4_0_impl(n, w, x, xs, 4, out); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void dot_q4_1_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q4_1 *b = w;
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
@@ -96,7 +106,17 @@ static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, flo
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + corr[t];
 }
 
-static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+// The token count as a constant lets the accumulators live in registers.
+static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    switch (nt) {
+    case 1: dot_q4_1_impl(n, w, x, xs, 1, out); break;
+    case 2: dot_q4_1_impl(n, w, x, xs, 2, out); break;
+    case 3: dot_q4_1_impl(n, w, x, xs, 3, out); break;
+    default: dot_q4_1_impl(n, w, x, xs, 4, out); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q8_0 *b = w;
     __m256 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
@@ -113,19 +133,29 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
 }
 
+// The token count as a constant lets the accumulators live in registers.
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    switch (nt) {
+    case 1: dot_q8_0_impl(n, w, x, xs, 1, out); break;
+    case 2: dot_q8_0_impl(n, w, x, xs, 2, out); break;
+    case 3: dot_q8_0_impl(n, w, x, xs, 3, out); break;
+    default: dot_q8_0_impl(n, w, x, xs, 4, out); break;
+    }
+}
+
 // calm group formats with 4 and 8 bits; 2 and 3 bits use the scalar kernels.
 static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits, int g) {
-    size_t gb = 4 + (size_t)g * bits / 8;
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < n / g; i++) {
-        const uint8_t *p = (const uint8_t *)w + i * gb;
+    const uint8_t *p = w;
+    for (int i0 = 0; i0 < n; i0 += g, p += calm_qg_group_bytes(bits, g)) {
+        int glen = n - i0 < g ? n - i0 : g; // a shorter last group ends the loop
         calm_f16 d16, m16;
         memcpy(&d16, p, 2);
         memcpy(&m16, p + 2, 2);
         float d = f16(d16), m = f16(m16);
-        for (int c = 0; c < g / 32; c++) {
+        for (int c = 0; c < glen / 32; c++) {
             __m256i lo = _mm256_setzero_si256(), hi = lo, q = lo;
             if (bits == 4) {
                 q = nibbles(p + 4 + c * 16);
@@ -135,7 +165,7 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
                 hi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1));
             }
             for (int t = 0; t < nt; t++) {
-                const block_q8x *a = XQ(t) + i * (g / 32) + c;
+                const block_q8x *a = XQ(t) + i0 / 32 + c;
                 __m256i xv = _mm256_loadu_si256((const __m256i *)a->qs);
                 __m256 s;
                 if (bits == 4) {

@@ -56,8 +56,8 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
 #define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
 
 // The 4-bit ggml formats share everything but the offset: q4_0 subtracts 8, q4_1 adds m.
-static inline void dot_4bit(int n, const void *w, size_t bsize, int has_m, const void *x, size_t xs,
-                            int nt, float *out) {
+static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w, size_t bsize, int has_m,
+                                                          const void *x, size_t xs, const int nt, float *out) {
     __m512 acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
@@ -95,15 +95,28 @@ static inline void dot_4bit(int n, const void *w, size_t bsize, int has_m, const
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t] + corr[t];
 }
 
+// The token count as a constant lets the accumulators live in registers.
+#define NT_SWITCH(call) \
+    switch (nt) { \
+    case 1: call(1); break; \
+    case 2: call(2); break; \
+    case 3: call(3); break; \
+    default: call(4); break; \
+    }
+
 static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    dot_4bit(n, w, sizeof(block_q4_0), 0, x, xs, nt, out);
+#define CALL(k) dot_4bit(n, w, sizeof(block_q4_0), 0, x, xs, k, out)
+    NT_SWITCH(CALL)
+#undef CALL
 }
 
 static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    dot_4bit(n, w, sizeof(block_q4_1), 1, x, xs, nt, out);
+#define CALL(k) dot_4bit(n, w, sizeof(block_q4_1), 1, x, xs, k, out)
+    NT_SWITCH(CALL)
+#undef CALL
 }
 
-static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+static inline __attribute__((always_inline)) void dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q8_0 *b = w;
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
@@ -134,22 +147,32 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];
 }
 
+// The token count as a constant lets the accumulators live in registers.
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    switch (nt) {
+    case 1: dot_q8_0_impl(n, w, x, xs, 1, out); break;
+    case 2: dot_q8_0_impl(n, w, x, xs, 2, out); break;
+    case 3: dot_q8_0_impl(n, w, x, xs, 3, out); break;
+    default: dot_q8_0_impl(n, w, x, xs, 4, out); break;
+    }
+}
+
 // calm group formats with 4 and 8 bits: one 32-block per 256-bit vpdpbusd (u8 codes need no
 // sign trick, and 32-bit accumulation cannot saturate).
-static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits, int g) {
-    size_t gb = 4 + (size_t)g * bits / 8;
+static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, const void *x, size_t xs, const int nt, float *out, const int bits, const int g) {
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < n / g; i++) {
-        const uint8_t *p = (const uint8_t *)w + i * gb;
+    const uint8_t *p = w;
+    for (int i0 = 0; i0 < n; i0 += g, p += calm_qg_group_bytes(bits, g)) {
+        int glen = n - i0 < g ? n - i0 : g; // a shorter last group ends the loop
         calm_f16 h[2];
         memcpy(h, p, 4);
         float d = f16(h[0]), m = f16(h[1]);
-        for (int c = 0; c < g / 32; c++) {
+        for (int c = 0; c < glen / 32; c++) {
             __m256i q = bits == 4 ? nibbles(p + 4 + c * 16) : _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
             for (int t = 0; t < nt; t++) {
-                const block_q8x *a = XQ(t) + i * (g / 32) + c;
+                const block_q8x *a = XQ(t) + i0 / 32 + c;
                 __m256 s = dpbusd256(q, _mm256_loadu_si256((const __m256i *)a->qs));
                 acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), s, acc[t]);
                 corr[t] += m * a->s;
@@ -161,7 +184,12 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
 
 #define QG_DOT(b, g) \
     static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
-        dot_qg(n, w, x, xs, nt, o, b, g); \
+        switch (nt) { \
+        case 1: dot_qg(n, w, x, xs, 1, o, b, g); break; \
+        case 2: dot_qg(n, w, x, xs, 2, o, b, g); break; \
+        case 3: dot_qg(n, w, x, xs, 3, o, b, g); break; \
+        default: dot_qg(n, w, x, xs, 4, o, b, g); break; \
+        } \
     }
 QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
 

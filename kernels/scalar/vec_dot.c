@@ -100,20 +100,20 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
 // calm group formats: per group, w = d * q + m, so w . x = d * sum(q * xq * dx) + m * sum(s).
 static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
                    int g) {
-    size_t gb = 4 + (size_t)g * bits / 8;
     uint8_t q[128];
+    const uint8_t *p = w;
     for (int t = 0; t < nt; t++) out[t] = 0;
-    for (int i = 0; i < n / g; i++) {
-        const uint8_t *p = (const uint8_t *)w + i * gb;
+    for (int i0 = 0; i0 < n; i0 += g, p += calm_qg_group_bytes(bits, g)) {
+        int glen = n - i0 < g ? n - i0 : g; // a shorter last group ends the loop
         calm_f16 d16, m16;
         memcpy(&d16, p, 2);
         memcpy(&m16, p + 2, 2);
         float d = calm_f16_to_f32(d16), m = calm_f16_to_f32(m16);
-        calm_qg_unpack(p + 4, bits, g, q);
+        calm_qg_unpack(p + 4, bits, glen, q);
         for (int t = 0; t < nt; t++) {
-            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + i * (g / 32);
+            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + i0 / 32;
             float s = 0, ms = 0;
-            for (int c = 0; c < g / 32; c++) {
+            for (int c = 0; c < glen / 32; c++) {
                 int sum = 0;
                 for (int j = 0; j < 32; j++) sum += q[c * 32 + j] * a[c].qs[j];
                 s += a[c].d * (float)sum;

@@ -1,0 +1,123 @@
+// calm bench: prompt processing (ppN) and generation (tgN) tokens/s, printed like llama-bench.
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../kernels/matmul.h"
+#include "../runtime/generate.h"
+#include "../runtime/threads.h"
+
+// Parses "1,2,4" into up to cap integers; returns the count or -1.
+static int int_list(const char *s, int *out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 4096) return -1;
+        out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return n;
+}
+
+static void stats(const double *v, int n, double *mean, double *sd) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) s2 += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    static const calm_cmd_doc doc = {
+        "bench", "-m MODEL [-p 512] [-n 128] [-r 5] [-t 1,2]",
+        "Measures prompt processing (a batch of -p tokens on an empty context) and generation\n"
+        "(-n tokens one at a time) in tokens/s, -r repetitions each, for each thread count."};
+    // bench reads -p and -n as numbers, and -t as a list: take them before the shared parser.
+    int pp = 512, tg = 128, reps = 5, threads[16], n_threads = 0;
+    char *rest[64];
+    int nr = 0;
+    for (int i = 0; i < argc && nr < 63; i++) {
+        const char *a = argv[i];
+        if (i + 1 < argc && (!strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-r") || !strcmp(a, "-t"))) {
+            int *dst = !strcmp(a, "-p") ? &pp : !strcmp(a, "-n") ? &tg : &reps;
+            if (!strcmp(a, "-t")) {
+                n_threads = int_list(argv[++i], threads, 16);
+                if (n_threads <= 0) {
+                    fprintf(stderr, "error: -t expects a list like 1,2,4, got '%s'\n", argv[i]);
+                    return 2;
+                }
+                continue;
+            }
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 1 << 20 || (dst == &reps && v < 1)) {
+                fprintf(stderr, "error: %s expects a count, got '%s'\n", a, argv[i]);
+                return 2;
+            }
+            *dst = (int)v;
+            continue;
+        }
+        rest[nr++] = argv[i];
+    }
+    calm_opts o;
+    int rc = calm_parse_opts(nr, rest, &o, &doc, "model");
+    if (rc) return rc > 0 ? 0 : 2;
+    if (n_threads == 0) threads[n_threads++] = calm_physical_cores();
+    calm_err e;
+    calm_model m;
+    if (calm_load(o.model, &m, NULL, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 1;
+    }
+    int64_t params;
+    size_t bytes;
+    calm_model_size(&m, &params, &bytes);
+    int *toks = malloc(sizeof(int) * (size_t)(pp > 0 ? pp : 1));
+    for (int i = 0; i < pp; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)m.cfg.vocab_size);
+    const char *name = strrchr(o.model, '/') ? strrchr(o.model, '/') + 1 : o.model;
+    printf("| model                          |       size |     params | kernels | threads |  test |                  t/s |\n");
+    printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | -------------------: |\n");
+    for (int ti = 0; ti < n_threads; ti++) {
+        calm_threads_init(threads[ti]);
+        calm_state s;
+        if (calm_state_init(&s, &m, pp + tg + 1, pp > 0 ? pp : 1, &e)) {
+            fprintf(stderr, "error: %s\n", e.msg);
+            rc = 1;
+            break;
+        }
+        for (int test = 0; test < 2; test++) {
+            int n = test == 0 ? pp : tg;
+            if (n == 0) continue;
+            double v[64];
+            for (int r = -1; r < reps && r < 64; r++) { // r = -1: warm-up
+                s.kv.n = 0;
+                double t0 = calm_now();
+                if (test == 0) {
+                    calm_forward(&s, toks, pp, 0, &e);
+                } else {
+                    int tok = toks[0];
+                    for (int i = 0; i < tg; i++) {
+                        float *l = calm_forward(&s, &tok, 1, 0, &e);
+                        tok = (int)((tok + (l[0] > 0)) * 31u % (unsigned)m.cfg.vocab_size);
+                    }
+                }
+                if (r >= 0) v[r] = n / (calm_now() - t0);
+            }
+            double mean, sd;
+            stats(v, reps, &mean, &sd);
+            printf("| %-30.30s | %6.2f MiB | %8.2f M | %-7s | %7d | %2s%-3d | %12.2f ± %6.2f |\n", name,
+                   bytes / 1048576.0, params / 1e6, calm_isa_name(), threads[ti], test ? "tg" : "pp", n,
+                   mean, sd);
+            fflush(stdout);
+        }
+        calm_state_free(&s);
+    }
+    free(toks);
+    calm_model_free(&m);
+    return rc;
+}
