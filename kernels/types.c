@@ -110,6 +110,26 @@ static void q8_0_to_float(const void *src, float *dst, int64_t n) {
     }
 }
 
+static void q5_to_float(const uint8_t *qh4, const uint8_t *qs, float d, float m, float off, float *y) {
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * ((float)((qs[j] & 0xf) | (((qh >> j) & 1) << 4)) - off) + m;
+        y[j + 16] = d * ((float)((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - off) + m;
+    }
+}
+
+static void q5_0_to_float(const void *src, float *dst, int64_t n) {
+    const block_q5_0 *b = src;
+    for (int64_t i = 0; i < n / 32; i++) q5_to_float(b[i].qh, b[i].qs, calm_f16_to_f32(b[i].d), 0, 16, dst + i * 32);
+}
+
+static void q5_1_to_float(const void *src, float *dst, int64_t n) {
+    const block_q5_1 *b = src;
+    for (int64_t i = 0; i < n / 32; i++)
+        q5_to_float(b[i].qh, b[i].qs, calm_f16_to_f32(b[i].d), calm_f16_to_f32(b[i].m), 0, dst + i * 32);
+}
+
 // K-quants: the 6-bit scale and min of sub-block j from the packed 12 bytes.
 static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {
@@ -254,8 +274,8 @@ static const calm_type_traits traits[CALM_TYPE_COUNT] = {
     QG_TRAITS(6, 4, 32), QG_TRAITS(7, 4, 64), QG_TRAITS(8, 4, 128),
     QG_TRAITS(9, 8, 32), QG_TRAITS(10, 8, 64), QG_TRAITS(11, 8, 128),
     // Known to ggml; listed so that error messages can name them.
-    [6] = {"q5_0", 32, 22, 0, NULL},
-    [7] = {"q5_1", 32, 24, 0, NULL},
+    [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
+    [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
     [9] = {"q8_1", 32, 36, 0, NULL},
     [10] = {"q2_k", 256, 84, 0, NULL},
     [11] = {"q3_k", 256, 110, 0, NULL},

@@ -10,6 +10,8 @@ typedef enum {
     CALM_TYPE_F16 = 1,
     CALM_TYPE_Q4_0 = 2,
     CALM_TYPE_Q4_1 = 3,
+    CALM_TYPE_Q5_0 = 6,
+    CALM_TYPE_Q5_1 = 7,
     CALM_TYPE_Q8_0 = 8,
     CALM_TYPE_Q4_K = 12,
     CALM_TYPE_Q5_K = 13,
@@ -46,6 +48,19 @@ typedef struct {
     calm_f16 d;
     int8_t qs[QK8_0];
 } block_q8_0;
+
+// 5-bit: the fifth bits of the 32 weights in a little-endian u32 (bit j: weight j).
+typedef struct {
+    calm_f16 d;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} block_q5_0;
+
+typedef struct {
+    calm_f16 d, m;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} block_q5_1;
 
 #define QK_K 256
 

@@ -44,7 +44,7 @@ static uint8_t *random_matrix(uint32_t type, int rows, int cols) {
             case CALM_TYPE_F32: { float v = frand(); memcpy(blk, &v, 4); } break;
             case CALM_TYPE_F16: put_f16(blk, frand()); break;
             case CALM_TYPE_BF16: { calm_bf16 v = calm_f32_to_bf16(frand()); memcpy(blk, &v, 2); } break;
-            case CALM_TYPE_Q4_0: case CALM_TYPE_Q8_0: put_f16(blk, 0.01f * frand()); break;
+            case CALM_TYPE_Q4_0: case CALM_TYPE_Q8_0: case CALM_TYPE_Q5_0: put_f16(blk, 0.01f * frand()); break;
             case CALM_TYPE_Q6_K: put_f16(blk + 208, 0.001f * frand()); break;
             default: // q4_1 and the K-quants with d and dmin
                 put_f16(blk, 0.01f * frand());
@@ -82,7 +82,8 @@ static int compare(const calm_isa *isa, uint32_t type, int rows, int cols, int T
 
 int kc_all_types(const calm_isa *isa, char *err, size_t cap) {
     static const uint32_t types[] = {CALM_TYPE_F32, CALM_TYPE_F16, CALM_TYPE_BF16, CALM_TYPE_Q4_0,
-                                     CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q4_K, CALM_TYPE_Q5_K,
+                                     CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q5_0, CALM_TYPE_Q5_1,
+                                     CALM_TYPE_Q4_K, CALM_TYPE_Q5_K,
                                      CALM_TYPE_Q6_K};
     static const int shapes[][3] = {{1, 256, 1}, {17, 512, 3}, {33, 768, 5}, {5, 256, 8}, {40, 1536, 2}};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)

@@ -223,9 +223,10 @@ static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_
     float buf[QK_K];
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += QK_K) {
-        tt->to_float((const uint8_t *)w + (size_t)(i / QK_K) * tt->type_size, buf, QK_K);
-        for (int j = 0; j < QK_K; j += 16) {
+    const int bs = tt->block_size; // 32 (Q5_0, Q5_1) or 256 (K-quants)
+    for (int i = 0; i < n; i += bs) {
+        tt->to_float((const uint8_t *)w + (size_t)(i / bs) * tt->type_size, buf, bs);
+        for (int j = 0; j < bs; j += 16) {
             __m512 wv = _mm512_loadu_ps(buf + j);
             for (int t = 0; t < nt; t++)
                 acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j), acc[t]);
@@ -239,6 +240,8 @@ static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_
 WRAP(dot_f32, dot_float, CALM_TYPE_F32)
 WRAP(dot_f16, dot_float, CALM_TYPE_F16)
 WRAP(dot_bf16, dot_float, CALM_TYPE_BF16)
+WRAP(dot_q5_0, dot_kquant, CALM_TYPE_Q5_0)
+WRAP(dot_q5_1, dot_kquant, CALM_TYPE_Q5_1)
 WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
 WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
@@ -248,7 +251,7 @@ const calm_isa calm_isa_avx512 = {
     {
         [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
         [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
         [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
         [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
         [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,

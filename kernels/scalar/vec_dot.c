@@ -48,6 +48,8 @@ static void dot_f32_act(int n, const void *w, uint32_t type, const void *x, size
 F32_ACT(dot_f32, CALM_TYPE_F32)
 F32_ACT(dot_f16, CALM_TYPE_F16)
 F32_ACT(dot_bf16, CALM_TYPE_BF16)
+F32_ACT(dot_q5_0, CALM_TYPE_Q5_0)
+F32_ACT(dot_q5_1, CALM_TYPE_Q5_1)
 F32_ACT(dot_q4_k, CALM_TYPE_Q4_K)
 F32_ACT(dot_q5_k, CALM_TYPE_Q5_K)
 F32_ACT(dot_q6_k, CALM_TYPE_Q6_K)
@@ -136,7 +138,7 @@ const calm_isa calm_isa_scalar = {
     {
         [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
         [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
         [CALM_TYPE_QG + 0] = dot_qg2_32, [CALM_TYPE_QG + 1] = dot_qg2_64,
         [CALM_TYPE_QG + 2] = dot_qg2_128, [CALM_TYPE_QG + 3] = dot_qg3_32,
         [CALM_TYPE_QG + 4] = dot_qg3_64, [CALM_TYPE_QG + 5] = dot_qg3_128,

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""calm against llama.cpp on the same GGUF files, in one run: pp512 and tg128 tokens/s of
+llama-bench and `calm bench`, their ratio, the roofline (weight bytes per token over the read
+bandwidth; multiply-accumulates per token over the int8 peak), and with --ppl the perplexity of
+both on the first chunks of wiki.test.raw.
+
+    bench/compare.py [--threads 1,2] [--reps 3] [--ppl CHUNKS]
+
+Needs the llama.cpp build of tests/ref/build_llama.sh (made if missing) and calm in build/."""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIKI = os.path.join(ROOT, "..", "shared", "data", "wikitext-2", "wiki.test.raw")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, **kw).stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--ppl", type=int, default=0, help="also compare perplexity on this many chunks")
+    a = ap.parse_args()
+
+    ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
+    run(["tools/build.sh", "build"])
+    calm = os.path.join(ROOT, "build", "calm")
+    md = os.path.join(ROOT, "build", "bench-models")
+    os.makedirs(md, exist_ok=True)
+    q41 = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    f32 = os.path.join(md, "smollm2-f32.gguf")
+    if not os.path.exists(f32):
+        run([calm, "convert", "-m", q41, "-o", f32, "--type", "f32"])
+    files = {"Q4_1": q41}
+    for t in ["Q4_0", "Q8_0", "Q4_K_M", "Q6_K"]:
+        p = os.path.join(md, f"smollm2-{t}.gguf")
+        if not os.path.exists(p):
+            run([f"{ll}/build/bin/llama-quantize", f32, p, t])
+        files[t] = p
+    qg = os.path.join(md, "smollm2-qg4_32.gguf")
+    if not os.path.exists(qg):
+        run([calm, "convert", "-m", f32, "-o", qg, "--type", "qg4_32"])
+    files["calm qg4_32"] = qg
+
+    roof = {}
+    for t in a.threads.split(","):
+        out = run([os.path.join(ROOT, "build", "bench", "calm-roofline")], env={**os.environ, "OMP_NUM_THREADS": t})
+        roof[t] = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([\d.]+)", out))
+        print(f"machine, {t} thread(s): read {roof[t]['bandwidth_gib_s']:.1f} GiB/s, "
+              f"int8 {roof[t]['int8_gmac_s']:.0f} GMAC/s, f32 {roof[t]['f32_gflop_s']:.0f} GFLOP/s")
+
+    print("\n| format | size MiB | threads | test | llama.cpp t/s | calm t/s | calm / llama.cpp | roofline t/s | calm / roofline |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, path in files.items():
+        # calm's own format has no llama.cpp kernel: its baseline is llama.cpp's format of the
+        # same bits per weight (qg4_32 and Q4_1 both take 5.0).
+        base = files["Q4_1"] if name.startswith("calm") else path
+        lj = json.loads(run([f"{ll}/build/bin/llama-bench", "-m", base, "-t", a.threads, "-p", "512",
+                             "-n", "128", "-r", str(a.reps), "-o", "json"]))
+        lts = {(str(r["n_threads"]), "pp512" if r["n_prompt"] else "tg128"): r["avg_ts"] for r in lj}
+        cout = run([calm, "bench", "-m", path, "-t", a.threads, "-r", str(a.reps)])
+        cts = {(m[0], m[1]): float(m[2]) for m in re.findall(r"\|\s+(\d+) \| (pp512|tg128) \|\s+([\d.]+)", cout)}
+        size = float(re.search(r"\|\s+([\d.]+) MiB", cout).group(1))
+        params = float(re.search(r"\|\s+([\d.]+) M \|", cout).group(1)) * 1e6
+        for t in a.threads.split(","):
+            for test in ["pp512", "tg128"]:
+                if test == "tg128":
+                    rl = roof[t]["bandwidth_gib_s"] * (1 << 30) / (size * (1 << 20))
+                else:
+                    rl = roof[t]["int8_gmac_s"] * 1e9 / params
+                l, c = lts[(t, test)], cts[(t, test)]
+                print(f"| {name}{' (vs Q4_1)' if base != path else ''} | {size:.1f} | {t} | {test} | {l:.1f} | "
+                      f"{c:.1f} | {c / l:.2f} | {rl:.0f} | {c / rl:.2f} |")
+        sys.stdout.flush()
+
+    if a.ppl:
+        print(f"\n| format | llama.cpp PPL ({a.ppl} chunks) | calm PPL | difference |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, path in files.items():
+            if name.startswith("calm"):
+                continue
+            lo = subprocess.run([f"{ll}/build/bin/llama-perplexity", "-m", path, "-f", WIKI, "-c", "512",
+                                 "--chunks", str(a.ppl)], capture_output=True, text=True).stderr
+            lp = float(re.search(r"Final estimate: PPL = ([\d.]+)", lo).group(1))
+            co = run([calm, "perplexity", "-m", path, "-f", WIKI, "-c", "512", "--chunks", str(a.ppl)])
+            cp = float(re.search(r"Final estimate: PPL = ([\d.]+)", co).group(1))
+            print(f"| {name} | {lp:.4f} | {cp:.4f} | {100 * (cp - lp) / lp:+.2f}% |")
+
+
+if __name__ == "__main__":
+    main()
