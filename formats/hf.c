@@ -77,7 +77,7 @@ int calm_hf_is_qk(const char *name) {
     return ends_with(name, ".attn_q.weight") || ends_with(name, ".attn_k.weight");
 }
 
-static cJSON *read_json(const char *path, calm_err *e, int required) {
+cJSON *calm_read_json(const char *path, calm_err *e, int required) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (required) calm_fail(e, "%s: cannot open", path);
@@ -129,7 +129,7 @@ static int open_weights(calm_hf *hf, calm_err *e) {
     char path[2048];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", hf->dir);
     calm_err je = {{0}};
-    cJSON *idx = read_json(path, &je, 0);
+    cJSON *idx = calm_read_json(path, &je, 0);
     if (je.msg[0]) return calm_fail(e, "%s", je.msg);
     if (idx) {
         cJSON *wm = cJSON_GetObjectItem(idx, "weight_map");
@@ -159,7 +159,7 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
     snprintf(hf->dir, sizeof hf->dir, "%s", dir);
     char path[2048];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    cJSON *cfg = read_json(path, e, 1);
+    cJSON *cfg = calm_read_json(path, e, 1);
     if (!cfg) return -1;
     calm_config *c = &m->cfg;
     const cJSON *mt = cJSON_GetObjectItem(cfg, "model_type");

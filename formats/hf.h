@@ -13,6 +13,8 @@ struct calm_hf {
 };
 
 int calm_hf_load(calm_model *m, const char *dir, calm_err *e);
+// Parses a JSON file; NULL when it is missing (an error only if required) or invalid (an error).
+struct cJSON *calm_read_json(const char *path, calm_err *e, int required);
 void calm_hf_free(calm_hf *hf);
 int calm_hf_tokenizer(const calm_hf *hf, calm_tokenizer *t, calm_err *e);
 // Writes m (weights converted to `type`: F32, F16 or BF16) and t as a Hugging Face directory.

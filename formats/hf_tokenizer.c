@@ -9,25 +9,7 @@
 static cJSON *load(const char *dir, const char *name, calm_err *e, int required) {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (required) calm_fail(e, "%s: cannot open", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 && n < (1L << 30) ? malloc((size_t)n + 1) : NULL;
-    cJSON *j = NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        j = cJSON_ParseWithLength(buf, (size_t)n);
-        if (!j) calm_fail(e, "%s: invalid JSON", path);
-    } else {
-        calm_fail(e, "%s: cannot read", path);
-    }
-    free(buf);
-    fclose(f);
-    return j;
+    return calm_read_json(path, e, required);
 }
 
 // The pre-tokenizer, recognised from the shapes tokenizer.json uses for each model family.

@@ -15,8 +15,8 @@ static int lines(const char *s) {
 }
 
 Test(cli, help_on_every_command) {
-    const char *cmds[] = {"run", "chat", "perplexity", "tokenize", "convert", "inspect"};
-    for (int i = 0; i < 6; i++) {
+    const char *cmds[] = {"run", "chat", "perplexity", "tokenize", "convert", "inspect", "bench"};
+    for (int i = 0; i < 7; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", a);
@@ -83,4 +83,17 @@ Test(cli, tokenize_and_inspect) {
     cr_assert_eq(th_calm("inspect " CALM_MODEL_Q41, out, sizeof out, err, sizeof err), 0);
     cr_assert(strstr(out, "layers 30, dim 576"), "%s", out);
     cr_assert(strstr(out, "q4_1: 210"), "%s", out);
+    cr_assert_eq(th_calm("inspect --system", out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "kernels chosen:"), "%s", out);
+}
+
+Test(cli, convert_to_calm_group_format_and_run, .timeout = 300) {
+    char a[1024];
+    snprintf(a, sizeof a, "convert -m %s -o %s --type qg8_128", CALM_MODEL_Q41, th_tmp("qg8.gguf"));
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    snprintf(a, sizeof a, "run -m %s -p 'The capital of France is' -n 6 --temp 0", th_tmp("qg8.gguf"));
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(out, "Paris"), "%s", out);
+    cr_assert_eq(th_calm("convert -m x -o y --type qg5_64", out, sizeof out, err, sizeof err), 2);
+    cr_assert(strstr(err, "qgB_G"), "%s", err);
 }

@@ -207,12 +207,7 @@ static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t
             acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
     }
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
-    if (i < n) {
-        float tail[8];
-        calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
-        for (int t = 0; t < nt; t++)
-            for (int j = i; j < n; j++) out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
-    }
+    calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
 // K-quants: dequantize each super-block of 256 once, then FMA it into every token.

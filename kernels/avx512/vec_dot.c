@@ -210,12 +210,7 @@ static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t
             acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
     }
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
-    if (i < n) {
-        float tail[16];
-        calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
-        for (int t = 0; t < nt; t++)
-            for (int j = i; j < n; j++) out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
-    }
+    calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
 static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {

@@ -148,12 +148,7 @@ static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t
             acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32((const float *)((const uint8_t *)x + t * xs) + i));
     }
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]);
-    if (i < n) {
-        float tail[4];
-        calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
-        for (int t = 0; t < nt; t++)
-            for (int j = i; j < n; j++) out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
-    }
+    calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
 static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
