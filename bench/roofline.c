@@ -34,7 +34,8 @@ __attribute__((target("avx2"))) static double bandwidth(void) {
                 s3 = _mm256_add_ps(s3, _mm256_load_ps(a + i + 24));
             }
 #pragma omp critical
-            total = _mm256_add_ps(total, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+            total =
+                _mm256_add_ps(total, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
         }
         double dt = now() - t0;
         float sink[8];
@@ -83,7 +84,7 @@ __attribute__((target("avx512f"))) static double f32_peak(void) {
 int main(void) {
     __builtin_cpu_init();
     int vnni = __builtin_cpu_supports("avx512vnni"), avx512 = __builtin_cpu_supports("avx512f");
-    printf("threads=%d bandwidth_gib_s=%.1f int8_gmac_s=%.0f f32_gflop_s=%.0f\n", omp_get_max_threads(),
-           bandwidth(), vnni ? int8_peak() : 0.0, avx512 ? f32_peak() : 0.0);
+    printf("threads=%d bandwidth_gib_s=%.1f int8_gmac_s=%.0f f32_gflop_s=%.0f\n",
+           omp_get_max_threads(), bandwidth(), vnni ? int8_peak() : 0.0, avx512 ? f32_peak() : 0.0);
     return 0;
 }

@@ -42,16 +42,28 @@ static int rd_str(cursor *c, gguf_str *s, const char *what) {
 
 static size_t scalar_size(uint32_t t) {
     switch (t) {
-    case GGUF_U8: case GGUF_I8: case GGUF_BOOL: return 1;
-    case GGUF_U16: case GGUF_I16: return 2;
-    case GGUF_U32: case GGUF_I32: case GGUF_F32: return 4;
-    case GGUF_U64: case GGUF_I64: case GGUF_F64: return 8;
-    default: return 0;
+    case GGUF_U8:
+    case GGUF_I8:
+    case GGUF_BOOL:
+        return 1;
+    case GGUF_U16:
+    case GGUF_I16:
+        return 2;
+    case GGUF_U32:
+    case GGUF_I32:
+    case GGUF_F32:
+        return 4;
+    case GGUF_U64:
+    case GGUF_I64:
+    case GGUF_F64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
 const char *gguf_vtype_name(uint32_t t) {
-    static const char *names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+    static const char *names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                   "bool", "string", "array", "u64", "i64", "f64"};
     return t < GGUF_NTYPES ? names[t] : "?";
 }
@@ -62,16 +74,47 @@ static int rd_scalar(cursor *c, uint32_t t, gguf_kv *kv, const char *what) {
     size_t n = scalar_size(t);
     if (rd(c, b, n, what)) return -1;
     switch (t) {
-    case GGUF_U8: case GGUF_BOOL: kv->v.u = b[0]; break;
-    case GGUF_I8: kv->v.i = (int8_t)b[0]; break;
-    case GGUF_U16: { uint16_t x; memcpy(&x, b, 2); kv->v.u = x; } break;
-    case GGUF_I16: { int16_t x; memcpy(&x, b, 2); kv->v.i = x; } break;
-    case GGUF_U32: { uint32_t x; memcpy(&x, b, 4); kv->v.u = x; } break;
-    case GGUF_I32: { int32_t x; memcpy(&x, b, 4); kv->v.i = x; } break;
-    case GGUF_F32: { float x; memcpy(&x, b, 4); kv->v.f = x; } break;
-    case GGUF_U64: memcpy(&kv->v.u, b, 8); break;
-    case GGUF_I64: memcpy(&kv->v.i, b, 8); break;
-    case GGUF_F64: memcpy(&kv->v.f, b, 8); break;
+    case GGUF_U8:
+    case GGUF_BOOL:
+        kv->v.u = b[0];
+        break;
+    case GGUF_I8:
+        kv->v.i = (int8_t)b[0];
+        break;
+    case GGUF_U16: {
+        uint16_t x;
+        memcpy(&x, b, 2);
+        kv->v.u = x;
+    } break;
+    case GGUF_I16: {
+        int16_t x;
+        memcpy(&x, b, 2);
+        kv->v.i = x;
+    } break;
+    case GGUF_U32: {
+        uint32_t x;
+        memcpy(&x, b, 4);
+        kv->v.u = x;
+    } break;
+    case GGUF_I32: {
+        int32_t x;
+        memcpy(&x, b, 4);
+        kv->v.i = x;
+    } break;
+    case GGUF_F32: {
+        float x;
+        memcpy(&x, b, 4);
+        kv->v.f = x;
+    } break;
+    case GGUF_U64:
+        memcpy(&kv->v.u, b, 8);
+        break;
+    case GGUF_I64:
+        memcpy(&kv->v.i, b, 8);
+        break;
+    case GGUF_F64:
+        memcpy(&kv->v.f, b, 8);
+        break;
     }
     return 0;
 }
@@ -128,7 +171,8 @@ int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, cal
         return -1;
     // Every key/value takes at least 12 bytes and every tensor info at least 24.
     if (g->n_kv > size / 12 || g->n_tensors > size / 24)
-        return calm_fail(e, "%s: corrupt header: %llu keys and %llu tensors cannot fit in %zu bytes",
+        return calm_fail(e,
+                         "%s: corrupt header: %llu keys and %llu tensors cannot fit in %zu bytes",
                          name, (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors, size);
     g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof(gguf_kv));
     g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(gguf_tensor));
@@ -181,9 +225,11 @@ int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, cal
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         gguf_tensor *t = &g->tensors[i];
         if (t->offset > size - data || t->nbytes > size - data - t->offset)
-            return calm_fail(e, "%s: truncated file: tensor '%.*s' (%zu bytes at %llu) runs past "
-                             "the end", name, (int)(t->name.len > 200 ? 200 : t->name.len),
-                             t->name.ptr, t->nbytes, (unsigned long long)t->offset);
+            return calm_fail(e,
+                             "%s: truncated file: tensor '%.*s' (%zu bytes at %llu) runs past "
+                             "the end",
+                             name, (int)(t->name.len > 200 ? 200 : t->name.len), t->name.ptr,
+                             t->nbytes, (unsigned long long)t->offset);
         t->data = (const uint8_t *)buf + data + t->offset;
     }
     return 0;
@@ -250,19 +296,26 @@ static int is_int(uint32_t t) {
 int gguf_get_u32(const gguf_file *g, const char *key, uint32_t *out) {
     const gguf_kv *kv = gguf_find(g, key);
     if (!kv) return -1;
-    if (is_uint(kv->type) && kv->v.u <= UINT32_MAX) *out = (uint32_t)kv->v.u;
-    else if (is_int(kv->type) && kv->v.i >= 0 && kv->v.i <= UINT32_MAX) *out = (uint32_t)kv->v.i;
-    else return -1;
+    if (is_uint(kv->type) && kv->v.u <= UINT32_MAX)
+        *out = (uint32_t)kv->v.u;
+    else if (is_int(kv->type) && kv->v.i >= 0 && kv->v.i <= UINT32_MAX)
+        *out = (uint32_t)kv->v.i;
+    else
+        return -1;
     return 0;
 }
 
 int gguf_get_f32(const gguf_file *g, const char *key, float *out) {
     const gguf_kv *kv = gguf_find(g, key);
     if (!kv) return -1;
-    if (kv->type == GGUF_F32 || kv->type == GGUF_F64) *out = (float)kv->v.f;
-    else if (is_uint(kv->type)) *out = (float)kv->v.u;
-    else if (is_int(kv->type)) *out = (float)kv->v.i;
-    else return -1;
+    if (kv->type == GGUF_F32 || kv->type == GGUF_F64)
+        *out = (float)kv->v.f;
+    else if (is_uint(kv->type))
+        *out = (float)kv->v.u;
+    else if (is_int(kv->type))
+        *out = (float)kv->v.i;
+    else
+        return -1;
     return 0;
 }
 
@@ -286,17 +339,55 @@ static void print_scalar(FILE *f, uint32_t t, const void *p) {
     uint8_t b[8];
     memcpy(b, p, scalar_size(t));
     switch (t) {
-    case GGUF_U8: fprintf(f, "%u", b[0]); break;
-    case GGUF_I8: fprintf(f, "%d", (int8_t)b[0]); break;
-    case GGUF_BOOL: fprintf(f, "%s", b[0] ? "true" : "false"); break;
-    case GGUF_U16: { uint16_t x; memcpy(&x, b, 2); fprintf(f, "%u", x); } break;
-    case GGUF_I16: { int16_t x; memcpy(&x, b, 2); fprintf(f, "%d", x); } break;
-    case GGUF_U32: { uint32_t x; memcpy(&x, b, 4); fprintf(f, "%u", x); } break;
-    case GGUF_I32: { int32_t x; memcpy(&x, b, 4); fprintf(f, "%d", x); } break;
-    case GGUF_F32: { float x; memcpy(&x, b, 4); fprintf(f, "%g", x); } break;
-    case GGUF_U64: { uint64_t x; memcpy(&x, b, 8); fprintf(f, "%llu", (unsigned long long)x); } break;
-    case GGUF_I64: { int64_t x; memcpy(&x, b, 8); fprintf(f, "%lld", (long long)x); } break;
-    case GGUF_F64: { double x; memcpy(&x, b, 8); fprintf(f, "%g", x); } break;
+    case GGUF_U8:
+        fprintf(f, "%u", b[0]);
+        break;
+    case GGUF_I8:
+        fprintf(f, "%d", (int8_t)b[0]);
+        break;
+    case GGUF_BOOL:
+        fprintf(f, "%s", b[0] ? "true" : "false");
+        break;
+    case GGUF_U16: {
+        uint16_t x;
+        memcpy(&x, b, 2);
+        fprintf(f, "%u", x);
+    } break;
+    case GGUF_I16: {
+        int16_t x;
+        memcpy(&x, b, 2);
+        fprintf(f, "%d", x);
+    } break;
+    case GGUF_U32: {
+        uint32_t x;
+        memcpy(&x, b, 4);
+        fprintf(f, "%u", x);
+    } break;
+    case GGUF_I32: {
+        int32_t x;
+        memcpy(&x, b, 4);
+        fprintf(f, "%d", x);
+    } break;
+    case GGUF_F32: {
+        float x;
+        memcpy(&x, b, 4);
+        fprintf(f, "%g", x);
+    } break;
+    case GGUF_U64: {
+        uint64_t x;
+        memcpy(&x, b, 8);
+        fprintf(f, "%llu", (unsigned long long)x);
+    } break;
+    case GGUF_I64: {
+        int64_t x;
+        memcpy(&x, b, 8);
+        fprintf(f, "%lld", (long long)x);
+    } break;
+    case GGUF_F64: {
+        double x;
+        memcpy(&x, b, 8);
+        fprintf(f, "%g", x);
+    } break;
     }
 }
 
@@ -304,9 +395,12 @@ static void print_str(FILE *f, gguf_str s, size_t max) {
     fputc('"', f);
     for (size_t i = 0; i < s.len && i < max; i++) {
         char ch = s.ptr[i];
-        if (ch == '\n') fputs("\\n", f);
-        else if ((unsigned char)ch < 32) fprintf(f, "\\x%02x", (unsigned char)ch);
-        else fputc(ch, f);
+        if (ch == '\n')
+            fputs("\\n", f);
+        else if ((unsigned char)ch < 32)
+            fprintf(f, "\\x%02x", (unsigned char)ch);
+        else
+            fputc(ch, f);
     }
     fputs(s.len > max ? "...\"" : "\"", f);
 }
@@ -318,21 +412,35 @@ void gguf_print_value(FILE *f, const gguf_kv *kv) {
         fprintf(f, "[%s × %llu]", gguf_vtype_name(kv->v.arr.type), (unsigned long long)kv->v.arr.n);
         for (uint64_t i = 0; i < kv->v.arr.n && i < 4; i++) {
             fputc(' ', f);
-            if (kv->v.arr.type == GGUF_STRING) print_str(f, kv->v.arr.strs[i], 20);
-            else print_scalar(f, kv->v.arr.type,
-                              (const uint8_t *)kv->v.arr.data + i * scalar_size(kv->v.arr.type));
+            if (kv->v.arr.type == GGUF_STRING)
+                print_str(f, kv->v.arr.strs[i], 20);
+            else
+                print_scalar(f, kv->v.arr.type,
+                             (const uint8_t *)kv->v.arr.data + i * scalar_size(kv->v.arr.type));
         }
         if (kv->v.arr.n > 4) fputs(" ...", f);
     } else {
         uint8_t b[8] = {0};
         switch (scalar_size(kv->type)) {
-        case 1: b[0] = (uint8_t)kv->v.u; break;
-        case 2: { uint16_t x = (uint16_t)kv->v.u; memcpy(b, &x, 2); } break;
-        case 4:
-            if (kv->type == GGUF_F32) { float x = (float)kv->v.f; memcpy(b, &x, 4); }
-            else { uint32_t x = (uint32_t)kv->v.u; memcpy(b, &x, 4); }
+        case 1:
+            b[0] = (uint8_t)kv->v.u;
             break;
-        default: memcpy(b, &kv->v.u, 8); break;
+        case 2: {
+            uint16_t x = (uint16_t)kv->v.u;
+            memcpy(b, &x, 2);
+        } break;
+        case 4:
+            if (kv->type == GGUF_F32) {
+                float x = (float)kv->v.f;
+                memcpy(b, &x, 4);
+            } else {
+                uint32_t x = (uint32_t)kv->v.u;
+                memcpy(b, &x, 4);
+            }
+            break;
+        default:
+            memcpy(b, &kv->v.u, 8);
+            break;
         }
         print_scalar(f, kv->type, b);
     }

@@ -9,12 +9,23 @@
 #include "../runtime/status.h"
 
 enum gguf_vtype {
-    GGUF_U8 = 0, GGUF_I8 = 1, GGUF_U16 = 2, GGUF_I16 = 3, GGUF_U32 = 4, GGUF_I32 = 5,
-    GGUF_F32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_U64 = 10,
-    GGUF_I64 = 11, GGUF_F64 = 12, GGUF_NTYPES = 13,
+    GGUF_U8 = 0,
+    GGUF_I8 = 1,
+    GGUF_U16 = 2,
+    GGUF_I16 = 3,
+    GGUF_U32 = 4,
+    GGUF_I32 = 5,
+    GGUF_F32 = 6,
+    GGUF_BOOL = 7,
+    GGUF_STRING = 8,
+    GGUF_ARRAY = 9,
+    GGUF_U64 = 10,
+    GGUF_I64 = 11,
+    GGUF_F64 = 12,
+    GGUF_NTYPES = 13,
 };
 
-#define GGUF_MAX_DIMS 4
+#define GGUF_MAX_DIMS          4
 #define GGUF_DEFAULT_ALIGNMENT 32
 
 // A string inside the mapped file: not NUL-terminated.
@@ -32,10 +43,10 @@ typedef struct {
         double f;
         gguf_str s;
         struct {
-            uint32_t type;      // element type
+            uint32_t type; // element type
             uint64_t n;
-            const void *data;   // raw elements (not strings)
-            gguf_str *strs;     // n strings when type == GGUF_STRING
+            const void *data; // raw elements (not strings)
+            gguf_str *strs;   // n strings when type == GGUF_STRING
         } arr;
     } v;
 } gguf_kv;
@@ -92,7 +103,7 @@ typedef struct {
         int64_t ne[GGUF_MAX_DIMS];
         const void *data;
         size_t nbytes;
-    } *tensors;
+    } * tensors;
     uint64_t n_tensors, cap_tensors;
 } gguf_writer;
 

@@ -29,7 +29,9 @@ static void put_key(gguf_writer *w, const char *key, uint32_t type) {
     w->n_kv++;
 }
 
-void gguf_writer_init(gguf_writer *w) { memset(w, 0, sizeof *w); }
+void gguf_writer_init(gguf_writer *w) {
+    memset(w, 0, sizeof *w);
+}
 
 void gguf_writer_free(gguf_writer *w) {
     for (uint64_t i = 0; i < w->n_tensors; i++) free(w->tensors[i].name);
@@ -61,10 +63,19 @@ void gguf_w_bool(gguf_writer *w, const char *key, int val) {
 
 static size_t elem_size(uint32_t t) {
     switch (t) {
-    case GGUF_U8: case GGUF_I8: case GGUF_BOOL: return 1;
-    case GGUF_U16: case GGUF_I16: return 2;
-    case GGUF_U32: case GGUF_I32: case GGUF_F32: return 4;
-    default: return 8;
+    case GGUF_U8:
+    case GGUF_I8:
+    case GGUF_BOOL:
+        return 1;
+    case GGUF_U16:
+    case GGUF_I16:
+        return 2;
+    case GGUF_U32:
+    case GGUF_I32:
+    case GGUF_F32:
+        return 4;
+    default:
+        return 8;
     }
 }
 

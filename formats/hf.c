@@ -43,7 +43,8 @@ static const struct {
 
 int calm_hf_name_to_gguf(const char *hf, char *gguf, size_t cap) {
     for (size_t i = 0; i < sizeof global_names / sizeof global_names[0]; i++)
-        if (!strcmp(hf, global_names[i].hf)) return snprintf(gguf, cap, "%s", global_names[i].gguf) >= (int)cap;
+        if (!strcmp(hf, global_names[i].hf))
+            return snprintf(gguf, cap, "%s", global_names[i].gguf) >= (int)cap;
     int l, n;
     if (sscanf(hf, "model.layers.%d.%n", &l, &n) == 1 && l >= 0)
         for (size_t i = 0; i < sizeof layer_names / sizeof layer_names[0]; i++)
@@ -54,7 +55,8 @@ int calm_hf_name_to_gguf(const char *hf, char *gguf, size_t cap) {
 
 int calm_hf_name_from_gguf(const char *gguf, char *hf, size_t cap) {
     for (size_t i = 0; i < sizeof global_names / sizeof global_names[0]; i++)
-        if (!strcmp(gguf, global_names[i].gguf)) return snprintf(hf, cap, "%s", global_names[i].hf) >= (int)cap;
+        if (!strcmp(gguf, global_names[i].gguf))
+            return snprintf(hf, cap, "%s", global_names[i].hf) >= (int)cap;
     int l, n;
     if (sscanf(gguf, "blk.%d.%n", &l, &n) == 1 && l >= 0)
         for (size_t i = 0; i < sizeof layer_names / sizeof layer_names[0]; i++)
@@ -91,8 +93,9 @@ cJSON *calm_read_json(const char *path, calm_err *e, int required) {
     if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
         buf[n] = 0;
         j = cJSON_ParseWithLength(buf, (size_t)n);
-        if (!j) calm_fail(e, "%s: invalid JSON near byte %ld", path,
-                          (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : 0));
+        if (!j)
+            calm_fail(e, "%s: invalid JSON near byte %ld", path,
+                      (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : 0));
     } else {
         calm_fail(e, "%s: cannot read", path);
     }
@@ -119,7 +122,8 @@ static int add_file(calm_hf *hf, const char *name, calm_err *e) {
     hf->files = nf;
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", hf->dir, name);
-    if (strchr(name, '/')) return calm_fail(e, "%s: shard name '%s' must be a plain file name", hf->dir, name);
+    if (strchr(name, '/'))
+        return calm_fail(e, "%s: shard name '%s' must be a plain file name", hf->dir, name);
     if (st_open(&hf->files[hf->n_files].f, path, e)) return -1;
     hf->n_files++;
     return 0;
@@ -135,8 +139,9 @@ static int open_weights(calm_hf *hf, calm_err *e) {
         cJSON *wm = cJSON_GetObjectItem(idx, "weight_map");
         int rc = cJSON_IsObject(wm) ? 0 : calm_fail(e, "%s: no weight_map object", path);
         for (cJSON *it = wm ? wm->child : NULL; it && !rc; it = it->next)
-            rc = cJSON_IsString(it) ? add_file(hf, it->valuestring, e)
-                                    : calm_fail(e, "%s: weight_map values must be file names", path);
+            rc = cJSON_IsString(it)
+                     ? add_file(hf, it->valuestring, e)
+                     : calm_fail(e, "%s: weight_map values must be file names", path);
         cJSON_Delete(idx);
         return rc;
     }
@@ -145,7 +150,8 @@ static int open_weights(calm_hf *hf, calm_err *e) {
     int rc = 0;
     for (struct dirent *de; (de = readdir(d)) && !rc;) {
         size_t l = strlen(de->d_name);
-        if (l > 12 && !strcmp(de->d_name + l - 12, ".safetensors")) rc = add_file(hf, de->d_name, e);
+        if (l > 12 && !strcmp(de->d_name + l - 12, ".safetensors"))
+            rc = add_file(hf, de->d_name, e);
     }
     closedir(d);
     if (!rc && hf->n_files == 0) rc = calm_fail(e, "%s: no *.safetensors files", hf->dir);
@@ -165,8 +171,10 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
     const cJSON *mt = cJSON_GetObjectItem(cfg, "model_type");
     const char *type = cJSON_IsString(mt) ? mt->valuestring : "";
     int rc = 0;
-    if (strcmp(type, "llama") && strcmp(type, "qwen2") && strcmp(type, "qwen3") && strcmp(type, "mistral"))
-        rc = calm_fail(e, "%s: model_type '%s' is not supported (llama, qwen2, qwen3, mistral)", path, type);
+    if (strcmp(type, "llama") && strcmp(type, "qwen2") && strcmp(type, "qwen3") &&
+        strcmp(type, "mistral"))
+        rc = calm_fail(e, "%s: model_type '%s' is not supported (llama, qwen2, qwen3, mistral)",
+                       path, type);
     snprintf(c->arch, sizeof c->arch, "%s", type);
     c->dim = int_field(cfg, "hidden_size", 0);
     c->hidden_dim = int_field(cfg, "intermediate_size", 0);
@@ -180,7 +188,8 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
     // transformers 5 moved rope_theta and rope_scaling into rope_parameters.
     const cJSON *rp = cJSON_GetObjectItem(cfg, "rope_parameters");
     const cJSON *rs = cJSON_IsObject(rp) ? rp : cJSON_GetObjectItem(cfg, "rope_scaling");
-    c->rope_theta = (float)num(cfg, "rope_theta", cJSON_IsObject(rp) ? num(rp, "rope_theta", 10000.0) : 10000.0);
+    c->rope_theta = (float)num(cfg, "rope_theta",
+                               cJSON_IsObject(rp) ? num(rp, "rope_theta", 10000.0) : 10000.0);
     // HF checkpoints rotate halves; calm permutes llama's Q/K rows at load to GGUF's interleaved
     // layout so both sources compute the same sums in the same order.
     int llama = !strcmp(type, "llama") || !strcmp(type, "mistral");
@@ -208,7 +217,8 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
         for (int k = 0; k < hf->files[i].f.n_tensors; k++) {
             const st_tensor *s = &hf->files[i].f.tensors[k];
             calm_tensor *t = &m->tensors[m->n_tensors];
-            if (calm_hf_name_to_gguf(s->name, t->name, sizeof t->name)) continue; // e.g. rotary caches
+            if (calm_hf_name_to_gguf(s->name, t->name, sizeof t->name))
+                continue; // e.g. rotary caches
             t->type = s->type;
             t->n_dims = s->n_dims;
             for (int d = 0; d < 4; d++) t->ne[d] = d < s->n_dims ? s->shape[s->n_dims - 1 - d] : 1;
@@ -219,7 +229,8 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
                 uint8_t *p = calm_model_own(m, t->nbytes);
                 if (!p) return calm_fail(e, "%s: out of memory", dir);
                 for (int r = 0; r < t->ne[1]; r++)
-                    memcpy(p + (size_t)r * row, (const uint8_t *)s->data + (size_t)calm_hf_qk_row(r, hd) * row, row);
+                    memcpy(p + (size_t)r * row,
+                           (const uint8_t *)s->data + (size_t)calm_hf_qk_row(r, hd) * row, row);
                 t->data = p;
             }
             m->n_tensors++;
@@ -229,13 +240,17 @@ int calm_hf_load(calm_model *m, const char *dir, calm_err *e) {
         calm_tensor *t = &m->tensors[m->n_tensors++];
         float *f = calm_model_own(m, (size_t)hd / 2 * sizeof(float));
         if (!f) return calm_fail(e, "%s: out of memory", dir);
-        double lo_wl = c->rope_orig_ctx / c->rope_low_freq, hi_wl = c->rope_orig_ctx / c->rope_high_freq;
+        double lo_wl = c->rope_orig_ctx / c->rope_low_freq,
+               hi_wl = c->rope_orig_ctx / c->rope_high_freq;
         for (int i = 0; i < hd / 2; i++) {
             double freq = pow(c->rope_theta, -2.0 * i / hd), wl = 2 * M_PI / freq;
-            if (wl < hi_wl) f[i] = 1.0f;
-            else if (wl > lo_wl) f[i] = c->rope_factor;
+            if (wl < hi_wl)
+                f[i] = 1.0f;
+            else if (wl > lo_wl)
+                f[i] = c->rope_factor;
             else {
-                double sm = (c->rope_orig_ctx / wl - c->rope_low_freq) / (c->rope_high_freq - c->rope_low_freq);
+                double sm = (c->rope_orig_ctx / wl - c->rope_low_freq) /
+                            (c->rope_high_freq - c->rope_low_freq);
                 f[i] = (float)(1.0 / ((1 - sm) / c->rope_factor + sm));
             }
         }

@@ -17,15 +17,20 @@ static calm_pre_kind detect_pre(const cJSON *pre) {
     char *s = pre ? cJSON_PrintUnformatted(pre) : NULL;
     calm_pre_kind k = CALM_PRE_GPT2;
     if (s) {
-        if (strstr(s, "\\\\p{N}{1,3}")) k = CALM_PRE_LLAMA3;
-        else if (strstr(s, "[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+")) k = CALM_PRE_QWEN2;
-        else if (strstr(s, "\"Digits\"") && strstr(s, "\"individual_digits\":true")) k = CALM_PRE_SMOLLM;
+        if (strstr(s, "\\\\p{N}{1,3}"))
+            k = CALM_PRE_LLAMA3;
+        else if (strstr(s, "[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+"))
+            k = CALM_PRE_QWEN2;
+        else if (strstr(s, "\"Digits\"") && strstr(s, "\"individual_digits\":true"))
+            k = CALM_PRE_SMOLLM;
     }
     free(s);
     return k;
 }
 
-static double num_or(const cJSON *v) { return cJSON_IsNumber(v) ? v->valuedouble : -1; }
+static double num_or(const cJSON *v) {
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
 
 static const char *str_of(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItem(o, k);
@@ -88,7 +93,8 @@ int calm_hf_tokenizer(const calm_hf *hf, calm_tokenizer *t, calm_err *e) {
         if (!cJSON_IsString(c) || id < 0) continue;
         free(t->text[(int)id]);
         t->text[(int)id] = strdup(c->valuestring);
-        t->type[(int)id] = cJSON_IsTrue(cJSON_GetObjectItem(it, "special")) ? CALM_TT_CONTROL : CALM_TT_USER;
+        t->type[(int)id] =
+            cJSON_IsTrue(cJSON_GetObjectItem(it, "special")) ? CALM_TT_CONTROL : CALM_TT_USER;
     }
     for (int i = 0; i < n; i++) {
         if (!t->text[i]) { // a hole in the ids: keep it unusable
@@ -113,7 +119,8 @@ int calm_hf_tokenizer(const calm_hf *hf, calm_tokenizer *t, calm_err *e) {
         if (cJSON_IsString(it)) {
             if (!(merges[k++] = strdup(it->valuestring))) k--;
         } else if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2) { // newer ["a", "b"] form
-            const char *a = cJSON_GetArrayItem(it, 0)->valuestring, *b = cJSON_GetArrayItem(it, 1)->valuestring;
+            const char *a = cJSON_GetArrayItem(it, 0)->valuestring,
+                       *b = cJSON_GetArrayItem(it, 1)->valuestring;
             if (!a || !b) continue;
             char *s = malloc(strlen(a) + strlen(b) + 2);
             if (!s) continue;
@@ -123,7 +130,8 @@ int calm_hf_tokenizer(const calm_hf *hf, calm_tokenizer *t, calm_err *e) {
     }
     nm = k;
     t->bos = t->eos = t->eot = t->unk = -1;
-    const char *bos = cfg ? str_of(cfg, "bos_token") : NULL, *eos = cfg ? str_of(cfg, "eos_token") : NULL;
+    const char *bos = cfg ? str_of(cfg, "bos_token") : NULL,
+               *eos = cfg ? str_of(cfg, "eos_token") : NULL;
     const char *unk = cfg ? str_of(cfg, "unk_token") : NULL;
     for (int i = 0; i < n; i++) {
         if (bos && !strcmp(t->text[i], bos)) t->bos = i;

@@ -23,28 +23,39 @@ static int write_json(const char *dir, const char *name, cJSON *j, calm_err *e) 
     return ok ? 0 : calm_fail(e, "%s: write failed: %s", path, strerror(errno));
 }
 
-static void convert_row(const void *src, uint32_t st, void *dst, uint32_t dt, int64_t n, float *tmp) {
+static void convert_row(const void *src, uint32_t st, void *dst, uint32_t dt, int64_t n,
+                        float *tmp) {
     calm_type_get(st)->to_float(src, tmp, n);
     for (int64_t i = 0; i < n; i++) {
-        if (dt == CALM_TYPE_F32) ((float *)dst)[i] = tmp[i];
-        else if (dt == CALM_TYPE_F16) ((calm_f16 *)dst)[i] = calm_f32_to_f16(tmp[i]);
-        else ((calm_bf16 *)dst)[i] = calm_f32_to_bf16(tmp[i]);
+        if (dt == CALM_TYPE_F32)
+            ((float *)dst)[i] = tmp[i];
+        else if (dt == CALM_TYPE_F16)
+            ((calm_f16 *)dst)[i] = calm_f32_to_f16(tmp[i]);
+        else
+            ((calm_bf16 *)dst)[i] = calm_f32_to_bf16(tmp[i]);
     }
 }
 
 static cJSON *pre_tokenizer(calm_pre_kind k) {
-    const char *j = "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true}";
+    const char *j = "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,"
+                    "\"use_regex\":true}";
     if (k == CALM_PRE_SMOLLM)
-        j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":true},"
-            "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true}]}";
+        j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":"
+            "true},"
+            "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_"
+            "regex\":true}]}";
     else if (k == CALM_PRE_LLAMA3)
         j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
-            "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
-            "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false}]}";
+            "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| "
+            "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+            "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_"
+            "space\":false,\"trim_offsets\":true,\"use_regex\":false}]}";
     else if (k == CALM_PRE_QWEN2)
         j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
-            "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
-            "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":false,\"use_regex\":false}]}";
+            "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| "
+            "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+            "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_"
+            "space\":false,\"trim_offsets\":false,\"use_regex\":false}]}";
     return cJSON_Parse(j);
 }
 
@@ -74,9 +85,11 @@ static int write_tokenizer(const calm_tokenizer *t, const char *dir, calm_err *e
     cJSON_AddBoolToObject(model, "ignore_merges", t->ignore_merges);
     cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
     for (int i = 0; i < t->n_vocab; i++)
-        if (t->type[i] != CALM_TT_UNUSED || t->len[i] > 0) cJSON_AddNumberToObject(vocab, t->text[i], i);
+        if (t->type[i] != CALM_TT_UNUSED || t->len[i] > 0)
+            cJSON_AddNumberToObject(vocab, t->text[i], i);
     cJSON *merges = cJSON_AddArrayToObject(model, "merges");
-    for (int i = 0; i < t->n_merge_text; i++) cJSON_AddItemToArray(merges, cJSON_CreateString(t->merge_text[i]));
+    for (int i = 0; i < t->n_merge_text; i++)
+        cJSON_AddItemToArray(merges, cJSON_CreateString(t->merge_text[i]));
     if (write_json(dir, "tokenizer.json", root, e)) return -1;
 
     cJSON *cfg = cJSON_CreateObject();
@@ -91,7 +104,8 @@ static int write_tokenizer(const calm_tokenizer *t, const char *dir, calm_err *e
 
 int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, const char *dir,
                   calm_err *e) {
-    if (mkdir(dir, 0755) && errno != EEXIST) return calm_fail(e, "%s: cannot create: %s", dir, strerror(errno));
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        return calm_fail(e, "%s: cannot create: %s", dir, strerror(errno));
     const calm_config *c = &m->cfg;
     cJSON *cfg = cJSON_CreateObject();
     const char *arch = !strcmp(c->arch, "qwen2") || !strcmp(c->arch, "qwen3") ? c->arch : "llama";
@@ -113,7 +127,10 @@ int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, c
     cJSON_AddBoolToObject(cfg, "tie_word_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(cfg, "attention_bias", c->qkv_bias);
     cJSON_AddStringToObject(cfg, "hidden_act", "silu");
-    cJSON_AddStringToObject(cfg, "torch_dtype", type == CALM_TYPE_F32 ? "float32" : type == CALM_TYPE_F16 ? "float16" : "bfloat16");
+    cJSON_AddStringToObject(cfg, "torch_dtype",
+                            type == CALM_TYPE_F32   ? "float32"
+                            : type == CALM_TYPE_F16 ? "float16"
+                                                    : "bfloat16");
     if (t->bos >= 0) cJSON_AddNumberToObject(cfg, "bos_token_id", t->bos);
     if (t->eos >= 0) cJSON_AddNumberToObject(cfg, "eos_token_id", t->eos);
     if (c->rope_factor > 0) {
@@ -128,7 +145,7 @@ int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, c
 
     st_wtensor *wt = calloc((size_t)m->n_tensors, sizeof *wt);
     void **bufs = calloc((size_t)m->n_tensors, sizeof *bufs);
-    char (*names)[128] = calloc((size_t)m->n_tensors, 128);
+    char(*names)[128] = calloc((size_t)m->n_tensors, 128);
     int n = 0, rc = 0, llama = c->rope_style == CALM_ROPE_NORM;
     if (!wt || !bufs || !names) rc = calm_fail(e, "%s: out of memory", dir);
     for (int i = 0; i < m->n_tensors && !rc; i++) {
@@ -148,11 +165,13 @@ int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, c
         int qk = llama && calm_hf_is_qk(s->name);
         for (int64_t r = 0; r < rows; r++) {
             int64_t dst = qk ? calm_hf_qk_row((int)r, c->head_dim) : r;
-            convert_row((const uint8_t *)s->data + (size_t)r * srow, s->type, buf + (size_t)(dst * cols) * es, dt, cols, tmp);
+            convert_row((const uint8_t *)s->data + (size_t)r * srow, s->type,
+                        buf + (size_t)(dst * cols) * es, dt, cols, tmp);
         }
         free(tmp);
         bufs[n] = buf;
-        wt[n] = (st_wtensor){names[n], dt, vec ? 1 : 2, {vec ? cols : rows, cols}, buf, (size_t)(rows * cols) * es};
+        wt[n] = (st_wtensor){
+            names[n], dt, vec ? 1 : 2, {vec ? cols : rows, cols}, buf, (size_t)(rows * cols) * es};
         n++;
     }
     char path[2048];

@@ -13,10 +13,14 @@
 #include "../kernels/types.h"
 
 static int dtype(const char *s, uint32_t *t, size_t *es) {
-    if (!strcmp(s, "F32")) *t = CALM_TYPE_F32, *es = 4;
-    else if (!strcmp(s, "F16")) *t = CALM_TYPE_F16, *es = 2;
-    else if (!strcmp(s, "BF16")) *t = CALM_TYPE_BF16, *es = 2;
-    else return -1;
+    if (!strcmp(s, "F32"))
+        *t = CALM_TYPE_F32, *es = 4;
+    else if (!strcmp(s, "F16"))
+        *t = CALM_TYPE_F16, *es = 2;
+    else if (!strcmp(s, "BF16"))
+        *t = CALM_TYPE_BF16, *es = 2;
+    else
+        return -1;
     return 0;
 }
 
@@ -48,7 +52,8 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         size_t es;
         if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off) ||
             cJSON_GetArraySize(off) != 2) {
-            rc = calm_fail(e, "%s: tensor '%s' lacks dtype, shape or data_offsets", name, it->string);
+            rc = calm_fail(e, "%s: tensor '%s' lacks dtype, shape or data_offsets", name,
+                           it->string);
             break;
         }
         if (dtype(dt->valuestring, &t->type, &es)) {
@@ -73,10 +78,13 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
             nel *= (uint64_t)v;
         }
         if (rc) break;
-        double a = cJSON_GetArrayItem(off, 0)->valuedouble, b = cJSON_GetArrayItem(off, 1)->valuedouble;
+        double a = cJSON_GetArrayItem(off, 0)->valuedouble,
+               b = cJSON_GetArrayItem(off, 1)->valuedouble;
         if (!(a >= 0 && b >= a && b <= (double)dsize) || (uint64_t)(b - a) != nel * es) {
-            rc = calm_fail(e, "%s: tensor '%s' data_offsets [%.0f, %.0f] do not match its shape "
-                              "or the file's %zu data bytes", name, it->string, a, b, dsize);
+            rc = calm_fail(e,
+                           "%s: tensor '%s' data_offsets [%.0f, %.0f] do not match its shape "
+                           "or the file's %zu data bytes",
+                           name, it->string, a, b, dsize);
             break;
         }
         t->data = data + (size_t)a;
@@ -121,11 +129,13 @@ int st_write(const char *path, const st_wtensor *t, int n, calm_err *e) {
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_AddObjectToObject(root, t[i].name);
-        cJSON_AddStringToObject(o, "dtype", t[i].type == CALM_TYPE_F32   ? "F32"
-                                            : t[i].type == CALM_TYPE_F16 ? "F16"
-                                                                         : "BF16");
+        cJSON_AddStringToObject(o, "dtype",
+                                t[i].type == CALM_TYPE_F32   ? "F32"
+                                : t[i].type == CALM_TYPE_F16 ? "F16"
+                                                             : "BF16");
         cJSON *sh = cJSON_AddArrayToObject(o, "shape");
-        for (int d = 0; d < t[i].n_dims; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));
+        for (int d = 0; d < t[i].n_dims; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));
         cJSON *of = cJSON_AddArrayToObject(o, "data_offsets");
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + t[i].nbytes)));

@@ -17,7 +17,8 @@ static int isa_runs(const calm_isa *isa, const calm_cpu *c) {
 #if defined(__x86_64__)
     if (isa == &calm_isa_avx2) return c->avx2 && c->fma && c->f16c;
     if (isa == &calm_isa_avx512)
-        return c->avx2 && c->fma && c->f16c && c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni;
+        return c->avx2 && c->fma && c->f16c && c->avx512f && c->avx512bw && c->avx512vl &&
+               c->avx512vnni;
 #endif
 #if defined(__aarch64__)
     if (isa == &calm_isa_neon) return c->neon && c->dotprod;
@@ -28,7 +29,8 @@ static int isa_runs(const calm_isa *isa, const calm_cpu *c) {
 static const calm_isa *all_isas[] = {
     &calm_isa_scalar,
 #if defined(__x86_64__)
-    &calm_isa_avx2, &calm_isa_avx512,
+    &calm_isa_avx2,
+    &calm_isa_avx512,
 #endif
 #if defined(__aarch64__)
     &calm_isa_neon,
@@ -52,8 +54,11 @@ static void init_table(void) {
         const calm_isa *found = NULL;
         for (int i = 0; i < n; i++)
             if (!strcmp(av[i]->name, want)) found = av[i];
-        if (found) pick = found;
-        else fprintf(stderr, "calm: CALM_ISA=%s is not available here; using %s\n", want, pick->name);
+        if (found)
+            pick = found;
+        else
+            fprintf(stderr, "calm: CALM_ISA=%s is not available here; using %s\n", want,
+                    pick->name);
     }
     table = calm_isa_scalar;
     table.name = pick->name;
@@ -62,21 +67,34 @@ static void init_table(void) {
     if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
 }
 
-void calm_kernels_init(void) { pthread_once(&table_once, init_table); }
+void calm_kernels_init(void) {
+    pthread_once(&table_once, init_table);
+}
 
 const calm_isa *calm_kernels(void) {
     calm_kernels_init();
     return &table;
 }
 
-const char *calm_isa_name(void) { return calm_kernels()->name; }
+const char *calm_isa_name(void) {
+    return calm_kernels()->name;
+}
 
 void calm_print_system(FILE *f) {
     calm_cpu c = calm_cpu_detect();
     fprintf(f, "cpu features:");
-#define FEAT(x) if (c.x) fprintf(f, " " #x)
-    FEAT(avx2); FEAT(fma); FEAT(f16c); FEAT(avx512f); FEAT(avx512bw); FEAT(avx512vl);
-    FEAT(avx512vnni); FEAT(avxvnni); FEAT(neon); FEAT(dotprod);
+#define FEAT(x)                                                                                    \
+    if (c.x) fprintf(f, " " #x)
+    FEAT(avx2);
+    FEAT(fma);
+    FEAT(f16c);
+    FEAT(avx512f);
+    FEAT(avx512bw);
+    FEAT(avx512vl);
+    FEAT(avx512vnni);
+    FEAT(avxvnni);
+    FEAT(neon);
+    FEAT(dotprod);
 #undef FEAT
     const calm_isa *av[8];
     int n = calm_isa_available(av, 8);
@@ -87,12 +105,14 @@ void calm_print_system(FILE *f) {
 }
 
 #define ROW_CHUNK 16
-#define MAX_MM 8
+#define MAX_MM    8
 
-void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols, int T) {
+void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                      int T) {
     // Activations in each format the matrices need, made once.
     block_q8x *q = NULL;
-    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), f_stride = (size_t)cols * sizeof(float);
+    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x),
+           f_stride = (size_t)cols * sizeof(float);
     int first_chunk[MAX_MM + 1] = {0};
     calm_vec_dot_fn dots[MAX_MM];
     for (int i = 0; i < n; i++) {
@@ -103,9 +123,11 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
             void (*quant)(const float *, block_q8x *, int) =
                 isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
 #pragma omp parallel for schedule(static) if (T > 1)
-            for (int t = 0; t < T; t++) quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * q_stride), cols);
+            for (int t = 0; t < T; t++)
+                quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * q_stride), cols);
         }
-        dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type] : calm_isa_scalar.vec_dot[mm[i].type];
+        dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type]
+                                           : calm_isa_scalar.vec_dot[mm[i].type];
         first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK;
     }
     // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
@@ -118,12 +140,14 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         int q8 = calm_type_get(m->type)->act == CALM_ACT_Q8X;
         const uint8_t *act = q8 ? (const uint8_t *)q : (const uint8_t *)x;
         size_t stride = q8 ? q_stride : f_stride, row_bytes = calm_row_size(m->type, cols);
-        int r0 = (c - first_chunk[i]) * ROW_CHUNK, r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
+        int r0 = (c - first_chunk[i]) * ROW_CHUNK,
+            r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
         float out[CALM_NT];
         for (int t = 0; t < T; t += CALM_NT) {
             int nt = T - t < CALM_NT ? T - t : CALM_NT;
             for (int r = r0; r < r1; r++) {
-                dots[i](cols, (const uint8_t *)m->w + (size_t)r * row_bytes, act + (size_t)t * stride, stride, nt, out);
+                dots[i](cols, (const uint8_t *)m->w + (size_t)r * row_bytes,
+                        act + (size_t)t * stride, stride, nt, out);
                 for (int k = 0; k < nt; k++) m->y[(size_t)(t + k) * m->rows + r] = out[k];
             }
         }
@@ -137,7 +161,8 @@ void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void 
     calm_matmul_many(isa, &m, 1, x, cols, T);
 }
 
-void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols, int T) {
+void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols,
+                 int T) {
     calm_matmul_with(calm_kernels(), y, x, w, type, rows, cols, T);
 }
 

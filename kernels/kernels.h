@@ -21,13 +21,14 @@ typedef struct {
 } calm_isa;
 
 // Float kernels process rows in vector-width steps; this adds elements [i, n) of the row.
-static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, const void *x, size_t xs,
-                                 int nt, float *out) {
+static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, const void *x,
+                                 size_t xs, int nt, float *out) {
     float tail[16];
     if (i >= n) return;
     calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
     for (int t = 0; t < nt; t++)
-        for (int j = i; j < n; j++) out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
+        for (int j = i; j < n; j++)
+            out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
 }
 
 extern const calm_isa calm_isa_scalar;

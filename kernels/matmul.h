@@ -1,5 +1,6 @@
 // Dequant-matmul entry points. The dispatch table (kernels/dispatch.c) picks one kernel per
-// weight type and ISA at start-up; the scalar kernels are the reference every other one is tested against.
+// weight type and ISA at start-up; the scalar kernels are the reference every other one is tested
+// against.
 #ifndef CALM_MATMUL_H
 #define CALM_MATMUL_H
 
@@ -29,7 +30,8 @@ typedef struct {
     int rows;
     float *y;
 } calm_mm;
-void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols, int T);
+void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                      int T);
 
 // Dequantizes row r of a matrix with rows of `cols` elements.
 void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r);

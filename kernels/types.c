@@ -68,7 +68,9 @@ calm_bf16 calm_f32_to_bf16(float f) {
     return (calm_bf16)(x >> 16);
 }
 
-static void f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+static void f32_to_float(const void *src, float *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * 4);
+}
 
 static void f16_to_float(const void *src, float *dst, int64_t n) {
     const calm_f16 *s = src;
@@ -110,7 +112,8 @@ static void q8_0_to_float(const void *src, float *dst, int64_t n) {
     }
 }
 
-static void q5_to_float(const uint8_t *qh4, const uint8_t *qs, float d, float m, float off, float *y) {
+static void q5_to_float(const uint8_t *qh4, const uint8_t *qs, float d, float m, float off,
+                        float *y) {
     uint32_t qh;
     memcpy(&qh, qh4, 4);
     for (int j = 0; j < 16; j++) {
@@ -121,13 +124,15 @@ static void q5_to_float(const uint8_t *qh4, const uint8_t *qs, float d, float m,
 
 static void q5_0_to_float(const void *src, float *dst, int64_t n) {
     const block_q5_0 *b = src;
-    for (int64_t i = 0; i < n / 32; i++) q5_to_float(b[i].qh, b[i].qs, calm_f16_to_f32(b[i].d), 0, 16, dst + i * 32);
+    for (int64_t i = 0; i < n / 32; i++)
+        q5_to_float(b[i].qh, b[i].qs, calm_f16_to_f32(b[i].d), 0, 16, dst + i * 32);
 }
 
 static void q5_1_to_float(const void *src, float *dst, int64_t n) {
     const block_q5_1 *b = src;
     for (int64_t i = 0; i < n / 32; i++)
-        q5_to_float(b[i].qh, b[i].qs, calm_f16_to_f32(b[i].d), calm_f16_to_f32(b[i].m), 0, dst + i * 32);
+        q5_to_float(b[i].qh, b[i].qs, calm_f16_to_f32(b[i].d), calm_f16_to_f32(b[i].m), 0,
+                    dst + i * 32);
 }
 
 // K-quants: the 6-bit scale and min of sub-block j from the packed 12 bytes.
@@ -171,8 +176,10 @@ static void q5_k_to_float(const void *src, float *y, int64_t n) {
             float d1 = d * sc, m1 = dmin * m;
             scale_min_k4(j / 32 + 1, b[i].scales, &sc, &m);
             float d2 = d * sc, m2 = dmin * m;
-            for (int l = 0; l < 32; l++) *y++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;
-            for (int l = 0; l < 32; l++) *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
             ql += 32;
             u1 = (uint8_t)(u1 << 2);
             u2 = (uint8_t)(u2 << 2);
@@ -228,7 +235,8 @@ int calm_qg_unpack(const uint8_t *q, int bits, int g, uint8_t *out) {
                 for (int k = 0; k < 4; k++) out[c + j + 8 * k] = (q[c / 4 + j] >> (2 * k)) & 3;
             if (bits == 3) {
                 const uint8_t *hi = q + g / 4 + c / 8;
-                for (int j = 0; j < 32; j++) out[c + j] |= (uint8_t)(((hi[j / 8] >> (j % 8)) & 1) << 2);
+                for (int j = 0; j < 32; j++)
+                    out[c + j] |= (uint8_t)(((hi[j / 8] >> (j % 8)) & 1) << 2);
             }
             break;
         }
@@ -251,35 +259,48 @@ static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g)
     }
 }
 
-#define QG_FN(b, g) \
-    static void qg##b##_##g##_to_float(const void *s, float *d, int64_t n) { qg_to_float(s, d, n, b, g); }
-QG_FN(2, 32) QG_FN(2, 64) QG_FN(2, 128) QG_FN(3, 32) QG_FN(3, 64) QG_FN(3, 128)
-QG_FN(4, 32) QG_FN(4, 64) QG_FN(4, 128) QG_FN(8, 32) QG_FN(8, 64) QG_FN(8, 128)
-#define QG_TRAITS(i, b, g) \
-    [CALM_TYPE_QG + i] = {"qg" #b "_" #g, 32, 4 + 32 * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b, g}
+#define QG_FN(b, g)                                                                                \
+    static void qg##b##_##g##_to_float(const void *s, float *d, int64_t n) {                       \
+        qg_to_float(s, d, n, b, g);                                                                \
+    }
+QG_FN(2, 32)
+QG_FN(2, 64) QG_FN(2, 128) QG_FN(3, 32) QG_FN(3, 64) QG_FN(3, 128) QG_FN(4, 32) QG_FN(4, 64) QG_FN(
+    4, 128) QG_FN(8, 32) QG_FN(8, 64) QG_FN(8, 128)
+#define QG_TRAITS(i, b, g)                                                                         \
+    [CALM_TYPE_QG +                                                                                \
+        i] = {"qg" #b "_" #g, 32, 4 + 32 * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b, g}
 
-static const calm_type_traits traits[CALM_TYPE_COUNT] = {
-    [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float, CALM_ACT_Q8X, 0},
-    [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float, CALM_ACT_Q8X, 0},
-    [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float, CALM_ACT_Q8X, 0},
-    // K-quants run on f32 activations: their rows are dequantized once and reused across tokens.
-    [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_F32, 0},
-    QG_TRAITS(0, 2, 32), QG_TRAITS(1, 2, 64), QG_TRAITS(2, 2, 128),
-    QG_TRAITS(3, 3, 32), QG_TRAITS(4, 3, 64), QG_TRAITS(5, 3, 128),
-    QG_TRAITS(6, 4, 32), QG_TRAITS(7, 4, 64), QG_TRAITS(8, 4, 128),
-    QG_TRAITS(9, 8, 32), QG_TRAITS(10, 8, 64), QG_TRAITS(11, 8, 128),
-    // Known to ggml; listed so that error messages can name them.
-    [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
-    [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
-    [9] = {"q8_1", 32, 36, 0, NULL},
-    [10] = {"q2_k", 256, 84, 0, NULL},
-    [11] = {"q3_k", 256, 110, 0, NULL},
-    [15] = {"q8_k", 256, 292, 0, NULL},
+    static const calm_type_traits traits[CALM_TYPE_COUNT] = {
+        [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
+        [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
+        [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float, CALM_ACT_F32, 0},
+        [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float, CALM_ACT_Q8X, 0},
+        [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float, CALM_ACT_Q8X, 0},
+        [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float, CALM_ACT_Q8X, 0},
+        // K-quants run on f32 activations: their rows are dequantized once and reused across
+        // tokens.
+        [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
+        [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
+        [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_F32, 0},
+        QG_TRAITS(0, 2, 32),
+        QG_TRAITS(1, 2, 64),
+        QG_TRAITS(2, 2, 128),
+        QG_TRAITS(3, 3, 32),
+        QG_TRAITS(4, 3, 64),
+        QG_TRAITS(5, 3, 128),
+        QG_TRAITS(6, 4, 32),
+        QG_TRAITS(7, 4, 64),
+        QG_TRAITS(8, 4, 128),
+        QG_TRAITS(9, 8, 32),
+        QG_TRAITS(10, 8, 64),
+        QG_TRAITS(11, 8, 128),
+        // Known to ggml; listed so that error messages can name them.
+        [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
+        [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
+        [9] = {"q8_1", 32, 36, 0, NULL},
+        [10] = {"q2_k", 256, 84, 0, NULL},
+        [11] = {"q3_k", 256, 110, 0, NULL},
+        [15] = {"q8_k", 256, 292, 0, NULL},
 };
 
 const calm_type_traits *calm_type_get(uint32_t type) {

@@ -1,4 +1,5 @@
-// Tensor element types and their traits: ggml's ids and block layouts, so GGUF files keep their types.
+// Tensor element types and their traits: ggml's ids and block layouts, so GGUF files keep their
+// types.
 #ifndef CALM_TYPES_H
 #define CALM_TYPES_H
 
@@ -95,19 +96,21 @@ typedef enum { CALM_ACT_F32 = 0, CALM_ACT_Q8X = 1 } calm_act;
 
 typedef struct {
     const char *name;
-    int block_size;     // elements per block
-    size_t type_size;   // bytes per block
-    int supported;      // calm can read it
+    int block_size;                                           // elements per block
+    size_t type_size;                                         // bytes per block
+    int supported;                                            // calm can read it
     void (*to_float)(const void *src, float *dst, int64_t n); // n is a multiple of block_size
-    calm_act act;       // how the matmul wants the activations
-    int qg_bits;        // calm group formats: bits per weight (0 for other types)
-    int qg_group;       // and weights per group; a row's last group may be shorter (a multiple of 32)
+    calm_act act; // how the matmul wants the activations
+    int qg_bits;  // calm group formats: bits per weight (0 for other types)
+    int qg_group; // and weights per group; a row's last group may be shorter (a multiple of 32)
 } calm_type_traits;
 
 const calm_type_traits *calm_type_get(uint32_t type); // NULL for ids calm does not know
 
 // Bytes of one group of a calm group format with glen weights.
-static inline size_t calm_qg_group_bytes(int bits, int glen) { return 4 + (size_t)glen * bits / 8; }
+static inline size_t calm_qg_group_bytes(int bits, int glen) {
+    return 4 + (size_t)glen * bits / 8;
+}
 
 // Bytes of a row of n elements; 0 if n is not a multiple of the block size.
 size_t calm_row_size(uint32_t type, int64_t n);

@@ -13,15 +13,18 @@ void calm_qg_pack(const uint8_t *q, int bits, int g, uint8_t *out) {
             memcpy(out + c, q + c, 32);
             break;
         case 4:
-            for (int j = 0; j < 16; j++) out[c / 2 + j] = (uint8_t)(q[c + j] | (q[c + j + 16] << 4));
+            for (int j = 0; j < 16; j++)
+                out[c / 2 + j] = (uint8_t)(q[c + j] | (q[c + j + 16] << 4));
             break;
         case 2:
         case 3:
             for (int j = 0; j < 8; j++)
-                for (int k = 0; k < 4; k++) out[c / 4 + j] |= (uint8_t)((q[c + j + 8 * k] & 3) << (2 * k));
+                for (int k = 0; k < 4; k++)
+                    out[c / 4 + j] |= (uint8_t)((q[c + j + 8 * k] & 3) << (2 * k));
             if (bits == 3) {
                 uint8_t *hi = out + g / 4 + c / 8;
-                for (int j = 0; j < 32; j++) hi[j / 8] |= (uint8_t)(((q[c + j] >> 2) & 1) << (j % 8));
+                for (int j = 0; j < 32; j++)
+                    hi[j / 8] |= (uint8_t)(((q[c + j] >> 2) & 1) << (j % 8));
             }
             break;
         }

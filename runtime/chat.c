@@ -7,8 +7,10 @@
 calm_chat_template calm_chat_detect(const char *j) {
     calm_chat_template t = {CALM_CHAT_CHATML, ""};
     if (!j) return t;
-    if (strstr(j, "<|start_header_id|>")) t.kind = CALM_CHAT_LLAMA3;
-    else if (strstr(j, "[INST]")) t.kind = CALM_CHAT_LLAMA2;
+    if (strstr(j, "<|start_header_id|>"))
+        t.kind = CALM_CHAT_LLAMA3;
+    else if (strstr(j, "[INST]"))
+        t.kind = CALM_CHAT_LLAMA2;
     // A literal default system turn, as SmolLM's and Qwen's templates write it.
     const char *key = "<|im_start|>system\\n";
     const char *p = t.kind == CALM_CHAT_CHATML ? strstr(j, key) : NULL;
@@ -92,8 +94,10 @@ char *calm_chat_render(const calm_chat_template *t, const calm_msg *m, int n, in
         }
     }
     if (add_assistant) {
-        if (t->kind == CALM_CHAT_CHATML) add(&b, "<|im_start|>assistant\n");
-        else if (t->kind == CALM_CHAT_LLAMA3) add(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        if (t->kind == CALM_CHAT_CHATML)
+            add(&b, "<|im_start|>assistant\n");
+        else if (t->kind == CALM_CHAT_LLAMA3)
+            add(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     }
     return b.s;
 }

@@ -45,8 +45,17 @@ int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_bat
 
 void calm_state_free(calm_state *s) {
     calm_kv_free(&s->kv);
-    free(s->x); free(s->xb); free(s->q); free(s->att_out); free(s->k); free(s->v);
-    free(s->hb); free(s->hb2); free(s->scores); free(s->inv_freq); free(s->logits);
+    free(s->x);
+    free(s->xb);
+    free(s->q);
+    free(s->att_out);
+    free(s->k);
+    free(s->v);
+    free(s->hb);
+    free(s->hb2);
+    free(s->scores);
+    free(s->inv_freq);
+    free(s->logits);
     memset(s, 0, sizeof *s);
 }
 
@@ -57,7 +66,8 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) 
     for (int i = 0; i < n; i++) o[i] = x[i] * scale * w[i];
 }
 
-static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq, calm_rope_style st) {
+static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq,
+                 calm_rope_style st) {
     for (int h = 0; h < n_heads; h++) {
         float *p = v + (size_t)h * hd;
         for (int i = 0; i < hd / 2; i++) {
@@ -88,7 +98,9 @@ static void matmul_t(float *y, const float *x, const calm_tensor *w, int T) {
     calm_matmul(y, x, w->data, w->type, (int)w->ne[1], (int)w->ne[0], T);
 }
 
-static calm_mm mm_of(const calm_tensor *w, float *y) { return (calm_mm){w->data, w->type, (int)w->ne[1], y}; }
+static calm_mm mm_of(const calm_tensor *w, float *y) {
+    return (calm_mm){w->data, w->type, (int)w->ne[1], y};
+}
 
 // One batch of T tokens at positions p0 .. p0+T-1.
 static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) {
@@ -99,8 +111,8 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
     const float att_scale = 1.0f / sqrtf((float)hd);
     const calm_isa *isa = calm_kernels();
 
-    for (int t = 0; t < T; t++) calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data,
-                                             m->tok_embd.type, dim, tok[t]);
+    for (int t = 0; t < T; t++)
+        calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
 
     for (int l = 0; l < c->n_layers; l++) {
         const calm_layer *L = &m->layers[l];
@@ -110,15 +122,18 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
         calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
         calm_matmul_many(isa, qkv, 3, s->xb, dim, T);
         for (int t = 0; t < T; t++) {
-            float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
+            float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd,
+                  *v = s->v + (size_t)t * kvd;
             if (c->qkv_bias) {
                 const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
                 for (int i = 0; i < qd; i++) q[i] += bq[i];
                 for (int i = 0; i < kvd; i++) k[i] += bk[i], v[i] += bv[i];
             }
             if (c->qk_norm) {
-                for (int h = 0; h < nh; h++) rmsnorm(q + h * hd, q + h * hd, L->q_norm.data, hd, c->norm_eps);
-                for (int h = 0; h < nkv; h++) rmsnorm(k + h * hd, k + h * hd, L->k_norm.data, hd, c->norm_eps);
+                for (int h = 0; h < nh; h++)
+                    rmsnorm(q + h * hd, q + h * hd, L->q_norm.data, hd, c->norm_eps);
+                for (int h = 0; h < nkv; h++)
+                    rmsnorm(k + h * hd, k + h * hd, L->k_norm.data, hd, c->norm_eps);
             }
             rope(q, nh, hd, p0 + t, s->inv_freq, c->rope_style);
             rope(k, nkv, hd, p0 + t, s->inv_freq, c->rope_style);
@@ -179,13 +194,16 @@ float *calm_forward(calm_state *s, const int *tokens, int n, int all_logits, cal
     if (n <= 0) return calm_fail(e, "forward: no tokens"), NULL;
     if (s->kv.n + n > s->kv.seq_len)
         return calm_fail(e, "context full: %d + %d tokens exceed the context of %d", s->kv.n, n,
-                         s->kv.seq_len), NULL;
+                         s->kv.seq_len),
+               NULL;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
-            return calm_fail(e, "token id %d out of range (vocab %d)", tokens[i], c->vocab_size), NULL;
+            return calm_fail(e, "token id %d out of range (vocab %d)", tokens[i], c->vocab_size),
+                   NULL;
     if (all_logits && n > s->max_batch)
         return calm_fail(e, "forward: %d tokens with all logits exceed the batch of %d", n,
-                         s->max_batch), NULL;
+                         s->max_batch),
+               NULL;
     int rows = all_logits ? n : 1;
     if (rows > s->logits_rows) {
         float *l = realloc(s->logits, (size_t)rows * c->vocab_size * sizeof(float));

@@ -10,10 +10,10 @@ typedef struct {
     calm_kv_cache kv;
     int max_batch;
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2; // activations for up to max_batch tokens
-    float *scores;    // attention scores: one row of seq_len per thread
+    float *scores; // attention scores: one row of seq_len per thread
     int n_scores;
-    float *inv_freq;  // head_dim/2 rotary frequencies (scaling factors applied)
-    float *logits;    // [max_batch][vocab] when all logits are asked for, else [vocab]
+    float *inv_freq; // head_dim/2 rotary frequencies (scaling factors applied)
+    float *logits;   // [max_batch][vocab] when all logits are asked for, else [vocab]
     int logits_rows;
 } calm_state;
 

@@ -1,4 +1,5 @@
-// The generation loop shared by `calm run` and `calm chat`: prompt in one batch, then token by token.
+// The generation loop shared by `calm run` and `calm chat`: prompt in one batch, then token by
+// token.
 #ifndef CALM_GENERATE_H
 #define CALM_GENERATE_H
 

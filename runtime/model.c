@@ -86,9 +86,9 @@ int calm_model_bind(calm_model *m, calm_err *e) {
     for (int l = 0; l < c->n_layers; l++) {
         calm_layer *L = &m->layers[l];
         char n[14][96];
-        const char *suffix[14] = {"attn_norm", "attn_q",   "attn_k",    "attn_v",   "attn_output",
-                                  "attn_q",    "attn_k",   "attn_v",    "attn_q_norm",
-                                  "attn_k_norm", "ffn_norm", "ffn_gate", "ffn_up",  "ffn_down"};
+        const char *suffix[14] = {"attn_norm", "attn_q",   "attn_k", "attn_v",      "attn_output",
+                                  "attn_q",    "attn_k",   "attn_v", "attn_q_norm", "attn_k_norm",
+                                  "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
         for (int i = 0; i < 14; i++)
             snprintf(n[i], sizeof n[i], "blk.%d.%s.%s", l, suffix[i],
                      (i >= 5 && i <= 7) ? "bias" : "weight");
@@ -109,7 +109,8 @@ int calm_model_bind(calm_model *m, calm_err *e) {
             c->qk_norm = L->q_norm.data != NULL;
         }
         if ((L->bq.data != NULL) != c->qkv_bias || (L->q_norm.data != NULL) != c->qk_norm)
-            return calm_fail(e, "%s: layer %d differs from layer 0 in biases or QK-norm", m->path, l);
+            return calm_fail(e, "%s: layer %d differs from layer 0 in biases or QK-norm", m->path,
+                             l);
     }
     return 0;
 }
@@ -136,7 +137,8 @@ static int load_gguf(calm_model *m, const char *path, calm_err *e) {
         return calm_fail(e, "%s: missing general.architecture", path);
     const char *a = c->arch;
     if (strcmp(a, "llama") && strcmp(a, "qwen2") && strcmp(a, "qwen3") && strcmp(a, "mistral"))
-        return calm_fail(e, "%s: architecture '%s' is not supported (llama, qwen2, qwen3)", path, a);
+        return calm_fail(e, "%s: architecture '%s' is not supported (llama, qwen2, qwen3)", path,
+                         a);
     c->dim = (int)kv_u32(g, a, "embedding_length", 0);
     c->hidden_dim = (int)kv_u32(g, a, "feed_forward_length", 0);
     c->n_layers = (int)kv_u32(g, a, "block_count", 0);
@@ -147,8 +149,8 @@ static int load_gguf(calm_model *m, const char *path, calm_err *e) {
     c->vocab_size = (int)kv_u32(g, a, "vocab_size", 0);
     c->norm_eps = kv_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f);
     c->rope_theta = kv_f32(g, a, "rope.freq_base", 10000.0f);
-    c->rope_style = strcmp(a, "llama") == 0 || strcmp(a, "mistral") == 0 ? CALM_ROPE_NORM
-                                                                          : CALM_ROPE_NEOX;
+    c->rope_style =
+        strcmp(a, "llama") == 0 || strcmp(a, "mistral") == 0 ? CALM_ROPE_NORM : CALM_ROPE_NEOX;
     m->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(calm_tensor));
     if (!m->tensors) return calm_fail(e, "%s: out of memory", path);
     for (uint64_t i = 0; i < g->n_tensors; i++) {

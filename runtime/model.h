@@ -1,4 +1,5 @@
-// A LLaMA-family model: hyper-parameters and per-layer weights, loaded from GGUF or an HF directory.
+// A LLaMA-family model: hyper-parameters and per-layer weights, loaded from GGUF or an HF
+// directory.
 #ifndef CALM_MODEL_H
 #define CALM_MODEL_H
 
@@ -44,9 +45,9 @@ typedef struct {
     // All tensors by their GGUF names, for convert and inspect.
     calm_tensor *tensors;
     int n_tensors;
-    gguf_file gguf;   // set when loaded from GGUF
-    calm_hf *hf;      // set when loaded from a Hugging Face directory
-    void **owned;     // buffers the loader had to create (f32 copies of small vectors, permutations)
+    gguf_file gguf; // set when loaded from GGUF
+    calm_hf *hf;    // set when loaded from a Hugging Face directory
+    void **owned;   // buffers the loader had to create (f32 copies of small vectors, permutations)
     int n_owned;
     char path[1024];
 } calm_model;

@@ -11,12 +11,22 @@ typedef struct {
     size_t n;
 } cps;
 
-static int L(const cps *c, size_t i) { return i < c->n && (calm_u_flags(c->cp[i]) & CALM_U_LETTER); }
-static int N(const cps *c, size_t i) { return i < c->n && (calm_u_flags(c->cp[i]) & CALM_U_NUMBER); }
-static int S(const cps *c, size_t i) { return i < c->n && calm_u_is_space(c->cp[i]); }
-static int NL(const cps *c, size_t i) { return i < c->n && (c->cp[i] == '\r' || c->cp[i] == '\n'); }
+static int L(const cps *c, size_t i) {
+    return i < c->n && (calm_u_flags(c->cp[i]) & CALM_U_LETTER);
+}
+static int N(const cps *c, size_t i) {
+    return i < c->n && (calm_u_flags(c->cp[i]) & CALM_U_NUMBER);
+}
+static int S(const cps *c, size_t i) {
+    return i < c->n && calm_u_is_space(c->cp[i]);
+}
+static int NL(const cps *c, size_t i) {
+    return i < c->n && (c->cp[i] == '\r' || c->cp[i] == '\n');
+}
 // [^\s\p{L}\p{N}]
-static int P(const cps *c, size_t i) { return i < c->n && !S(c, i) && !L(c, i) && !N(c, i); }
+static int P(const cps *c, size_t i) {
+    return i < c->n && !S(c, i) && !L(c, i) && !N(c, i);
+}
 static uint32_t lower(const cps *c, size_t i) {
     uint32_t x = i < c->n ? c->cp[i] : 0;
     return x >= 'A' && x <= 'Z' ? x + 32 : x;
@@ -45,9 +55,18 @@ static size_t next_gpt2(const cps *c, size_t i) {
     if (k) return i + k;
     size_t s = c->cp[i] == ' ' ? i + 1 : i; // the optional leading space
     size_t j = s;
-    if (L(c, s)) { while (L(c, j)) j++; return j; }
-    if (N(c, s)) { while (N(c, j)) j++; return j; }
-    if (P(c, s)) { while (P(c, j)) j++; return j; }
+    if (L(c, s)) {
+        while (L(c, j)) j++;
+        return j;
+    }
+    if (N(c, s)) {
+        while (N(c, j)) j++;
+        return j;
+    }
+    if (P(c, s)) {
+        while (P(c, j)) j++;
+        return j;
+    }
     if (S(c, i)) return spaces(c, i);
     return i + 1;
 }
@@ -109,9 +128,12 @@ static int split(calm_pre_kind kind, const cps *c, size_t a, size_t b, spans *sp
     cps sub = {c->cp, c->off, b}; // rules look ahead, never past b
     for (size_t i = a; i < b;) {
         size_t j;
-        if (kind == CALM_PRE_LLAMA3) j = next_llama3(&sub, i, 3);
-        else if (kind == CALM_PRE_QWEN2) j = next_llama3(&sub, i, 1);
-        else j = next_gpt2(&sub, i);
+        if (kind == CALM_PRE_LLAMA3)
+            j = next_llama3(&sub, i, 3);
+        else if (kind == CALM_PRE_QWEN2)
+            j = next_llama3(&sub, i, 1);
+        else
+            j = next_gpt2(&sub, i);
         if (push(sp, c->off[i], c->off[j] - c->off[i])) return -1;
         i = j;
     }

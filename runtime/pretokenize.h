@@ -1,4 +1,5 @@
-// Pre-tokenizers: split text into words the way the tokenizer.json regexes do, without a regex engine.
+// Pre-tokenizers: split text into words the way the tokenizer.json regexes do, without a regex
+// engine.
 #ifndef CALM_PRETOKENIZE_H
 #define CALM_PRETOKENIZE_H
 
@@ -7,7 +8,8 @@
 typedef enum {
     CALM_PRE_GPT2 = 0, // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
     CALM_PRE_SMOLLM,   // every \p{N} alone, then GPT-2
-    CALM_PRE_LLAMA3,   // (?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|...
+    CALM_PRE_LLAMA3,   // (?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+                       // ?[^\s\p{L}\p{N}]+[\r\n]*|...
     CALM_PRE_QWEN2,    // as LLAMA3 with \p{N} alone
 } calm_pre_kind;
 

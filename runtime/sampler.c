@@ -5,8 +5,12 @@
 #include <string.h>
 
 calm_sampler_params calm_sampler_defaults(void) {
-    return (calm_sampler_params){.temp = 0.8f, .top_p = 0.95f, .min_p = 0.05f,
-                                 .repeat_penalty = 1.0f, .top_k = 40, .repeat_last_n = 64,
+    return (calm_sampler_params){.temp = 0.8f,
+                                 .top_p = 0.95f,
+                                 .min_p = 0.05f,
+                                 .repeat_penalty = 1.0f,
+                                 .top_k = 40,
+                                 .repeat_last_n = 64,
                                  .seed = 42};
 }
 
@@ -29,7 +33,8 @@ void calm_sampler_free(calm_sampler *s) {
 void calm_sampler_accept(calm_sampler *s, int token) {
     int n = s->p.repeat_last_n;
     if (n <= 0) return;
-    if (s->n_history == n) memmove(s->history, s->history + 1, (size_t)(n - 1) * sizeof(int)), s->n_history--;
+    if (s->n_history == n)
+        memmove(s->history, s->history + 1, (size_t)(n - 1) * sizeof(int)), s->n_history--;
     s->history[s->n_history++] = token;
 }
 

@@ -14,7 +14,10 @@ typedef struct {
     calm_sampler_params p;
     int vocab;
     uint64_t rng;
-    struct calm_cand { float logit; int id; } *cand;
+    struct calm_cand {
+        float logit;
+        int id;
+    } * cand;
     int *history, n_history;
 } calm_sampler;
 

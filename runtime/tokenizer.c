@@ -41,7 +41,9 @@ int calm_token_lookup(const calm_tokenizer *t, const char *s, size_t n) {
     }
 }
 
-static uint64_t pair_hash(int a, int b) { return ((uint64_t)(uint32_t)a * 0x9e3779b97f4a7c15ull) ^ (uint32_t)b * 0xc2b2ae3d27d4eb4full; }
+static uint64_t pair_hash(int a, int b) {
+    return ((uint64_t)(uint32_t)a * 0x9e3779b97f4a7c15ull) ^ (uint32_t)b * 0xc2b2ae3d27d4eb4full;
+}
 
 static const struct calm_merge *merge_find(const calm_tokenizer *t, int a, int b) {
     if (!t->merge_cap) return NULL;
@@ -78,15 +80,18 @@ int calm_tokenizer_finish(calm_tokenizer *t, const char *const *merges, int n_me
     t->n_special = 0;
     for (int id = 0; id < t->n_vocab; id++) {
         int ty = t->type[id];
-        if ((ty == CALM_TT_CONTROL || ty == CALM_TT_USER || ty == CALM_TT_UNKNOWN) && t->len[id] > 0)
+        if ((ty == CALM_TT_CONTROL || ty == CALM_TT_USER || ty == CALM_TT_UNKNOWN) &&
+            t->len[id] > 0)
             t->special[t->n_special++] = id;
     }
     qsort_r(t->special, (size_t)t->n_special, sizeof(int), cmp_special, t);
     for (int b = 0; b < 256; b++) {
         char buf[8];
         int n;
-        if (t->kind == CALM_TOK_BPE) n = calm_utf8_encode(byte_to_cp(b), buf);
-        else n = snprintf(buf, sizeof buf, "<0x%02X>", b);
+        if (t->kind == CALM_TOK_BPE)
+            n = calm_utf8_encode(byte_to_cp(b), buf);
+        else
+            n = snprintf(buf, sizeof buf, "<0x%02X>", b);
         t->byte_token[b] = calm_token_lookup(t, buf, (size_t)n);
     }
     if (n_merges > 0) {
@@ -140,13 +145,21 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
     if (gguf_get_str(g, "tokenizer.ggml.model", model, sizeof model))
         return calm_fail(e, "%s: no tokenizer in the file (tokenizer.ggml.model missing)", g->path);
     gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
-    if (strcmp(model, "gpt2") == 0) t->kind = CALM_TOK_BPE;
-    else if (strcmp(model, "llama") == 0) t->kind = CALM_TOK_SPM;
-    else return calm_fail(e, "%s: tokenizer model '%s' is not supported (gpt2, llama)", g->path, model);
-    if (strcmp(pre, "smollm") == 0) t->pre = CALM_PRE_SMOLLM;
-    else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0) t->pre = CALM_PRE_LLAMA3;
-    else if (strcmp(pre, "qwen2") == 0) t->pre = CALM_PRE_QWEN2;
-    else t->pre = CALM_PRE_GPT2;
+    if (strcmp(model, "gpt2") == 0)
+        t->kind = CALM_TOK_BPE;
+    else if (strcmp(model, "llama") == 0)
+        t->kind = CALM_TOK_SPM;
+    else
+        return calm_fail(e, "%s: tokenizer model '%s' is not supported (gpt2, llama)", g->path,
+                         model);
+    if (strcmp(pre, "smollm") == 0)
+        t->pre = CALM_PRE_SMOLLM;
+    else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0)
+        t->pre = CALM_PRE_LLAMA3;
+    else if (strcmp(pre, "qwen2") == 0)
+        t->pre = CALM_PRE_QWEN2;
+    else
+        t->pre = CALM_PRE_GPT2;
     t->ignore_merges = t->pre == CALM_PRE_LLAMA3;
     const gguf_kv *tok = gguf_find(g, "tokenizer.ggml.tokens");
     if (!tok || tok->type != GGUF_ARRAY || tok->v.arr.type != GGUF_STRING || tok->v.arr.n == 0 ||
@@ -158,7 +171,8 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
     t->len = calloc((size_t)n, sizeof(int));
     t->scores = calloc((size_t)n, sizeof(float));
     t->type = calloc((size_t)n, sizeof(int));
-    if (!t->text || !t->len || !t->scores || !t->type) return calm_fail(e, "tokenizer: out of memory");
+    if (!t->text || !t->len || !t->scores || !t->type)
+        return calm_fail(e, "tokenizer: out of memory");
     const gguf_kv *sc = gguf_find(g, "tokenizer.ggml.scores");
     const gguf_kv *ty = gguf_find(g, "tokenizer.ggml.token_type");
     if (sc && (sc->type != GGUF_ARRAY || sc->v.arr.type != GGUF_F32 || sc->v.arr.n != (uint64_t)n))
@@ -167,25 +181,33 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
         return calm_fail(e, "%s: tokenizer.ggml.token_type must be %d i32 values", g->path, n);
     for (int i = 0; i < n; i++) {
         gguf_str s = tok->v.arr.strs[i];
-        if (s.len > 4096) return calm_fail(e, "%s: token %d is %llu bytes long", g->path, i,
-                                           (unsigned long long)s.len);
+        if (s.len > 4096)
+            return calm_fail(e, "%s: token %d is %llu bytes long", g->path, i,
+                             (unsigned long long)s.len);
         t->text[i] = dupn(s.ptr, s.len);
         if (!t->text[i]) return calm_fail(e, "tokenizer: out of memory");
         t->len[i] = (int)s.len;
         if (sc) memcpy(&t->scores[i], (const float *)sc->v.arr.data + i, 4);
-        if (ty) memcpy(&t->type[i], (const int32_t *)ty->v.arr.data + i, 4);
-        else t->type[i] = CALM_TT_NORMAL;
+        if (ty)
+            memcpy(&t->type[i], (const int32_t *)ty->v.arr.data + i, 4);
+        else
+            t->type[i] = CALM_TT_NORMAL;
     }
     uint32_t v;
-    t->bos = gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
-    t->eos = gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
-    t->eot = gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
-    t->unk = gguf_get_u32(g, "tokenizer.ggml.unknown_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->bos =
+        gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->eos =
+        gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->eot =
+        gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
+    t->unk = gguf_get_u32(g, "tokenizer.ggml.unknown_token_id", &v) == 0 && v < (uint32_t)n ? (int)v
+                                                                                            : -1;
     int b;
-    t->add_bos = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : t->kind == CALM_TOK_SPM;
+    t->add_bos =
+        gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : t->kind == CALM_TOK_SPM;
     t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b) == 0 ? b : 0;
-    t->add_space_prefix = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b) == 0
-                              ? b : t->kind == CALM_TOK_SPM;
+    t->add_space_prefix =
+        gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b) == 0 ? b : t->kind == CALM_TOK_SPM;
     const gguf_kv *ct = gguf_find(g, "tokenizer.chat_template");
     if (ct && ct->type == GGUF_STRING) t->chat_template = dupn(ct->v.s.ptr, ct->v.s.len);
     const gguf_kv *mg = gguf_find(g, "tokenizer.ggml.merges");
@@ -197,7 +219,10 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
         if (!merges) return calm_fail(e, "tokenizer: out of memory");
         for (int i = 0; i < nm; i++) {
             merges[i] = dupn(mg->v.arr.strs[i].ptr, mg->v.arr.strs[i].len);
-            if (!merges[i]) { nm = i; break; }
+            if (!merges[i]) {
+                nm = i;
+                break;
+            }
         }
     } else if (t->kind == CALM_TOK_BPE) {
         return calm_fail(e, "%s: BPE tokenizer without tokenizer.ggml.merges", g->path);
@@ -210,10 +235,16 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
 
 void calm_tokenizer_free(calm_tokenizer *t) {
     for (int i = 0; i < t->n_vocab && t->text; i++) free(t->text[i]);
-    free(t->text); free(t->len); free(t->scores); free(t->type);
+    free(t->text);
+    free(t->len);
+    free(t->scores);
+    free(t->type);
     for (int i = 0; i < t->n_merge_text; i++) free(t->merge_text[i]);
     free(t->merge_text);
-    free(t->tok_hash); free(t->merges); free(t->special); free(t->chat_template);
+    free(t->tok_hash);
+    free(t->merges);
+    free(t->special);
+    free(t->chat_template);
     memset(t, 0, sizeof *t);
 }
 
@@ -253,7 +284,10 @@ static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
     }
     if (t->ignore_merges) {
         int id = calm_token_lookup(t, mapped, m);
-        if (id >= 0) { rc = push_id(o, id); goto done; }
+        if (id >= 0) {
+            rc = push_id(o, id);
+            goto done;
+        }
     }
     for (;;) {
         int best = -1, best_rank = 0, best_id = -1;
@@ -291,10 +325,16 @@ static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int
     int rc = -1, ns = 0;
     if (!buf || !s) goto done;
     size_t m = 0;
-    if (prefix) { memcpy(buf, "\xe2\x96\x81", 3); m = 3; }
+    if (prefix) {
+        memcpy(buf, "\xe2\x96\x81", 3);
+        m = 3;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (text[i] == ' ') { memcpy(buf + m, "\xe2\x96\x81", 3); m += 3; }
-        else buf[m++] = text[i];
+        if (text[i] == ' ') {
+            memcpy(buf + m, "\xe2\x96\x81", 3);
+            m += 3;
+        } else
+            buf[m++] = text[i];
     }
     for (size_t i = 0; i < m;) {
         int k = calm_utf8_len((unsigned char)buf[i]);
@@ -376,7 +416,10 @@ long calm_tokenize(const calm_tokenizer *t, const char *text, size_t n, int add_
         g = malloc((size_t)cap * sizeof(frag));
         if (!g) goto fail;
         for (long i = 0; i < nf; i++) {
-            if (f[i].id >= 0 || f[i].len < tl) { g[ng++] = f[i]; continue; }
+            if (f[i].id >= 0 || f[i].len < tl) {
+                g[ng++] = f[i];
+                continue;
+            }
             size_t a = f[i].start, end = f[i].start + f[i].len;
             const char *p;
             while ((p = memmem(text + a, end - a, tx, tl))) {
@@ -434,8 +477,11 @@ int calm_token_piece(const calm_tokenizer *t, int id, int special, char *buf, in
             return 1;
         }
         for (int i = 0; i < n && o < cap;) {
-            if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) { buf[o++] = ' '; i += 3; }
-            else buf[o++] = s[i++];
+            if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
+                buf[o++] = ' ';
+                i += 3;
+            } else
+                buf[o++] = s[i++];
         }
         return o;
     }

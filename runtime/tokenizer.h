@@ -13,21 +13,29 @@
 typedef enum { CALM_TOK_BPE = 0, CALM_TOK_SPM = 1 } calm_tok_kind;
 
 // ggml's token types
-enum { CALM_TT_NORMAL = 1, CALM_TT_UNKNOWN = 2, CALM_TT_CONTROL = 3, CALM_TT_USER = 4,
-       CALM_TT_UNUSED = 5, CALM_TT_BYTE = 6 };
+enum {
+    CALM_TT_NORMAL = 1,
+    CALM_TT_UNKNOWN = 2,
+    CALM_TT_CONTROL = 3,
+    CALM_TT_USER = 4,
+    CALM_TT_UNUSED = 5,
+    CALM_TT_BYTE = 6
+};
 
 typedef struct {
     calm_tok_kind kind;
     calm_pre_kind pre;
     int n_vocab;
-    char **text;   // token texts as stored (byte-level BPE: mapped code points; SPM: with U+2581)
+    char **text; // token texts as stored (byte-level BPE: mapped code points; SPM: with U+2581)
     int *len;
     float *scores; // SPM merge priority
     int *type;
     // hash tables (open addressing): text -> id, and (left id, right id) -> merge rank
     int *tok_hash;
     size_t tok_hash_cap;
-    struct calm_merge { int a, b, rank, id; } *merges;
+    struct calm_merge {
+        int a, b, rank, id;
+    } * merges;
     size_t merge_cap;
     int n_merges;
     char **merge_text; // the merges as given ("a b"), kept for writing the tokenizer out

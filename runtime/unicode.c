@@ -9,9 +9,12 @@ int calm_u_flags(uint32_t cp) {
     int lo = 0, hi = calm_ucd_n_ranges - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        if (cp < calm_ucd_ranges[mid].first) hi = mid - 1;
-        else if (cp > calm_ucd_ranges[mid].last) lo = mid + 1;
-        else return calm_ucd_ranges[mid].flags;
+        if (cp < calm_ucd_ranges[mid].first)
+            hi = mid - 1;
+        else if (cp > calm_ucd_ranges[mid].last)
+            lo = mid + 1;
+        else
+            return calm_ucd_ranges[mid].flags;
     }
     return 0;
 }
@@ -54,14 +57,24 @@ int calm_utf8_decode(const char *s, size_t n, uint32_t *cp) {
 }
 
 int calm_utf8_encode(uint32_t cp, char *o) {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xc0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
     if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
         o[2] = (char)(0x80 | (cp & 0x3f));
         return 3;
     }
-    o[0] = (char)(0xf0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[3] = (char)(0x80 | (cp & 0x3f));
+    o[0] = (char)(0xf0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
 }

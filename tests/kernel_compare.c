@@ -14,7 +14,9 @@ static uint32_t next(void) {
     rng ^= rng << 5;
     return rng;
 }
-static float frand(void) { return (float)(next() % 20001) / 10000.0f - 1.0f; }
+static float frand(void) {
+    return (float)(next() % 20001) / 10000.0f - 1.0f;
+}
 
 static void put_f16(uint8_t *p, float v) {
     calm_f16 h = calm_f32_to_f16(v);
@@ -41,11 +43,25 @@ static uint8_t *random_matrix(uint32_t type, int rows, int cols) {
         for (int b = 0; b < cols / tt->block_size; b++) {
             uint8_t *blk = row + b * bs;
             switch (type) {
-            case CALM_TYPE_F32: { float v = frand(); memcpy(blk, &v, 4); } break;
-            case CALM_TYPE_F16: put_f16(blk, frand()); break;
-            case CALM_TYPE_BF16: { calm_bf16 v = calm_f32_to_bf16(frand()); memcpy(blk, &v, 2); } break;
-            case CALM_TYPE_Q4_0: case CALM_TYPE_Q8_0: case CALM_TYPE_Q5_0: put_f16(blk, 0.01f * frand()); break;
-            case CALM_TYPE_Q6_K: put_f16(blk + 208, 0.001f * frand()); break;
+            case CALM_TYPE_F32: {
+                float v = frand();
+                memcpy(blk, &v, 4);
+            } break;
+            case CALM_TYPE_F16:
+                put_f16(blk, frand());
+                break;
+            case CALM_TYPE_BF16: {
+                calm_bf16 v = calm_f32_to_bf16(frand());
+                memcpy(blk, &v, 2);
+            } break;
+            case CALM_TYPE_Q4_0:
+            case CALM_TYPE_Q8_0:
+            case CALM_TYPE_Q5_0:
+                put_f16(blk, 0.01f * frand());
+                break;
+            case CALM_TYPE_Q6_K:
+                put_f16(blk + 208, 0.001f * frand());
+                break;
             default: // q4_1 and the K-quants with d and dmin
                 put_f16(blk, 0.01f * frand());
                 put_f16(blk + 2, 0.05f * frand());
@@ -55,7 +71,8 @@ static uint8_t *random_matrix(uint32_t type, int rows, int cols) {
     return w;
 }
 
-static int compare(const calm_isa *isa, uint32_t type, int rows, int cols, int T, char *err, size_t cap) {
+static int compare(const calm_isa *isa, uint32_t type, int rows, int cols, int T, char *err,
+                   size_t cap) {
     uint8_t *w = random_matrix(type, rows, cols);
     float *x = malloc(sizeof(float) * T * cols), *y0 = malloc(sizeof(float) * T * rows);
     float *y1 = malloc(sizeof(float) * T * rows), *wf = malloc(sizeof(float) * cols);
@@ -70,8 +87,8 @@ static int compare(const calm_isa *isa, uint32_t type, int rows, int cols, int T
             for (int c = 0; c < cols; c++) mag += fabs((double)wf[c] * x[t * cols + c]);
             float a = y0[t * rows + r], b = y1[t * rows + r];
             if (!(fabs(a - b) <= 2e-5 * mag + 1e-6)) {
-                snprintf(err, cap, "%s %s rows %d cols %d T %d: [%d][%d] %g vs scalar %g", isa->name,
-                         calm_type_get(type)->name, rows, cols, T, t, r, b, a);
+                snprintf(err, cap, "%s %s rows %d cols %d T %d: [%d][%d] %g vs scalar %g",
+                         isa->name, calm_type_get(type)->name, rows, cols, T, t, r, b, a);
                 rc = -1;
             }
         }
@@ -81,20 +98,22 @@ static int compare(const calm_isa *isa, uint32_t type, int rows, int cols, int T
 }
 
 int kc_all_types(const calm_isa *isa, char *err, size_t cap) {
-    static const uint32_t types[] = {CALM_TYPE_F32, CALM_TYPE_F16, CALM_TYPE_BF16, CALM_TYPE_Q4_0,
+    static const uint32_t types[] = {CALM_TYPE_F32,  CALM_TYPE_F16,  CALM_TYPE_BF16, CALM_TYPE_Q4_0,
                                      CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q5_0, CALM_TYPE_Q5_1,
-                                     CALM_TYPE_Q4_K, CALM_TYPE_Q5_K,
-                                     CALM_TYPE_Q6_K};
-    static const int shapes[][3] = {{1, 256, 1}, {17, 512, 3}, {33, 768, 5}, {5, 256, 8}, {40, 1536, 2}};
+                                     CALM_TYPE_Q4_K, CALM_TYPE_Q5_K, CALM_TYPE_Q6_K};
+    static const int shapes[][3] = {
+        {1, 256, 1}, {17, 512, 3}, {33, 768, 5}, {5, 256, 8}, {40, 1536, 2}};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            if (compare(isa, types[k], shapes[s][0], shapes[s][1], shapes[s][2], err, cap)) return -1;
+            if (compare(isa, types[k], shapes[s][0], shapes[s][1], shapes[s][2], err, cap))
+                return -1;
     for (int bits = 2; bits <= 8; bits *= 2)
         for (int g = 32; g <= 128; g *= 2) {
             int b3 = bits == 2 ? 3 : bits;
             if (compare(isa, (uint32_t)calm_type_qg(bits, g), 19, 384, 5, err, cap) ||
                 compare(isa, (uint32_t)calm_type_qg(b3, g), 7, 128, 1, err, cap) ||
-                compare(isa, (uint32_t)calm_type_qg(bits, g), 5, 576, 4, err, cap) || // 4 x 128 + 64
+                compare(isa, (uint32_t)calm_type_qg(bits, g), 5, 576, 4, err,
+                        cap) || // 4 x 128 + 64
                 compare(isa, (uint32_t)calm_type_qg(b3, g), 3, 96, 3, err, cap))
                 return -1;
         }
@@ -112,7 +131,8 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap) {
     for (int trial = 0; trial < 50; trial++) {
         for (int i = 0; i < 512; i++) x[i] = frand() * (float)(trial + 1);
         if (trial == 0) memset(x, 0, sizeof x); // all zero: d = 0
-        if (trial == 1) for (int i = 0; i < 512; i++) x[i] = (i % 2) ? 0.5f : -0.5f; // ties
+        if (trial == 1)
+            for (int i = 0; i < 512; i++) x[i] = (i % 2) ? 0.5f : -0.5f; // ties
         calm_isa_scalar.quantize_q8x(x, a, 512);
         isa->quantize_q8x(x, b, 512);
         if (memcmp(a, b, sizeof a) != 0) {

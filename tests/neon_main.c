@@ -13,10 +13,14 @@ int main(void) {
         printf("neon with dotprod is not available on this CPU\n0 passed, 1 failed\n");
         return 1;
     }
-    if (kc_all_types(&calm_isa_neon, err, sizeof err)) failed++, printf("FAIL kernels: %s\n", err);
-    else passed++, printf("PASS neon kernels match scalar on every type and shape\n");
-    if (kc_quantize(&calm_isa_neon, err, sizeof err)) failed++, printf("FAIL quantize: %s\n", err);
-    else passed++, printf("PASS neon activation quantization equals scalar\n");
+    if (kc_all_types(&calm_isa_neon, err, sizeof err))
+        failed++, printf("FAIL kernels: %s\n", err);
+    else
+        passed++, printf("PASS neon kernels match scalar on every type and shape\n");
+    if (kc_quantize(&calm_isa_neon, err, sizeof err))
+        failed++, printf("FAIL quantize: %s\n", err);
+    else
+        passed++, printf("PASS neon activation quantization equals scalar\n");
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -23,7 +23,8 @@ static void check(const char *name, const char *expect_feature) {
     cr_assert_eq(calm_model_load(&m, dir, &e), 0, "%s", e.msg);
     if (!strcmp(expect_feature, "bias")) cr_assert(m.cfg.qkv_bias);
     if (!strcmp(expect_feature, "qk_norm")) cr_assert(m.cfg.qk_norm && m.cfg.head_dim == 32);
-    if (!strcmp(expect_feature, "rope_scaling")) cr_assert(m.rope_freqs.data && !m.cfg.tied_embeddings);
+    if (!strcmp(expect_feature, "rope_scaling"))
+        cr_assert(m.rope_freqs.data && !m.cfg.tied_embeddings);
     calm_state s;
     cr_assert_eq(calm_state_init(&s, &m, 64, n, &e), 0);
     float *l = calm_forward(&s, toks, n, 1, &e);
@@ -32,7 +33,8 @@ static void check(const char *name, const char *expect_feature) {
     for (int i = 0; i < n; i++) {
         cJSON *row = cJSON_GetArrayItem(lg, i);
         for (int v = 0; v < m.cfg.vocab_size; v++)
-            md = fmaxf(md, fabsf((float)cJSON_GetArrayItem(row, v)->valuedouble - l[i * m.cfg.vocab_size + v]));
+            md = fmaxf(md, fabsf((float)cJSON_GetArrayItem(row, v)->valuedouble -
+                                 l[i * m.cfg.vocab_size + v]));
     }
     cr_log_info("%s: max |logit difference| %.3g over %d positions", name, md, n);
     cr_assert_lt(md, 1e-4f, "%s: max difference %g", name, md);
@@ -41,6 +43,12 @@ static void check(const char *name, const char *expect_feature) {
     cJSON_Delete(j);
 }
 
-Test(archs, llama3_rope_scaling_untied) { check("tiny-llama3", "rope_scaling"); }
-Test(archs, qwen2_qkv_bias) { check("tiny-qwen2", "bias"); }
-Test(archs, qwen3_qk_norm) { check("tiny-qwen3", "qk_norm"); }
+Test(archs, llama3_rope_scaling_untied) {
+    check("tiny-llama3", "rope_scaling");
+}
+Test(archs, qwen2_qkv_bias) {
+    check("tiny-qwen2", "bias");
+}
+Test(archs, qwen3_qk_norm) {
+    check("tiny-qwen3", "qk_norm");
+}

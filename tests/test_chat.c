@@ -13,11 +13,13 @@ static const char *smollm_tpl =
 Test(chat, chatml_with_the_templates_default_system) {
     calm_chat_template t = calm_chat_detect(smollm_tpl);
     cr_assert_eq(t.kind, CALM_CHAT_CHATML);
-    cr_assert_str_eq(t.default_system, "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+    cr_assert_str_eq(t.default_system,
+                     "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
     calm_msg m[] = {{"user", "Hi"}};
     char *s = calm_chat_render(&t, m, 1, 0, 1);
-    cr_assert_str_eq(s, "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by "
-                        "Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    cr_assert_str_eq(
+        s, "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by "
+           "Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     free(s);
     calm_msg m2[] = {{"system", "Be brief."}, {"user", "Hi"}};
     s = calm_chat_render(&t, m2, 2, 0, 1);

@@ -33,7 +33,9 @@ Test(cli, bad_options) {
     cr_assert_eq(th_calm("run -p hi", out, sizeof out, err, sizeof err), 2);
     cr_assert(strstr(err, "no model given"), "%s", err);
     cr_assert_eq(th_calm("inspect --bogus x", out, sizeof out, err, sizeof err), 2);
-    cr_assert_eq(th_calm("convert -m " CALM_MODEL_Q41 " -o /tmp/x --type q9", out, sizeof out, err, sizeof err), 2);
+    cr_assert_eq(th_calm("convert -m " CALM_MODEL_Q41 " -o /tmp/x --type q9", out, sizeof out, err,
+                         sizeof err),
+                 2);
     cr_assert(strstr(err, "--type must be"), "%s", err);
 }
 
@@ -60,7 +62,8 @@ Test(cli, bad_model_files) {
 
 Test(cli, run_generates_and_reports_speed, .timeout = 300) {
     cr_assert_eq(th_calm("run -m " CALM_MODEL_Q41 " -p 'The capital of France is' -n 8 --temp 0",
-                         out, sizeof out, err, sizeof err), 0, "%s", err);
+                         out, sizeof out, err, sizeof err),
+                 0, "%s", err);
     cr_assert(strstr(out, "The capital of France is Paris"), "%s", out);
     cr_assert(strstr(err, "tokens/s"), "%s", err);
 }
@@ -68,8 +71,10 @@ Test(cli, run_generates_and_reports_speed, .timeout = 300) {
 Test(cli, chat_keeps_the_conversation, .timeout = 300) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "printf 'What is the capital of France?\\nAnd of Germany?\\n' | %s chat -m %s --temp 0 -n 24 "
-             ">%s 2>&1", CALM_BIN, CALM_MODEL_Q41, th_tmp("chat.txt"));
+             "printf 'What is the capital of France?\\nAnd of Germany?\\n' | %s chat -m %s --temp "
+             "0 -n 24 "
+             ">%s 2>&1",
+             CALM_BIN, CALM_MODEL_Q41, th_tmp("chat.txt"));
     cr_assert_eq(system(cmd), 0);
     char *o = th_read(th_tmp("chat.txt"), NULL);
     cr_assert(strstr(o, "Paris"), "%s", o);
@@ -78,7 +83,9 @@ Test(cli, chat_keeps_the_conversation, .timeout = 300) {
 }
 
 Test(cli, tokenize_and_inspect) {
-    cr_assert_eq(th_calm("tokenize -m " CALM_MODEL_Q41 " -p 'Hello world' --ids", out, sizeof out, err, sizeof err), 0);
+    cr_assert_eq(th_calm("tokenize -m " CALM_MODEL_Q41 " -p 'Hello world' --ids", out, sizeof out,
+                         err, sizeof err),
+                 0);
     cr_assert_str_eq(out, "[19556, 905]\n");
     cr_assert_eq(th_calm("inspect " CALM_MODEL_Q41, out, sizeof out, err, sizeof err), 0);
     cr_assert(strstr(out, "layers 30, dim 576"), "%s", out);
@@ -91,7 +98,8 @@ Test(cli, convert_to_calm_group_format_and_run, .timeout = 300) {
     char a[1024];
     snprintf(a, sizeof a, "convert -m %s -o %s --type qg8_128", CALM_MODEL_Q41, th_tmp("qg8.gguf"));
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
-    snprintf(a, sizeof a, "run -m %s -p 'The capital of France is' -n 6 --temp 0", th_tmp("qg8.gguf"));
+    snprintf(a, sizeof a, "run -m %s -p 'The capital of France is' -n 6 --temp 0",
+             th_tmp("qg8.gguf"));
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert(strstr(out, "Paris"), "%s", out);
     cr_assert_eq(th_calm("convert -m x -o y --type qg5_64", out, sizeof out, err, sizeof err), 2);

@@ -82,7 +82,8 @@ Test(forward, logits_match_llama_cpp, .init = setup, .fini = teardown, .timeout 
     free(buf);
 }
 
-Test(forward, greedy_generation_matches_llama_cpp, .init = setup, .fini = teardown, .timeout = 600) {
+Test(forward, greedy_generation_matches_llama_cpp, .init = setup, .fini = teardown,
+     .timeout = 600) {
     char *line = th_read(CALM_SOURCE_DIR "/tests/ref/data/greedy.txt", NULL);
     char prompt[1024];
     size_t n = th_unhex(line, prompt);
@@ -109,7 +110,8 @@ Test(forward, greedy_generation_matches_llama_cpp, .init = setup, .fini = teardo
 // Prompt processing in one batch and token by token must agree: the batch path is what `run`
 // uses for prompts, the single-token path what it uses for generation.
 Test(forward, batched_equals_sequential, .init = setup, .fini = teardown) {
-    const char *text = "The tower is 324 metres tall, about the same height as an 81-storey building.";
+    const char *text =
+        "The tower is 324 metres tall, about the same height as an 81-storey building.";
     int *ids;
     long k = calm_tokenize(&tok, text, strlen(text), 1, 1, &ids);
     calm_state a, b;

@@ -1,4 +1,5 @@
-// The GGUF reader on files the writer made, on truncated and corrupted copies, and on the real model.
+// The GGUF reader on files the writer made, on truncated and corrupted copies, and on the real
+// model.
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,8 @@ Test(gguf, bit_flips_never_crash) {
     for (int trial = 0; trial < 3000; trial++) {
         memcpy(c, buf, n);
         size_t header = n - 64 * 4 - 8 * 4; // flip bits in the metadata and tensor infos
-        for (int k = 0; k < 1 + trial % 3; k++) c[(size_t)rand() % header] ^= (uint8_t)(1u << (rand() % 8));
+        for (int k = 0; k < 1 + trial % 3; k++)
+            c[(size_t)rand() % header] ^= (uint8_t)(1u << (rand() % 8));
         gguf_file g;
         calm_err e = {{0}};
         if (gguf_parse(&g, c, n, "flip.gguf", &e)) {
@@ -101,7 +103,9 @@ Test(gguf, bit_flips_never_crash) {
     free(buf);
 }
 
-static void patch_u64(uint8_t *b, size_t off, uint64_t v) { memcpy(b + off, &v, 8); }
+static void patch_u64(uint8_t *b, size_t off, uint64_t v) {
+    memcpy(b + off, &v, 8);
+}
 
 Test(gguf, oversized_counts_are_refused) {
     size_t n;
@@ -146,7 +150,8 @@ Test(gguf, real_model_and_its_truncations) {
         uint8_t *c = malloc(cuts[i]);
         memcpy(c, g.map, cuts[i]);
         gguf_file t;
-        cr_assert_neq(gguf_parse(&t, c, cuts[i], "trunc.gguf", &e), 0, "cut at %zu accepted", cuts[i]);
+        cr_assert_neq(gguf_parse(&t, c, cuts[i], "trunc.gguf", &e), 0, "cut at %zu accepted",
+                      cuts[i]);
         gguf_close(&t);
         free(c);
     }

@@ -12,7 +12,9 @@ static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab)
     calm_tokenizer tok;
     calm_err e;
     cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
-    cr_assert_eq(m.hf ? calm_hf_tokenizer(m.hf, &tok, &e) : calm_tokenizer_from_gguf(&tok, &m.gguf, &e), 0, "%s", e.msg);
+    cr_assert_eq(m.hf ? calm_hf_tokenizer(m.hf, &tok, &e)
+                      : calm_tokenizer_from_gguf(&tok, &m.gguf, &e),
+                 0, "%s", e.msg);
     const char *text = "<|im_start|>user\nName three colours.<|im_end|>\n";
     int *ids;
     long k = calm_tokenize(&tok, text, strlen(text), 1, 1, &ids);
@@ -25,8 +27,10 @@ static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab)
     memcpy(copy, l, (size_t)*n_vocab * sizeof(float));
     calm_state_free(&s);
     free(ids);
-    if (tok_out) *tok_out = tok;
-    else calm_tokenizer_free(&tok);
+    if (tok_out)
+        *tok_out = tok;
+    else
+        calm_tokenizer_free(&tok);
     calm_model_free(&m);
     return copy;
 }
@@ -49,7 +53,8 @@ Test(hf, gguf_and_hf_give_identical_logits, .timeout = 600) {
     cr_assert_eq(ta.eos, tb.eos);
     const char *s = "Tokenizers: 12345, naïve, <|im_end|>  spaces\n";
     int *ia, *ib;
-    long ka = calm_tokenize(&ta, s, strlen(s), 1, 1, &ia), kb = calm_tokenize(&tb, s, strlen(s), 1, 1, &ib);
+    long ka = calm_tokenize(&ta, s, strlen(s), 1, 1, &ia),
+         kb = calm_tokenize(&tb, s, strlen(s), 1, 1, &ib);
     cr_assert(ka == kb && memcmp(ia, ib, (size_t)ka * sizeof(int)) == 0);
     free(ia), free(ib), free(a), free(b);
     calm_tokenizer_free(&ta);

@@ -36,9 +36,14 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
     // The scalar integer kernels against plain f32 arithmetic on dequantized weights and
     // activations: they must agree to float rounding, which checks the block layouts and offsets.
     // 576 = 4 x 128 + 64: the calm formats with g = 128 end each row with a shorter group.
-    uint32_t ts[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, (uint32_t)calm_type_qg(2, 128),
-                     (uint32_t)calm_type_qg(3, 64), (uint32_t)calm_type_qg(3, 128),
-                     (uint32_t)calm_type_qg(4, 128), (uint32_t)calm_type_qg(8, 128)};
+    uint32_t ts[] = {CALM_TYPE_Q4_0,
+                     CALM_TYPE_Q4_1,
+                     CALM_TYPE_Q8_0,
+                     (uint32_t)calm_type_qg(2, 128),
+                     (uint32_t)calm_type_qg(3, 64),
+                     (uint32_t)calm_type_qg(3, 128),
+                     (uint32_t)calm_type_qg(4, 128),
+                     (uint32_t)calm_type_qg(8, 128)};
     for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
         int cols = 576;
         uint8_t *w = malloc(calm_row_size(ts[k], cols));
@@ -48,7 +53,8 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
         if (tt->qg_bits) {
             calm_rtn_row(src, cols, tt->qg_bits, tt->qg_group, w);
         } else { // ggml blocks: random codes under a fixed scale
-            for (size_t i = 0; i < calm_row_size(ts[k], cols); i++) w[i] = (uint8_t)(rng = rng * 1103515245u + 12345u) >> 3;
+            for (size_t i = 0; i < calm_row_size(ts[k], cols); i++)
+                w[i] = (uint8_t)(rng = rng * 1103515245u + 12345u) >> 3;
             for (int b = 0; b < cols / 32; b++) {
                 calm_f16 d = calm_f32_to_f16(0.01f), m = calm_f32_to_f16(-0.02f);
                 memcpy(w + b * tt->type_size, &d, 2);
@@ -62,9 +68,11 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
         for (int i = 0; i < cols; i++) xd[i] = q[i / 32].d * q[i / 32].qs[i % 32];
         calm_get_row(wf, w, ts[k], cols, 0);
         double want = 0, mag = 0;
-        for (int i = 0; i < cols; i++) want += (double)wf[i] * xd[i], mag += fabs((double)wf[i] * xd[i]);
+        for (int i = 0; i < cols; i++)
+            want += (double)wf[i] * xd[i], mag += fabs((double)wf[i] * xd[i]);
         calm_isa_scalar.vec_dot[ts[k]](cols, w, q, sizeof q, 1, &out);
-        cr_assert(fabs(out - want) <= 1e-5 * mag + 1e-6, "%s: %g vs %g", calm_type_get(ts[k])->name, out, want);
+        cr_assert(fabs(out - want) <= 1e-5 * mag + 1e-6, "%s: %g vs %g", calm_type_get(ts[k])->name,
+                  out, want);
         free(w);
     }
 }
@@ -84,7 +92,8 @@ Test(kernels, rtn_roundtrip_within_half_a_step) {
                 float lo = x[g0], hi = x[g0];
                 for (int j = g0; j < g1; j++) lo = fminf(lo, x[j]), hi = fmaxf(hi, x[j]);
                 float step = (hi - lo) / (float)((1 << bits) - 1);
-                cr_assert(fabsf(x[i] - y[i]) <= 0.5f * step * 1.01f + 2e-3f * fabsf(hi - lo) + 1e-3f,
+                cr_assert(fabsf(x[i] - y[i]) <=
+                              0.5f * step * 1.01f + 2e-3f * fabsf(hi - lo) + 1e-3f,
                           "qg%d_%d [%d]: %g vs %g (step %g)", bits, g, i, x[i], y[i], step);
             }
             free(buf);

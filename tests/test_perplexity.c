@@ -1,4 +1,5 @@
-// calm perplexity against llama-perplexity on the same file and chunks (tests/ref/data/perplexity.txt).
+// calm perplexity against llama-perplexity on the same file and chunks
+// (tests/ref/data/perplexity.txt).
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +16,8 @@ Test(perplexity, agrees_with_llama_perplexity, .timeout = 1200) {
     char args[1024], out[65536], err[8192];
     snprintf(args, sizeof args,
              "perplexity -m %s -f " CALM_SOURCE_DIR "/../shared/data/wikitext-2/wiki.test.raw "
-             "-c %d --chunks %d", CALM_MODEL_Q41, ctx, chunks);
+             "-c %d --chunks %d",
+             CALM_MODEL_Q41, ctx, chunks);
     cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
     const char *fin = strstr(out, "Final estimate: PPL = ");
     cr_assert_not_null(fin, "%s", out);

@@ -56,7 +56,8 @@ Test(sampler, frequencies_follow_softmax) {
     for (int i = 0; i < 8; i++) z += exp(logits[i]);
     for (int i = 0; i < 8; i++) {
         double want = exp(logits[i]) / z, got = (double)c[i] / n;
-        cr_assert(fabs(got - want) < 4 * sqrt(want * (1 - want) / n) + 1e-3, "token %d: %g vs %g", i, got, want);
+        cr_assert(fabs(got - want) < 4 * sqrt(want * (1 - want) / n) + 1e-3, "token %d: %g vs %g",
+                  i, got, want);
     }
 }
 

@@ -40,13 +40,15 @@ Test(tokenizer, matches_llama_cpp, .init = setup, .fini = teardown) {
 }
 
 Test(tokenizer, decode_inverts_encode, .init = setup, .fini = teardown) {
-    const char *s[] = {"Hello  world\n\n", "naïve café 你好 😀", " 12345 ", "<|im_start|>x<|im_end|>"};
+    const char *s[] = {"Hello  world\n\n", "naïve café 你好 😀", " 12345 ",
+                       "<|im_start|>x<|im_end|>"};
     for (int i = 0; i < 4; i++) {
         int *ids;
         long k = calm_tokenize(&tok, s[i], strlen(s[i]), 0, 1, &ids);
         char out[256] = "";
         int m = 0;
-        for (long j = 0; j < k; j++) m += calm_token_piece(&tok, ids[j], 1, out + m, (int)sizeof out - m);
+        for (long j = 0; j < k; j++)
+            m += calm_token_piece(&tok, ids[j], 1, out + m, (int)sizeof out - m);
         cr_assert_eq(m, (int)strlen(s[i]));
         cr_assert(memcmp(out, s[i], (size_t)m) == 0, "'%s' decodes to '%.*s'", s[i], m, out);
         free(ids);
@@ -77,7 +79,8 @@ static void expect_split(calm_pre_kind k, const char *s, const char *want) {
     calm_span *sp;
     long n = calm_pretokenize(k, s, strlen(s), &sp);
     char got[512] = "";
-    for (long i = 0; i < n; i++) sprintf(got + strlen(got), "%s%.*s", i ? "|" : "", (int)sp[i].len, s + sp[i].start);
+    for (long i = 0; i < n; i++)
+        sprintf(got + strlen(got), "%s%.*s", i ? "|" : "", (int)sp[i].len, s + sp[i].start);
     cr_expect_str_eq(got, want, "%s on '%s'", calm_pre_name(k), s);
     free(sp);
 }
@@ -94,8 +97,20 @@ Test(pretokenize, rules_of_each_family) {
 // SentencePiece BPE on a hand-made vocabulary: merges by score, byte fallback, the ▁ prefix.
 Test(tokenizer, sentencepiece_merges_by_score) {
     calm_tokenizer t = {0};
-    const char *v[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a",
-                       "ab", "\xe2\x96\x81" "ab", "<0x21>", "<0xC3>", "<0xA9>"};
+    const char *v[] = {"<unk>",
+                       "<s>",
+                       "</s>",
+                       "\xe2\x96\x81",
+                       "a",
+                       "b",
+                       "\xe2\x96\x81"
+                       "a",
+                       "ab",
+                       "\xe2\x96\x81"
+                       "ab",
+                       "<0x21>",
+                       "<0xC3>",
+                       "<0xA9>"};
     float sc[] = {0, 0, 0, -1, -2, -2, -3, -1, -0.5f, 0, 0, 0};
     int ty[] = {2, 3, 3, 1, 1, 1, 1, 1, 1, 6, 6, 6};
     int n = 12;
@@ -123,7 +138,8 @@ Test(tokenizer, sentencepiece_merges_by_score) {
     char out[32];
     int m = 0;
     for (long i = 1; i < k; i++) m += calm_token_piece(&t, ids[i], 0, out + m, 32 - m);
-    cr_assert(m == (int)strlen(" ab b!é") && memcmp(out, " ab b!é", (size_t)m) == 0, "decoded '%.*s'", m, out);
+    cr_assert(m == (int)strlen(" ab b!é") && memcmp(out, " ab b!é", (size_t)m) == 0,
+              "decoded '%.*s'", m, out);
     free(ids);
     calm_tokenizer_free(&t);
 }

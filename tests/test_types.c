@@ -20,7 +20,8 @@ Test(types, f16_rounds_to_nearest_even) {
     // f16's spacing at 1 is 1/1024: half-way cases go to the even mantissa
     cr_assert_float_eq(calm_f16_to_f32(calm_f32_to_f16(1.0f + 0.5f / 1024)), 1.0f, 0);
     cr_assert_float_eq(calm_f16_to_f32(calm_f32_to_f16(1.0f + 1.5f / 1024)), 1.0f + 2.0f / 1024, 0);
-    cr_assert_float_eq(calm_f16_to_f32(calm_f32_to_f16(1.0f + 0.75f / 1024)), 1.0f + 1.0f / 1024, 0);
+    cr_assert_float_eq(calm_f16_to_f32(calm_f32_to_f16(1.0f + 0.75f / 1024)), 1.0f + 1.0f / 1024,
+                       0);
     cr_assert(isinf(calm_f16_to_f32(calm_f32_to_f16(70000.0f))));
     cr_assert_float_eq(calm_f16_to_f32(calm_f32_to_f16(5.96046448e-8f)), 5.96046448e-8f, 0);
     cr_assert_eq(calm_f32_to_f16(1e-9f), 0);

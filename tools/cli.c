@@ -124,32 +124,54 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
         }
         const char *l = op->l;
         int rc = 0;
-        if (!strcmp(l, "--model")) o->model = v;
-        else if (!strcmp(l, "--prompt")) o->prompt = v;
-        else if (!strcmp(l, "--file")) o->file = v;
-        else if (!strcmp(l, "--output")) o->out = v;
-        else if (!strcmp(l, "--system")) o->system = v;
-        else if (!strcmp(l, "--type")) o->type = v;
-        else if (!strcmp(l, "--format")) o->format = v;
-        else if (!strcmp(l, "--n-predict")) rc = to_int(a, v, 0, 1 << 30, &o->n_predict);
-        else if (!strcmp(l, "--threads")) rc = to_int(a, v, 1, 1024, &o->threads);
-        else if (!strcmp(l, "--ctx-size")) rc = to_int(a, v, 8, 1 << 20, &o->ctx);
-        else if (!strcmp(l, "--batch-size")) rc = to_int(a, v, 1, 1 << 16, &o->batch);
-        else if (!strcmp(l, "--chunks")) rc = to_int(a, v, 1, 1 << 30, &o->chunks);
-        else if (!strcmp(l, "--temp")) rc = to_float(a, v, 0, 100, &o->sp.temp);
-        else if (!strcmp(l, "--top-k")) rc = to_int(a, v, 0, 1 << 30, &o->sp.top_k);
-        else if (!strcmp(l, "--top-p")) rc = to_float(a, v, 0, 1, &o->sp.top_p);
-        else if (!strcmp(l, "--min-p")) rc = to_float(a, v, 0, 1, &o->sp.min_p);
-        else if (!strcmp(l, "--repeat-penalty")) rc = to_float(a, v, 0.01f, 100, &o->sp.repeat_penalty);
+        if (!strcmp(l, "--model"))
+            o->model = v;
+        else if (!strcmp(l, "--prompt"))
+            o->prompt = v;
+        else if (!strcmp(l, "--file"))
+            o->file = v;
+        else if (!strcmp(l, "--output"))
+            o->out = v;
+        else if (!strcmp(l, "--system"))
+            o->system = v;
+        else if (!strcmp(l, "--type"))
+            o->type = v;
+        else if (!strcmp(l, "--format"))
+            o->format = v;
+        else if (!strcmp(l, "--n-predict"))
+            rc = to_int(a, v, 0, 1 << 30, &o->n_predict);
+        else if (!strcmp(l, "--threads"))
+            rc = to_int(a, v, 1, 1024, &o->threads);
+        else if (!strcmp(l, "--ctx-size"))
+            rc = to_int(a, v, 8, 1 << 20, &o->ctx);
+        else if (!strcmp(l, "--batch-size"))
+            rc = to_int(a, v, 1, 1 << 16, &o->batch);
+        else if (!strcmp(l, "--chunks"))
+            rc = to_int(a, v, 1, 1 << 30, &o->chunks);
+        else if (!strcmp(l, "--temp"))
+            rc = to_float(a, v, 0, 100, &o->sp.temp);
+        else if (!strcmp(l, "--top-k"))
+            rc = to_int(a, v, 0, 1 << 30, &o->sp.top_k);
+        else if (!strcmp(l, "--top-p"))
+            rc = to_float(a, v, 0, 1, &o->sp.top_p);
+        else if (!strcmp(l, "--min-p"))
+            rc = to_float(a, v, 0, 1, &o->sp.min_p);
+        else if (!strcmp(l, "--repeat-penalty"))
+            rc = to_float(a, v, 0.01f, 100, &o->sp.repeat_penalty);
         else if (!strcmp(l, "--seed")) {
             int s;
             rc = to_int(a, v, 0, 2147483647, &s);
             o->sp.seed = (uint64_t)s;
-        } else if (!strcmp(l, "--chat")) o->chat = 1;
-        else if (!strcmp(l, "--ids")) o->show_ids = 1;
-        else if (!strcmp(l, "--no-bos")) o->add_bos = 0;
-        else if (!strcmp(l, "--no-parse-special")) o->parse_special = 0;
-        else if (!strcmp(l, "--tensors")) o->tensors = 1;
+        } else if (!strcmp(l, "--chat"))
+            o->chat = 1;
+        else if (!strcmp(l, "--ids"))
+            o->show_ids = 1;
+        else if (!strcmp(l, "--no-bos"))
+            o->add_bos = 0;
+        else if (!strcmp(l, "--no-parse-special"))
+            o->parse_special = 0;
+        else if (!strcmp(l, "--tensors"))
+            o->tensors = 1;
         if (rc) return -1;
     }
     if (strstr(allowed, "model") && !o->model) {

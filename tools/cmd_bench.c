@@ -43,7 +43,8 @@ int cmd_bench(int argc, char **argv) {
     int nr = 0;
     for (int i = 0; i < argc && nr < 63; i++) {
         const char *a = argv[i];
-        if (i + 1 < argc && (!strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-r") || !strcmp(a, "-t"))) {
+        if (i + 1 < argc &&
+            (!strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-r") || !strcmp(a, "-t"))) {
             int *dst = !strcmp(a, "-p") ? &pp : !strcmp(a, "-n") ? &tg : &reps;
             if (!strcmp(a, "-t")) {
                 n_threads = int_list(argv[++i], threads, 16);
@@ -80,8 +81,10 @@ int cmd_bench(int argc, char **argv) {
     int *toks = malloc(sizeof(int) * (size_t)(pp > 0 ? pp : 1));
     for (int i = 0; i < pp; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)m.cfg.vocab_size);
     const char *name = strrchr(o.model, '/') ? strrchr(o.model, '/') + 1 : o.model;
-    printf("| model                          |       size |     params | kernels | threads |  test |                  t/s |\n");
-    printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | -------------------: |\n");
+    printf("| model                          |       size |     params | kernels | threads |  test "
+           "|                  t/s |\n");
+    printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: "
+           "| -------------------: |\n");
     for (int ti = 0; ti < n_threads; ti++) {
         calm_threads_init(threads[ti]);
         calm_state s;
@@ -110,9 +113,9 @@ int cmd_bench(int argc, char **argv) {
             }
             double mean, sd;
             stats(v, reps, &mean, &sd);
-            printf("| %-30.30s | %6.2f MiB | %8.2f M | %-7s | %7d | %2s%-3d | %12.2f ± %6.2f |\n", name,
-                   bytes / 1048576.0, params / 1e6, calm_isa_name(), threads[ti], test ? "tg" : "pp", n,
-                   mean, sd);
+            printf("| %-30.30s | %6.2f MiB | %8.2f M | %-7s | %7d | %2s%-3d | %12.2f ± %6.2f |\n",
+                   name, bytes / 1048576.0, params / 1e6, calm_isa_name(), threads[ti],
+                   test ? "tg" : "pp", n, mean, sd);
             fflush(stdout);
         }
         calm_state_free(&s);

@@ -90,7 +90,8 @@ int cmd_chat(int argc, char **argv) {
         } else if (turn > 0) {
             char *full = malloc(strlen(text) + 16);
             strcpy(full, "<|eot_id|>");
-            strcat(full, text + strlen("<|begin_of_text|>") * (strncmp(text, "<|begin_of_text|>", 17) == 0));
+            strcat(full, text + strlen("<|begin_of_text|>") *
+                                    (strncmp(text, "<|begin_of_text|>", 17) == 0));
             free(text);
             text = full;
         }
@@ -98,7 +99,8 @@ int cmd_chat(int argc, char **argv) {
         long n_ids = calm_tokenize(&tok, text, strlen(text), turn == 0, 1, &ids);
         free(text);
         if (n_ids <= 0 || s.kv.n + n_ids + 1 > s.kv.seq_len) {
-            fprintf(stderr, "calm: the context is full (%d tokens); /reset to start over\n", s.kv.n);
+            fprintf(stderr, "calm: the context is full (%d tokens); /reset to start over\n",
+                    s.kv.n);
             free(ids);
             continue;
         }

@@ -36,7 +36,8 @@ static void metadata_from_config(gguf_writer *w, const calm_model *m, const calm
     gguf_w_arr(w, "tokenizer.ggml.scores", GGUF_F32, t->scores, (uint64_t)t->n_vocab);
     gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_I32, t->type, (uint64_t)t->n_vocab);
     if (t->n_merge_text)
-        gguf_w_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t->merge_text, (uint64_t)t->n_merge_text);
+        gguf_w_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t->merge_text,
+                       (uint64_t)t->n_merge_text);
     if (t->bos >= 0) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos);
     if (t->eos >= 0) gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos);
     if (t->unk >= 0) gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk);
@@ -51,7 +52,10 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
     gguf_writer w;
     gguf_writer_init(&w);
     // llama_ftype for the types llama.cpp knows; calm's group formats say so in calm.weight_type
-    uint32_t ftype = type == CALM_TYPE_F32 ? 0 : type == CALM_TYPE_F16 ? 1 : type == CALM_TYPE_BF16 ? 32 : 0;
+    uint32_t ftype = type == CALM_TYPE_F32    ? 0
+                     : type == CALM_TYPE_F16  ? 1
+                     : type == CALM_TYPE_BF16 ? 32
+                                              : 0;
     if (m->gguf.map) {
         for (uint64_t i = 0; i < m->gguf.n_kv; i++)
             if (!gguf_str_eq(m->gguf.kv[i].key, "general.file_type") &&
@@ -72,7 +76,8 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
         uint32_t dt = s->n_dims == 1 ? CALM_TYPE_F32 : type;
         const calm_type_traits *dtt = calm_type_get(dt);
-        if (cols % dtt->block_size) dt = CALM_TYPE_F16, dtt = calm_type_get(dt); // rows too short for a group
+        if (cols % dtt->block_size)
+            dt = CALM_TYPE_F16, dtt = calm_type_get(dt); // rows too short for a group
         size_t es = dt == CALM_TYPE_F32 ? 4 : 2, srow = calm_row_size(s->type, cols);
         size_t drow = calm_row_size(dt, cols);
         uint8_t *buf = malloc((size_t)rows * drow);
@@ -83,16 +88,20 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
             break;
         }
         for (int64_t r = 0; r < rows; r++) {
-            calm_type_get(s->type)->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp, cols);
+            calm_type_get(s->type)->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp,
+                                             cols);
             void *d = buf + (size_t)r * drow;
             if (dtt->qg_bits) {
                 calm_rtn_row(tmp, (int)cols, dtt->qg_bits, dtt->qg_group, d);
                 continue;
             }
             for (int64_t j = 0; j < cols; j++) {
-                if (dt == CALM_TYPE_F32) ((float *)d)[j] = tmp[j];
-                else if (dt == CALM_TYPE_F16) ((calm_f16 *)d)[j] = calm_f32_to_f16(tmp[j]);
-                else ((calm_bf16 *)d)[j] = calm_f32_to_bf16(tmp[j]);
+                if (dt == CALM_TYPE_F32)
+                    ((float *)d)[j] = tmp[j];
+                else if (dt == CALM_TYPE_F16)
+                    ((calm_f16 *)d)[j] = calm_f32_to_f16(tmp[j]);
+                else
+                    ((calm_bf16 *)d)[j] = calm_f32_to_bf16(tmp[j]);
             }
         }
         free(tmp);
@@ -112,20 +121,26 @@ int cmd_convert(int argc, char **argv) {
         "convert", "-m IN -o OUT [--type f32|f16|bf16|qgB_G] [--format gguf|hf]",
         "Writes IN (GGUF or HF directory) with full-precision weights: a GGUF file, or with\n"
         "--format hf a directory with config.json, model.safetensors and the tokenizer files.\n"
-        "--type qgB_G (B = 2, 3, 4, 8 bits; G = 32, 64, 128) rounds matrices to nearest into calm's\n"
+        "--type qgB_G (B = 2, 3, 4, 8 bits; G = 32, 64, 128) rounds matrices to nearest into "
+        "calm's\n"
         "group format (GGUF only; the PTQ algorithms are in calm quantize)."};
     calm_opts o;
     int rc = calm_parse_opts(argc, argv, &o, &doc, "model output type format");
     if (rc) return rc > 0 ? 0 : 2;
     uint32_t type;
-    if (!strcmp(o.type, "f32")) type = CALM_TYPE_F32;
-    else if (!strcmp(o.type, "f16")) type = CALM_TYPE_F16;
-    else if (!strcmp(o.type, "bf16")) type = CALM_TYPE_BF16;
+    if (!strcmp(o.type, "f32"))
+        type = CALM_TYPE_F32;
+    else if (!strcmp(o.type, "f16"))
+        type = CALM_TYPE_F16;
+    else if (!strcmp(o.type, "bf16"))
+        type = CALM_TYPE_BF16;
     else {
         int b = 0, g = 0;
         int qg = sscanf(o.type, "qg%d_%d", &b, &g) == 2 ? calm_type_qg(b, g) : -1;
         if (qg < 0) {
-            fprintf(stderr, "error: --type must be f32, f16, bf16 or qgB_G (e.g. qg4_128), not '%s'\n", o.type);
+            fprintf(stderr,
+                    "error: --type must be f32, f16, bf16 or qgB_G (e.g. qg4_128), not '%s'\n",
+                    o.type);
             return 2;
         }
         type = (uint32_t)qg;
@@ -151,8 +166,10 @@ int cmd_convert(int argc, char **argv) {
         return 1;
     }
     rc = hf ? calm_hf_write(&m, &t, type, o.out, &e) : write_gguf(&m, &t, type, o.out, &e);
-    if (rc) fprintf(stderr, "error: %s\n", e.msg);
-    else fprintf(stderr, "calm: wrote %s (%s, %s)\n", o.out, hf ? "hf" : "gguf", o.type);
+    if (rc)
+        fprintf(stderr, "error: %s\n", e.msg);
+    else
+        fprintf(stderr, "calm: wrote %s (%s, %s)\n", o.out, hf ? "hf" : "gguf", o.type);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     return rc ? 1 : 0;

@@ -8,9 +8,10 @@
 #include "../runtime/threads.h"
 
 int cmd_inspect(int argc, char **argv) {
-    static const calm_cmd_doc doc = {"inspect", "MODEL [--tensors] | --system",
-                                     "Prints a model's hyper-parameters, metadata and tensors, or with\n"
-                                     "--system the CPU features and the kernels chosen for them."};
+    static const calm_cmd_doc doc = {
+        "inspect", "MODEL [--tensors] | --system",
+        "Prints a model's hyper-parameters, metadata and tensors, or with\n"
+        "--system the CPU features and the kernels chosen for them."};
     if (argc == 2 && !strcmp(argv[1], "--system")) {
         calm_threads_init(0);
         calm_print_system(stdout);
@@ -42,7 +43,8 @@ int cmd_inspect(int argc, char **argv) {
            c->tied_embeddings ? ", tied embeddings" : "");
     printf("kernels:      %s\n", calm_isa_name());
     if (m.gguf.map) {
-        printf("\nmetadata (%llu keys, GGUF v%u):\n", (unsigned long long)m.gguf.n_kv, m.gguf.version);
+        printf("\nmetadata (%llu keys, GGUF v%u):\n", (unsigned long long)m.gguf.n_kv,
+               m.gguf.version);
         for (uint64_t i = 0; i < m.gguf.n_kv; i++) {
             const gguf_kv *kv = &m.gguf.kv[i];
             printf("  %-40.*s ", (int)kv->key.len, kv->key.ptr);
@@ -57,7 +59,8 @@ int cmd_inspect(int argc, char **argv) {
     printf("\ntensors: %d (", m.n_tensors);
     const char *sep = "";
     for (int t = 0; t < CALM_TYPE_COUNT; t++)
-        if (count[t]) printf("%s%s: %d", sep, calm_type_get((uint32_t)t)->name, count[t]), sep = ", ";
+        if (count[t])
+            printf("%s%s: %d", sep, calm_type_get((uint32_t)t)->name, count[t]), sep = ", ";
     printf(")\n");
     if (o.tensors)
         for (int i = 0; i < m.n_tensors; i++) {

@@ -43,7 +43,8 @@ int cmd_perplexity(int argc, char **argv) {
     if (o.chunks && o.chunks < n_chunk) n_chunk = o.chunks;
     calm_state s;
     if (n_chunk < 1) {
-        fprintf(stderr, "error: %s: %ld tokens, fewer than one chunk of %d\n", o.file, n_tok, n_ctx);
+        fprintf(stderr, "error: %s: %ld tokens, fewer than one chunk of %d\n", o.file, n_tok,
+                n_ctx);
         rc = 1;
     } else if (calm_state_init(&s, &m, n_ctx, n_ctx, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);

@@ -9,8 +9,9 @@
 #include "../runtime/threads.h"
 
 void calm_print_timings(const calm_gen_stats *st) {
-    fprintf(stderr, "\ncalm: prompt %d tokens in %.1f ms (%.1f tokens/s), generation %d tokens "
-                    "in %.1f ms (%.1f tokens/s)\n",
+    fprintf(stderr,
+            "\ncalm: prompt %d tokens in %.1f ms (%.1f tokens/s), generation %d tokens "
+            "in %.1f ms (%.1f tokens/s)\n",
             st->n_prompt, 1e3 * st->prompt_s, st->prompt_s > 0 ? st->n_prompt / st->prompt_s : 0,
             st->n_gen, 1e3 * st->gen_s, st->gen_s > 0 ? st->n_gen / st->gen_s : 0);
 }
@@ -61,8 +62,10 @@ int cmd_run(int argc, char **argv) {
         } else if (calm_sampler_init(&smp, o.sp, m.cfg.vocab_size) == 0) {
             if (!text) fputs(o.prompt, stdout);
             rc = calm_generate(&s, &tok, &smp, ids, (int)n_ids, o.n_predict, stdout, &st, &e);
-            if (rc) fprintf(stderr, "\nerror: %s\n", e.msg);
-            else calm_print_timings(&st);
+            if (rc)
+                fprintf(stderr, "\nerror: %s\n", e.msg);
+            else
+                calm_print_timings(&st);
             calm_sampler_free(&smp);
         }
         calm_state_free(&s);

@@ -6,7 +6,9 @@
 #include "../kernels.h"
 
 // F16C converts scales in one instruction; the portable conversion is for the scalar kernels.
-static inline float f16(calm_f16 h) { return _cvtsh_ss(h); }
+static inline float f16(calm_f16 h) {
+    return _cvtsh_ss(h);
+}
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -43,7 +45,8 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
         __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; k++)
-            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(
+                _mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
         __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
         __m256i b = _mm256_packs_epi16(p01, p23);
@@ -58,9 +61,10 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
+#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
 
-static inline __attribute__((always_inline)) void dot_q4_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
+static inline __attribute__((always_inline)) void
+dot_q4_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q4_0 *b = w;
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
@@ -81,14 +85,23 @@ static inline __attribute__((always_inline)) void dot_q4_0_impl(int n, const voi
 // The token count as a constant lets the accumulators live in registers.
 static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     switch (nt) {
-    case 1: dot_q4_0_impl(n, w, x, xs, 1, out); break;
-    case 2: dot_q4_0_impl(n, w, x, xs, 2, out); break;
-    case 3: dot_q4_0_impl(n, w, x, xs, 3, out); break;
-    default: dot_q4_0_impl(n, w, x, xs, 4, out); break;
+    case 1:
+        dot_q4_0_impl(n, w, x, xs, 1, out);
+        break;
+    case 2:
+        dot_q4_0_impl(n, w, x, xs, 2, out);
+        break;
+    case 3:
+        dot_q4_0_impl(n, w, x, xs, 3, out);
+        break;
+    default:
+        dot_q4_0_impl(n, w, x, xs, 4, out);
+        break;
     }
 }
 
-static inline __attribute__((always_inline)) void dot_q4_1_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
+static inline __attribute__((always_inline)) void
+dot_q4_1_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q4_1 *b = w;
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
@@ -109,14 +122,23 @@ static inline __attribute__((always_inline)) void dot_q4_1_impl(int n, const voi
 // The token count as a constant lets the accumulators live in registers.
 static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     switch (nt) {
-    case 1: dot_q4_1_impl(n, w, x, xs, 1, out); break;
-    case 2: dot_q4_1_impl(n, w, x, xs, 2, out); break;
-    case 3: dot_q4_1_impl(n, w, x, xs, 3, out); break;
-    default: dot_q4_1_impl(n, w, x, xs, 4, out); break;
+    case 1:
+        dot_q4_1_impl(n, w, x, xs, 1, out);
+        break;
+    case 2:
+        dot_q4_1_impl(n, w, x, xs, 2, out);
+        break;
+    case 3:
+        dot_q4_1_impl(n, w, x, xs, 3, out);
+        break;
+    default:
+        dot_q4_1_impl(n, w, x, xs, 4, out);
+        break;
     }
 }
 
-static inline __attribute__((always_inline)) void dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
+static inline __attribute__((always_inline)) void
+dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q8_0 *b = w;
     __m256 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
@@ -136,15 +158,24 @@ static inline __attribute__((always_inline)) void dot_q8_0_impl(int n, const voi
 // The token count as a constant lets the accumulators live in registers.
 static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     switch (nt) {
-    case 1: dot_q8_0_impl(n, w, x, xs, 1, out); break;
-    case 2: dot_q8_0_impl(n, w, x, xs, 2, out); break;
-    case 3: dot_q8_0_impl(n, w, x, xs, 3, out); break;
-    default: dot_q8_0_impl(n, w, x, xs, 4, out); break;
+    case 1:
+        dot_q8_0_impl(n, w, x, xs, 1, out);
+        break;
+    case 2:
+        dot_q8_0_impl(n, w, x, xs, 2, out);
+        break;
+    case 3:
+        dot_q8_0_impl(n, w, x, xs, 3, out);
+        break;
+    default:
+        dot_q8_0_impl(n, w, x, xs, 4, out);
+        break;
     }
 }
 
 // calm group formats with 4 and 8 bits; 2 and 3 bits use the scalar kernels.
-static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits, int g) {
+static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
+                   int g) {
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
@@ -173,7 +204,8 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
                 } else {
                     __m256i xl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xv));
                     __m256i xh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(xv, 1));
-                    s = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(lo, xl), _mm256_madd_epi16(hi, xh)));
+                    s = _mm256_cvtepi32_ps(
+                        _mm256_add_epi32(_mm256_madd_epi16(lo, xl), _mm256_madd_epi16(hi, xh)));
                 }
                 acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), s, acc[t]);
                 corr[t] += m * a->s;
@@ -183,35 +215,40 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + corr[t];
 }
 
-#define QG_DOT(b, g) \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
-        dot_qg(n, w, x, xs, nt, o, b, g); \
+#define QG_DOT(b, g)                                                                               \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
+                                float *o) {                                                        \
+        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
-QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(4, 32)
+QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
 
-// Float weights: 8 at a time converted to f32 and multiplied into every token's accumulator.
-static inline __m256 load8(const void *w, uint32_t type, int i) {
+    // Float weights: 8 at a time converted to f32 and multiplied into every token's accumulator.
+    static inline __m256 load8(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return _mm256_loadu_ps((const float *)w + i);
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
     if (type == CALM_TYPE_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                      float *out) {
     __m256 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 wv = load8(w, type, i);
         for (int t = 0; t < nt; t++)
-            acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
+            acc[t] = _mm256_fmadd_ps(
+                wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
     }
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
     calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
 // K-quants: dequantize each super-block of 256 once, then FMA it into every token.
-static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                       float *out) {
     const calm_type_traits *tt = calm_type_get(type);
     float buf[QK_K];
     __m256 acc[CALM_NT];
@@ -222,14 +259,18 @@ static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_
         for (int j = 0; j < bs; j += 8) {
             __m256 wv = _mm256_loadu_ps(buf + j);
             for (int t = 0; t < nt; t++)
-                acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j), acc[t]);
+                acc[t] = _mm256_fmadd_ps(
+                    wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j),
+                    acc[t]);
         }
     }
     for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
 }
 
-#define WRAP(name, fn, type) \
-    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) { fn(n, w, type, x, xs, nt, o); }
+#define WRAP(name, fn, type)                                                                       \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) {           \
+        fn(n, w, type, x, xs, nt, o);                                                              \
+    }
 WRAP(dot_f32, dot_float, CALM_TYPE_F32)
 WRAP(dot_f16, dot_float, CALM_TYPE_F16)
 WRAP(dot_bf16, dot_float, CALM_TYPE_BF16)
@@ -242,12 +283,23 @@ WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 const calm_isa calm_isa_avx2 = {
     "avx2",
     {
-        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
-        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
-        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
-        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
-        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_F32] = dot_f32,
+        [CALM_TYPE_F16] = dot_f16,
+        [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0,
+        [CALM_TYPE_Q4_1] = dot_q4_1,
+        [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q5_0] = dot_q5_0,
+        [CALM_TYPE_Q5_1] = dot_q5_1,
+        [CALM_TYPE_Q4_K] = dot_q4_k,
+        [CALM_TYPE_Q5_K] = dot_q5_k,
+        [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 6] = dot_qg4_32,
+        [CALM_TYPE_QG + 7] = dot_qg4_64,
+        [CALM_TYPE_QG + 8] = dot_qg4_128,
+        [CALM_TYPE_QG + 9] = dot_qg8_32,
+        [CALM_TYPE_QG + 10] = dot_qg8_64,
+        [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
 };

@@ -6,7 +6,9 @@
 #include "../kernels.h"
 
 // F16C converts scales in one instruction; the portable conversion is for the scalar kernels.
-static inline float f16(calm_f16 h) { return _cvtsh_ss(h); }
+static inline float f16(calm_f16 h) {
+    return _cvtsh_ss(h);
+}
 
 // 16 bytes of nibbles -> 32 bytes (low nibbles, then high), as in ggml's 4-bit blocks.
 static inline __m256i nibbles(const uint8_t *qs) {
@@ -44,8 +46,10 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         __m512 vid = _mm512_set1_ps(id);
-        __m512i qa = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(a, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        __m512i qb = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(b, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m512i qa = _mm512_cvtps_epi32(_mm512_roundscale_ps(
+            _mm512_mul_ps(a, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m512i qb = _mm512_cvtps_epi32(_mm512_roundscale_ps(
+            _mm512_mul_ps(b, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         _mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(qa));
         _mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(qb));
         y[i].d = d;
@@ -53,11 +57,12 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
+#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
 
 // The 4-bit ggml formats share everything but the offset: q4_0 subtracts 8, q4_1 adds m.
-static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w, size_t bsize, int has_m,
-                                                          const void *x, size_t xs, const int nt, float *out) {
+static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w, size_t bsize,
+                                                           int has_m, const void *x, size_t xs,
+                                                           const int nt, float *out) {
     __m512 acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
@@ -73,7 +78,8 @@ static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w,
         __m512i q = pair(nibbles(b0 + off), nibbles(b1 + off));
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
-            __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs), _mm256_loadu_si256((const __m256i *)a[1].qs));
+            __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs),
+                              _mm256_loadu_si256((const __m256i *)a[1].qs));
             acc[t] = _mm512_fmadd_ps(scales2(d0 * a[0].d, d1 * a[1].d), dpbusd(q, xq), acc[t]);
             corr[t] += m0 * a[0].s + m1 * a[1].s;
         }
@@ -96,12 +102,20 @@ static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w,
 }
 
 // The token count as a constant lets the accumulators live in registers.
-#define NT_SWITCH(call) \
-    switch (nt) { \
-    case 1: call(1); break; \
-    case 2: call(2); break; \
-    case 3: call(3); break; \
-    default: call(4); break; \
+#define NT_SWITCH(call)                                                                            \
+    switch (nt) {                                                                                  \
+    case 1:                                                                                        \
+        call(1);                                                                                   \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        call(2);                                                                                   \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        call(3);                                                                                   \
+        break;                                                                                     \
+    default:                                                                                       \
+        call(4);                                                                                   \
+        break;                                                                                     \
     }
 
 static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
@@ -116,20 +130,23 @@ static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, flo
 #undef CALL
 }
 
-static inline __attribute__((always_inline)) void dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
+static inline __attribute__((always_inline)) void
+dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q8_0 *b = w;
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     int nb = n / 32, i = 0;
     float tail[CALM_NT] = {0};
     for (; i + 2 <= nb; i += 2) {
-        __m512i q = pair(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
+        __m512i q = pair(_mm256_loadu_si256((const __m256i *)b[i].qs),
+                         _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
         __m512i aq = _mm512_abs_epi8(q);
         __mmask64 neg = _mm512_movepi8_mask(q); // |w| as unsigned; the sign moves to x
         float d0 = f16(b[i].d), d1 = f16(b[i + 1].d);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
-            __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs), _mm256_loadu_si256((const __m256i *)a[1].qs));
+            __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs),
+                              _mm256_loadu_si256((const __m256i *)a[1].qs));
             xq = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
             acc[t] = _mm512_fmadd_ps(scales2(d0 * a[0].d, d1 * a[1].d), dpbusd(aq, xq), acc[t]);
         }
@@ -150,16 +167,26 @@ static inline __attribute__((always_inline)) void dot_q8_0_impl(int n, const voi
 // The token count as a constant lets the accumulators live in registers.
 static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     switch (nt) {
-    case 1: dot_q8_0_impl(n, w, x, xs, 1, out); break;
-    case 2: dot_q8_0_impl(n, w, x, xs, 2, out); break;
-    case 3: dot_q8_0_impl(n, w, x, xs, 3, out); break;
-    default: dot_q8_0_impl(n, w, x, xs, 4, out); break;
+    case 1:
+        dot_q8_0_impl(n, w, x, xs, 1, out);
+        break;
+    case 2:
+        dot_q8_0_impl(n, w, x, xs, 2, out);
+        break;
+    case 3:
+        dot_q8_0_impl(n, w, x, xs, 3, out);
+        break;
+    default:
+        dot_q8_0_impl(n, w, x, xs, 4, out);
+        break;
     }
 }
 
 // calm group formats with 4 and 8 bits: one 32-block per 256-bit vpdpbusd (u8 codes need no
 // sign trick, and 32-bit accumulation cannot saturate).
-static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, const void *x, size_t xs, const int nt, float *out, const int bits, const int g) {
+static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, const void *x,
+                                                         size_t xs, const int nt, float *out,
+                                                         const int bits, const int g) {
     __m256 acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
@@ -170,7 +197,8 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
         memcpy(h, p, 4);
         float d = f16(h[0]), m = f16(h[1]);
         for (int c = 0; c < glen / 32; c++) {
-            __m256i q = bits == 4 ? nibbles(p + 4 + c * 16) : _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
+            __m256i q = bits == 4 ? nibbles(p + 4 + c * 16)
+                                  : _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
             for (int t = 0; t < nt; t++) {
                 const block_q8x *a = XQ(t) + i0 / 32 + c;
                 __m256 s = dpbusd256(q, _mm256_loadu_si256((const __m256i *)a->qs));
@@ -182,38 +210,51 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
     for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) + corr[t];
 }
 
-#define QG_DOT(b, g) \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
-        switch (nt) { \
-        case 1: dot_qg(n, w, x, xs, 1, o, b, g); break; \
-        case 2: dot_qg(n, w, x, xs, 2, o, b, g); break; \
-        case 3: dot_qg(n, w, x, xs, 3, o, b, g); break; \
-        default: dot_qg(n, w, x, xs, 4, o, b, g); break; \
-        } \
+#define QG_DOT(b, g)                                                                               \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
+                                float *o) {                                                        \
+        switch (nt) {                                                                              \
+        case 1:                                                                                    \
+            dot_qg(n, w, x, xs, 1, o, b, g);                                                       \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            dot_qg(n, w, x, xs, 2, o, b, g);                                                       \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            dot_qg(n, w, x, xs, 3, o, b, g);                                                       \
+            break;                                                                                 \
+        default:                                                                                   \
+            dot_qg(n, w, x, xs, 4, o, b, g);                                                       \
+            break;                                                                                 \
+        }                                                                                          \
     }
-QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(4, 32)
+QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
 
-static inline __m512 load16(const void *w, uint32_t type, int i) {
+    static inline __m512 load16(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return _mm512_loadu_ps((const float *)w + i);
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
     if (type == CALM_TYPE_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                      float *out) {
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 wv = load16(w, type, i);
         for (int t = 0; t < nt; t++)
-            acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
+            acc[t] = _mm512_fmadd_ps(
+                wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
     }
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
     calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
-static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                       float *out) {
     const calm_type_traits *tt = calm_type_get(type);
     float buf[QK_K];
     __m512 acc[CALM_NT];
@@ -224,14 +265,18 @@ static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_
         for (int j = 0; j < bs; j += 16) {
             __m512 wv = _mm512_loadu_ps(buf + j);
             for (int t = 0; t < nt; t++)
-                acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j), acc[t]);
+                acc[t] = _mm512_fmadd_ps(
+                    wv, _mm512_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i + j),
+                    acc[t]);
         }
     }
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
-#define WRAP(name, fn, type) \
-    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) { fn(n, w, type, x, xs, nt, o); }
+#define WRAP(name, fn, type)                                                                       \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) {           \
+        fn(n, w, type, x, xs, nt, o);                                                              \
+    }
 WRAP(dot_f32, dot_float, CALM_TYPE_F32)
 WRAP(dot_f16, dot_float, CALM_TYPE_F16)
 WRAP(dot_bf16, dot_float, CALM_TYPE_BF16)
@@ -244,12 +289,23 @@ WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 const calm_isa calm_isa_avx512 = {
     "avx512",
     {
-        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
-        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
-        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
-        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
-        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_F32] = dot_f32,
+        [CALM_TYPE_F16] = dot_f16,
+        [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0,
+        [CALM_TYPE_Q4_1] = dot_q4_1,
+        [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q5_0] = dot_q5_0,
+        [CALM_TYPE_Q5_1] = dot_q5_1,
+        [CALM_TYPE_Q4_K] = dot_q4_k,
+        [CALM_TYPE_Q5_K] = dot_q5_k,
+        [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 6] = dot_qg4_32,
+        [CALM_TYPE_QG + 7] = dot_qg4_64,
+        [CALM_TYPE_QG + 8] = dot_qg4_128,
+        [CALM_TYPE_QG + 9] = dot_qg8_32,
+        [CALM_TYPE_QG + 10] = dot_qg8_64,
+        [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
 };

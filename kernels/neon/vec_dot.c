@@ -43,7 +43,7 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t) * xs))
+#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
 
 static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     const block_q4_0 *b = w;
@@ -98,7 +98,8 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
 
 // calm group formats with 4 and 8 bits. 8-bit codes reach 255: they are taken as q - 128 (s8)
 // and the 128 * sum(x) this removes is added back from the block sums.
-static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits, int g) {
+static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
+                   int g) {
     float32x4_t acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = vdupq_n_f32(0);
@@ -125,33 +126,38 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]) + corr[t];
 }
 
-#define QG_DOT(b, g) \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
-        dot_qg(n, w, x, xs, nt, o, b, g); \
+#define QG_DOT(b, g)                                                                               \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
+                                float *o) {                                                        \
+        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
-QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(4, 32)
+QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
 
-static inline float32x4_t load4(const void *w, uint32_t type, int i) {
+    static inline float32x4_t load4(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return vld1q_f32((const float *)w + i);
     uint16x4_t h = vld1_u16((const uint16_t *)w + i);
     if (type == CALM_TYPE_F16) return vcvt_f32_f16(vreinterpret_f16_u16(h));
     return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
 }
 
-static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                      float *out) {
     float32x4_t acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = vdupq_n_f32(0);
     int i = 0;
     for (; i + 4 <= n; i += 4) {
         float32x4_t wv = load4(w, type, i);
         for (int t = 0; t < nt; t++)
-            acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32((const float *)((const uint8_t *)x + t * xs) + i));
+            acc[t] =
+                vfmaq_f32(acc[t], wv, vld1q_f32((const float *)((const uint8_t *)x + t * xs) + i));
     }
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]);
     calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
-static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt, float *out) {
+static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
+                       float *out) {
     const calm_type_traits *tt = calm_type_get(type);
     float buf[QK_K];
     float32x4_t acc[CALM_NT];
@@ -162,14 +168,17 @@ static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_
         for (int j = 0; j < bs; j += 4) {
             float32x4_t wv = vld1q_f32(buf + j);
             for (int t = 0; t < nt; t++)
-                acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32((const float *)((const uint8_t *)x + t * xs) + i + j));
+                acc[t] = vfmaq_f32(acc[t], wv,
+                                   vld1q_f32((const float *)((const uint8_t *)x + t * xs) + i + j));
         }
     }
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]);
 }
 
-#define WRAP(name, fn, type) \
-    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) { fn(n, w, type, x, xs, nt, o); }
+#define WRAP(name, fn, type)                                                                       \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *o) {           \
+        fn(n, w, type, x, xs, nt, o);                                                              \
+    }
 WRAP(dot_f32, dot_float, CALM_TYPE_F32)
 WRAP(dot_f16, dot_float, CALM_TYPE_F16)
 WRAP(dot_bf16, dot_float, CALM_TYPE_BF16)
@@ -182,12 +191,23 @@ WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 const calm_isa calm_isa_neon = {
     "neon",
     {
-        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
-        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
-        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
-        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
-        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_F32] = dot_f32,
+        [CALM_TYPE_F16] = dot_f16,
+        [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0,
+        [CALM_TYPE_Q4_1] = dot_q4_1,
+        [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q5_0] = dot_q5_0,
+        [CALM_TYPE_Q5_1] = dot_q5_1,
+        [CALM_TYPE_Q4_K] = dot_q4_k,
+        [CALM_TYPE_Q5_K] = dot_q5_k,
+        [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 6] = dot_qg4_32,
+        [CALM_TYPE_QG + 7] = dot_qg4_64,
+        [CALM_TYPE_QG + 8] = dot_qg4_128,
+        [CALM_TYPE_QG + 9] = dot_qg8_32,
+        [CALM_TYPE_QG + 10] = dot_qg8_64,
+        [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
 };

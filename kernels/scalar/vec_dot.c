@@ -41,9 +41,9 @@ static void dot_f32_act(int n, const void *w, uint32_t type, const void *x, size
     }
 }
 
-#define F32_ACT(name, type) \
-    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *out) { \
-        dot_f32_act(n, w, type, x, xs, nt, out); \
+#define F32_ACT(name, type)                                                                        \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *out) {         \
+        dot_f32_act(n, w, type, x, xs, nt, out);                                                   \
     }
 F32_ACT(dot_f32, CALM_TYPE_F32)
 F32_ACT(dot_f16, CALM_TYPE_F16)
@@ -126,25 +126,30 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     }
 }
 
-#define QG_DOT(b, g) \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt, float *o) { \
-        dot_qg(n, w, x, xs, nt, o, b, g); \
+#define QG_DOT(b, g)                                                                               \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
+                                float *o) {                                                        \
+        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
-QG_DOT(2, 32) QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128)
-QG_DOT(4, 32) QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(2, 32)
+QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128) QG_DOT(4, 32) QG_DOT(4, 64)
+    QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
 
-const calm_isa calm_isa_scalar = {
-    "scalar",
-    {
-        [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,
-        [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k, [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_Q6_K] = dot_q6_k,
-        [CALM_TYPE_QG + 0] = dot_qg2_32, [CALM_TYPE_QG + 1] = dot_qg2_64,
-        [CALM_TYPE_QG + 2] = dot_qg2_128, [CALM_TYPE_QG + 3] = dot_qg3_32,
-        [CALM_TYPE_QG + 4] = dot_qg3_64, [CALM_TYPE_QG + 5] = dot_qg3_128,
-        [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,
-        [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,
-        [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128,
-    },
-    quantize_q8x,
+        const calm_isa calm_isa_scalar = {
+            "scalar",
+            {
+                [CALM_TYPE_F32] = dot_f32,         [CALM_TYPE_F16] = dot_f16,
+                [CALM_TYPE_BF16] = dot_bf16,       [CALM_TYPE_Q4_0] = dot_q4_0,
+                [CALM_TYPE_Q4_1] = dot_q4_1,       [CALM_TYPE_Q8_0] = dot_q8_0,
+                [CALM_TYPE_Q5_0] = dot_q5_0,       [CALM_TYPE_Q5_1] = dot_q5_1,
+                [CALM_TYPE_Q4_K] = dot_q4_k,       [CALM_TYPE_Q5_K] = dot_q5_k,
+                [CALM_TYPE_Q6_K] = dot_q6_k,       [CALM_TYPE_QG + 0] = dot_qg2_32,
+                [CALM_TYPE_QG + 1] = dot_qg2_64,   [CALM_TYPE_QG + 2] = dot_qg2_128,
+                [CALM_TYPE_QG + 3] = dot_qg3_32,   [CALM_TYPE_QG + 4] = dot_qg3_64,
+                [CALM_TYPE_QG + 5] = dot_qg3_128,  [CALM_TYPE_QG + 6] = dot_qg4_32,
+                [CALM_TYPE_QG + 7] = dot_qg4_64,   [CALM_TYPE_QG + 8] = dot_qg4_128,
+                [CALM_TYPE_QG + 9] = dot_qg8_32,   [CALM_TYPE_QG + 10] = dot_qg8_64,
+                [CALM_TYPE_QG + 11] = dot_qg8_128,
+            },
+            quantize_q8x,
 };

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_POS 384 // positions of eval.raw whose logits are kept
-#define TOP_K 64
+#define N_POS    384 // positions of eval.raw whose logits are kept
+#define TOP_K    64
 #define N_GREEDY 48
 
 static const char *strings[] = {
@@ -18,8 +18,10 @@ static const char *strings[] = {
     "\n\n\nnew\nlines\r\n\tand tabs\t\t",
     "1234567890 3.14159 1,000,000 2024-11-24",
     "I'm sure you've seen what they'd do, we'll see, it's OK, DON'T",
-    "caf\xc3\xa9 na\xc3\xafve \xc3\xbc" "ber Stra\xc3\x9f" "e",
-    "\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\xe4\xb8\x96\xe7\x95\x8c", // Chinese
+    "caf\xc3\xa9 na\xc3\xafve \xc3\xbc"
+    "ber Stra\xc3\x9f"
+    "e",
+    "\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\xe4\xb8\x96\xe7\x95\x8c",              // Chinese
     "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80", // Russian
     "emoji \xf0\x9f\x98\x80\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd and \xe2\x9c\x93",
     "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
@@ -127,7 +129,8 @@ int main(int argc, char **argv) {
 
     // Greedy continuation of a prompt.
     llama_memory_clear(llama_get_memory(ctx), true);
-    const char *prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+    const char *prompt =
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
     int np = tokenize(vocab, prompt, (int)strlen(prompt), toks, 1 << 16);
     snprintf(path, sizeof path, "%s/greedy.txt", argv[3]);
     f = fopen(path, "w");
@@ -139,7 +142,8 @@ int main(int argc, char **argv) {
         if (llama_decode(ctx, one)) fail("decode failed");
         const float *l = llama_get_logits_ith(ctx, -1);
         llama_token best = 0;
-        for (int j = 1; j < V; j++) if (l[j] > l[best]) best = j;
+        for (int j = 1; j < V; j++)
+            if (l[j] > l[best]) best = j;
         fprintf(f, "%s%d", i ? " " : "", best);
         toks[np + i] = best;
         one = llama_batch_get_one(&toks[np + i], 1);
