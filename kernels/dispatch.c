@@ -65,6 +65,7 @@ static void init_table(void) {
     for (int t = 0; t < CALM_TYPE_COUNT; t++)
         if (pick->vec_dot[t]) table.vec_dot[t] = pick->vec_dot[t];
     if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
+    table.panel_dot = pick->panel_dot;
 }
 
 void calm_kernels_init(void) {
@@ -104,7 +105,7 @@ void calm_print_system(FILE *f) {
             getenv("CALM_ISA") ? " (CALM_ISA)" : "", omp_get_max_threads());
 }
 
-#define ROW_CHUNK 16
+#define ROW_CHUNK CALM_PANEL // row chunks and packed panels coincide
 #define MAX_MM    8
 
 void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
@@ -115,8 +116,10 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
            f_stride = (size_t)cols * sizeof(float);
     int first_chunk[MAX_MM + 1] = {0};
     calm_vec_dot_fn dots[MAX_MM];
+    int panels[MAX_MM];
     for (int i = 0; i < n; i++) {
         const calm_type_traits *tt = calm_type_get(mm[i].type);
+        panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
         if (tt->act == CALM_ACT_Q8X && !q) {
             q = malloc((size_t)T * q_stride);
             if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
@@ -128,7 +131,7 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         }
         dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type]
                                            : calm_isa_scalar.vec_dot[mm[i].type];
-        first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK;
+        first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK; // 16 = CALM_PANEL
     }
     // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
     // of CALM_NT tokens passes over them.
@@ -142,6 +145,17 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         size_t stride = q8 ? q_stride : f_stride, row_bytes = calm_row_size(m->type, cols);
         int r0 = (c - first_chunk[i]) * ROW_CHUNK,
             r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
+        if (panels[i]) { // chunk c of this matrix is panel c - first_chunk[i]
+            float po[CALM_NT * CALM_PANEL];
+            for (int t = 0; t < T; t += CALM_NT) {
+                int nt = T - t < CALM_NT ? T - t : CALM_NT;
+                isa->panel_dot(m->packed, c - first_chunk[i], act + (size_t)t * stride, stride, nt, po);
+                for (int k = 0; k < nt; k++)
+                    for (int r = r0; r < r1; r++)
+                        m->y[(size_t)(t + k) * m->rows + r] = po[k * CALM_PANEL + r - r0];
+            }
+            continue;
+        }
         float out[CALM_NT];
         for (int t = 0; t < T; t += CALM_NT) {
             int nt = T - t < CALM_NT ? T - t : CALM_NT;
@@ -157,7 +171,7 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
 
 void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
                       int rows, int cols, int T) {
-    calm_mm m = {w, type, rows, y};
+    calm_mm m = {w, type, rows, y, NULL};
     calm_matmul_many(isa, &m, 1, x, cols, T);
 }
 

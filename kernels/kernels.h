@@ -5,7 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pack.h"
 #include "types.h"
+
+// Dots one 16-row panel of packed weights with nt (1..CALM_NT) q8x activation rows; writes
+// out[t * 16 + j] for row j of the panel.
+typedef void (*calm_panel_dot_fn)(const calm_packed *p, int panel, const void *x, size_t x_stride,
+                                  int nt, float *out);
 
 // Dots one weight row of n elements with nt (1..CALM_NT) activation rows: x points at the first,
 // rows are x_stride bytes apart, in the type's activation format (f32 or q8x blocks).
@@ -18,6 +24,7 @@ typedef struct {
     calm_vec_dot_fn vec_dot[CALM_TYPE_COUNT];
     // f32 rows -> q8x blocks (n a multiple of 32)
     void (*quantize_q8x)(const float *x, block_q8x *y, int n);
+    calm_panel_dot_fn panel_dot; // NULL: this ISA does not use packed weights
 } calm_isa;
 
 // Float kernels process rows in vector-width steps; this adds elements [i, n) of the row.

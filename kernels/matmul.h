@@ -29,6 +29,7 @@ typedef struct {
     uint32_t type;
     int rows;
     float *y;
+    const calm_packed *packed; // optional: the same weights in panels, used where the ISA can
 } calm_mm;
 void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
                       int T);

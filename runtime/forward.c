@@ -94,12 +94,14 @@ static void softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-static void matmul_t(float *y, const float *x, const calm_tensor *w, int T) {
-    calm_matmul(y, x, w->data, w->type, (int)w->ne[1], (int)w->ne[0], T);
+// y = W x for T tokens, through the packed panels when the model has them.
+static void matmul_t(const calm_isa *isa, float *y, const float *x, const calm_tensor *w, int T) {
+    calm_mm m = {w->data, w->type, (int)w->ne[1], y, w->packed};
+    calm_matmul_many(isa, &m, 1, x, (int)w->ne[0], T);
 }
 
 static calm_mm mm_of(const calm_tensor *w, float *y) {
-    return (calm_mm){w->data, w->type, (int)w->ne[1], y};
+    return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed};
 }
 
 // One batch of T tokens at positions p0 .. p0+T-1.
@@ -165,7 +167,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
                 }
             }
         }
-        matmul_t(s->xb, s->att_out, &L->wo, T);
+        matmul_t(isa, s->xb, s->att_out, &L->wo, T);
         for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
 
         for (int t = 0; t < T; t++)
@@ -177,7 +179,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
             float g = s->hb[i];
             s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
         }
-        matmul_t(s->xb, s->hb, &L->w_down, T);
+        matmul_t(isa, s->xb, s->hb, &L->w_down, T);
         for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
     }
     s->kv.n += T;
@@ -186,7 +188,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
     for (int t = first; t < T; t++)
         rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->out_norm.data, dim,
                 c->norm_eps);
-    matmul_t(s->logits, s->xb, &m->output, n_out);
+    matmul_t(isa, s->logits, s->xb, &m->output, n_out);
 }
 
 float *calm_forward(calm_state *s, const int *tokens, int n, int all_logits, calm_err *e) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "../formats/hf.h"
+#include "../kernels/matmul.h"
 #include "../kernels/types.h"
 
 void *calm_model_own(calm_model *m, size_t bytes) {
@@ -179,7 +180,36 @@ int calm_model_load(calm_model *m, const char *path, calm_err *e) {
     return rc;
 }
 
+int calm_model_pack(calm_model *m, calm_err *e) {
+    if (!calm_kernels()->panel_dot || m->packed) return 0;
+    int per_layer = 7, n = m->cfg.n_layers * per_layer + 1;
+    m->packed = calloc((size_t)n, sizeof(calm_packed));
+    if (!m->packed) return calm_fail(e, "%s: out of memory for packed weights", m->path);
+    for (int l = 0; l <= m->cfg.n_layers; l++) {
+        calm_layer *L = l < m->cfg.n_layers ? &m->layers[l] : NULL;
+        calm_tensor *ts[7] = {&m->output};
+        int k = 1;
+        if (L) {
+            calm_tensor *lt[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            memcpy(ts, lt, sizeof lt);
+            k = 7;
+        }
+        for (int i = 0; i < k; i++) {
+            calm_tensor *t = ts[i];
+            if (!calm_pack_supported(t->type)) continue;
+            calm_packed *p = &m->packed[m->n_packed];
+            if (calm_pack(p, t->data, t->type, (int)t->ne[1], (int)t->ne[0]))
+                return calm_fail(e, "%s: out of memory packing '%s'", m->path, t->name);
+            m->n_packed++;
+            t->packed = p;
+        }
+    }
+    return 0;
+}
+
 void calm_model_free(calm_model *m) {
+    for (int i = 0; i < m->n_packed; i++) calm_packed_free(&m->packed[i]);
+    free(m->packed);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->tensors);

@@ -8,6 +8,7 @@
 
 #include "status.h"
 #include "../formats/gguf.h"
+#include "../kernels/pack.h"
 
 typedef struct {
     char name[128];
@@ -16,6 +17,7 @@ typedef struct {
     int64_t ne[4]; // ne[0] = row length (input features), ne[1] = rows (output features)
     const void *data;
     size_t nbytes;
+    const calm_packed *packed; // the same weights in 16-row panels, when packed at load
 } calm_tensor;
 
 typedef enum { CALM_ROPE_NORM = 0, CALM_ROPE_NEOX = 1 } calm_rope_style;
@@ -49,6 +51,8 @@ typedef struct {
     calm_hf *hf;    // set when loaded from a Hugging Face directory
     void **owned;   // buffers the loader had to create (f32 copies of small vectors, permutations)
     int n_owned;
+    calm_packed *packed; // panels made by calm_model_pack
+    int n_packed;
     char path[1024];
 } calm_model;
 
@@ -58,6 +62,10 @@ void calm_model_free(calm_model *m);
 const calm_tensor *calm_model_tensor(const calm_model *m, const char *name);
 // Number of parameters and bytes of weights.
 void calm_model_size(const calm_model *m, int64_t *params, size_t *bytes);
+
+// Repacks every matrix whose type has panel kernels (kernels/pack.h) for the chosen ISA; does
+// nothing when that ISA has none. Costs a copy of those weights.
+int calm_model_pack(calm_model *m, calm_err *e);
 
 // Used by the loaders: build the model from a filled tensor table and config.
 int calm_model_bind(calm_model *m, calm_err *e);

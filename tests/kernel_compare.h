@@ -10,5 +10,8 @@
 // Each returns 0, or -1 with a description of the first mismatch in err.
 int kc_all_types(const calm_isa *isa, char *err, size_t cap);
 int kc_quantize(const calm_isa *isa, char *err, size_t cap);
+// Packed panels through isa->panel_dot (or the scalar panel reference when isa is NULL) against
+// the scalar row kernels.
+int kc_panels(const calm_isa *isa, char *err, size_t cap);
 
 #endif

@@ -25,6 +25,15 @@ Test(kernels, every_isa_matches_scalar) {
     for (int i = 1; i < n; i++) cr_assert_eq(kc_all_types(av[i], err, sizeof err), 0, "%s", err);
 }
 
+Test(kernels, packed_panels_match_row_kernels) {
+    char err[512];
+    cr_assert_eq(kc_panels(NULL, err, sizeof err), 0, "%s", err); // the scalar panel reference
+    const calm_isa *av[8];
+    int n = calm_isa_available(av, 8);
+    for (int i = 1; i < n; i++)
+        if (av[i]->panel_dot) cr_assert_eq(kc_panels(av[i], err, sizeof err), 0, "%s", err);
+}
+
 Test(kernels, activation_quantization_is_identical) {
     const calm_isa *av[8];
     int n = calm_isa_available(av, 8);

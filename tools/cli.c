@@ -190,7 +190,7 @@ int calm_tokenizer_load(const calm_model *m, calm_tokenizer *t, calm_err *e) {
 int calm_load(const char *path, calm_model *m, calm_tokenizer *t, calm_err *e) {
     double t0 = calm_now();
     if (calm_model_load(m, path, e)) return -1;
-    if (t && calm_tokenizer_load(m, t, e)) {
+    if ((t && calm_tokenizer_load(m, t, e)) || calm_model_pack(m, e)) {
         calm_model_free(m);
         return -1;
     }

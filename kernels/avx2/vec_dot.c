@@ -302,4 +302,5 @@ const calm_isa calm_isa_avx2 = {
         [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
+    NULL,
 };

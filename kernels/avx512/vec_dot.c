@@ -286,6 +286,49 @@ WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
 WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 
+// Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
+// columns per instruction and no horizontal sums are needed.
+static inline __attribute__((always_inline)) void panel_impl(const calm_packed *p, int panel, const void *x,
+                                                             size_t xs, const int nt, const int bits,
+                                                             float *out) {
+    const int nb = p->cols / 32;
+    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
+    __m512 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    const __m512i lo4 = _mm512_set1_epi8(0xf);
+    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
+        __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
+        __m512 c = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
+        __m512i w[8];
+        if (bits == 4) {
+            for (int k = 0; k < 4; k++) {
+                __m512i v = _mm512_load_si512((const void *)(blk + 64 + 64 * k));
+                w[k] = _mm512_and_si512(v, lo4);
+                w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+            }
+        } else {
+            for (int k = 0; k < 8; k++) w[k] = _mm512_load_si512((const void *)(blk + 64 + 64 * k));
+        }
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = XQ(t) + b;
+            int32_t xw[8];
+            memcpy(xw, a->qs, 32);
+            __m512i s = _mm512_setzero_si512();
+            for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(xw[k]));
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(a->d));
+            acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
+            acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(out + t * CALM_PANEL, acc[t]);
+}
+
+static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt, float *out) {
+#define CALL(k) (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, out) : panel_impl(p, panel, x, xs, k, 8, out))
+    NT_SWITCH(CALL)
+#undef CALL
+}
+
 const calm_isa calm_isa_avx512 = {
     "avx512",
     {
@@ -308,4 +351,5 @@ const calm_isa calm_isa_avx512 = {
         [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
+    panel_dot,
 };

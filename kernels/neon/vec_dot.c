@@ -210,4 +210,5 @@ const calm_isa calm_isa_neon = {
         [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
+    NULL,
 };

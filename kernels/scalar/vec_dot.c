@@ -152,4 +152,5 @@ QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128) QG_DOT(4
                 [CALM_TYPE_QG + 11] = dot_qg8_128,
             },
             quantize_q8x,
+    NULL, // the scalar path multiplies the weights as stored; calm_panel_dot_scalar is the panels' reference
 };

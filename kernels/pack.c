@@ -1,0 +1,114 @@
+#include "pack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "types.h"
+
+int calm_pack_supported(uint32_t type) {
+    const calm_type_traits *t = calm_type_get(type);
+    return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
+           (t && (t->qg_bits == 4 || t->qg_bits == 8));
+}
+
+// The unsigned codes u[32] and d, c of block b of row r.
+static void block_codes(const void *w, uint32_t type, int cols, int r, int b, uint8_t *u, float *d,
+                        float *c) {
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * calm_row_size(type, cols);
+    const calm_type_traits *t = calm_type_get(type);
+    if (type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1) {
+        const uint8_t *blk = row + (size_t)b * t->type_size;
+        calm_f16 h[2];
+        memcpy(h, blk, 4);
+        const uint8_t *qs = blk + (type == CALM_TYPE_Q4_0 ? 2 : 4);
+        for (int j = 0; j < 16; j++) u[j] = qs[j] & 0xf, u[j + 16] = qs[j] >> 4;
+        *d = calm_f16_to_f32(h[0]);
+        *c = type == CALM_TYPE_Q4_0 ? -8.0f * *d : calm_f16_to_f32(h[1]);
+    } else if (type == CALM_TYPE_Q8_0) {
+        const block_q8_0 *blk = (const block_q8_0 *)row + b;
+        for (int j = 0; j < 32; j++) u[j] = (uint8_t)(blk->qs[j] + 128);
+        *d = calm_f16_to_f32(blk->d);
+        *c = -128.0f * *d;
+    } else { // calm group: find the group holding block b
+        int g = t->qg_group, gi = b * 32 / g, off = b * 32 - gi * g;
+        const uint8_t *p = row + (size_t)gi * calm_qg_group_bytes(t->qg_bits, g);
+        int glen = cols - gi * g < g ? cols - gi * g : g;
+        uint8_t q[128];
+        calm_qg_unpack(p + 4, t->qg_bits, glen, q);
+        memcpy(u, q + off, 32);
+        calm_f16 h[2];
+        memcpy(h, p, 4);
+        *d = calm_f16_to_f32(h[0]);
+        *c = calm_f16_to_f32(h[1]);
+    }
+}
+
+int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) {
+    memset(p, 0, sizeof *p);
+    if (!calm_pack_supported(type) || cols % 32) return -1;
+    const calm_type_traits *t = calm_type_get(type);
+    p->bits = type == CALM_TYPE_Q8_0 || t->qg_bits == 8 ? 8 : 4;
+    p->rows = rows;
+    p->cols = cols;
+    p->block_bytes = 64 + (size_t)CALM_PANEL * 32 * p->bits / 8;
+    int panels = (rows + CALM_PANEL - 1) / CALM_PANEL, nb = cols / 32;
+    p->data = aligned_alloc(64, (size_t)panels * nb * p->block_bytes);
+    if (!p->data) return -1;
+#pragma omp parallel for schedule(static)
+    for (int pi = 0; pi < panels; pi++) {
+        for (int b = 0; b < nb; b++) {
+            uint8_t *dst = p->data + ((size_t)pi * nb + b) * p->block_bytes;
+            calm_f16 *dh = (calm_f16 *)dst, *ch = dh + CALM_PANEL;
+            uint8_t *codes = dst + 64;
+            memset(codes, 0, p->block_bytes - 64);
+            for (int j = 0; j < CALM_PANEL; j++) {
+                int r = pi * CALM_PANEL + j;
+                uint8_t u[32] = {0};
+                float d = 0, c = 0; // rows past the end stay zero
+                if (r < rows) block_codes(w, type, cols, r, b, u, &d, &c);
+                dh[j] = calm_f32_to_f16(d);
+                ch[j] = calm_f32_to_f16(c);
+                for (int e = 0; e < 32; e++) {
+                    if (p->bits == 8) {
+                        codes[(e / 4) * 64 + 4 * j + e % 4] = u[e];
+                    } else {
+                        int k = (e % 16) / 4, i = e % 4, hi = e >= 16;
+                        codes[k * 64 + 4 * j + i] |= (uint8_t)(u[e] << (hi ? 4 : 0));
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+void calm_packed_free(calm_packed *p) {
+    free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
+                           float *out) {
+    int nb = p->cols / 32;
+    for (int t = 0; t < nt; t++)
+        for (int j = 0; j < CALM_PANEL; j++) out[t * CALM_PANEL + j] = 0;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = p->data + ((size_t)panel * nb + b) * p->block_bytes;
+        const calm_f16 *dh = (const calm_f16 *)blk, *ch = dh + CALM_PANEL;
+        const uint8_t *codes = blk + 64;
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + b;
+            for (int j = 0; j < CALM_PANEL; j++) {
+                int sum = 0;
+                for (int e = 0; e < 32; e++) {
+                    int u;
+                    if (p->bits == 8) u = codes[(e / 4) * 64 + 4 * j + e % 4];
+                    else u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
+                    sum += u * a->qs[e];
+                }
+                out[t * CALM_PANEL + j] += calm_f16_to_f32(dh[j]) * a->d * (float)sum +
+                                          calm_f16_to_f32(ch[j]) * a->s;
+            }
+        }
+    }
+}

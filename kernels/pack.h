@@ -1,0 +1,35 @@
+// Weights repacked into 16-row panels for the panel kernels: per panel and block of 32 columns,
+// f16 d[16] and f16 c[16], then the codes of 16 rows x 32 columns as unsigned bytes or nibbles,
+// arranged so that 32-bit lane j of a vector holds 4 consecutive codes of row j:
+//   4 bits: four 64-byte vectors; byte 4j+i of vector k holds code 4k+i (low nibble) and code
+//           4k+i+16 (high nibble) of row j
+//   8 bits: eight 64-byte vectors; byte 4j+i of vector k holds code 4k+i of row j
+// Every supported format then dots as  sum_b d_b * dx_b * sum(u * xq) + c_b * sx_b:
+//   Q4_0: u = q, c = -8d;  Q4_1: u = q, c = m;  Q8_0: u = q + 128, c = -128d;  qgB_G: u = q, c = m.
+#ifndef CALM_PACK_H
+#define CALM_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CALM_PANEL 16
+
+typedef struct {
+    int bits;  // 4 or 8
+    int rows, cols;
+    size_t block_bytes; // bytes per panel per block of 32 columns
+    uint8_t *data;      // ceil(rows / 16) panels x (cols / 32) blocks
+} calm_packed;
+
+// Whether a type can be packed (Q4_0, Q4_1, Q8_0, qg4_*, qg8_*).
+int calm_pack_supported(uint32_t type);
+// Packs a rows x cols matrix; returns 0, or -1 if the type is not supported or memory runs out.
+int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols);
+void calm_packed_free(calm_packed *p);
+
+// Scalar reference of the panel dot: y[t][r] for rows of panel `panel`, tokens t < nt, from q8x
+// activations x (rows of x_stride bytes). Writes the 16 sums per token to out[t * 16 + j].
+void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t x_stride, int nt,
+                           float *out);
+
+#endif
