@@ -129,8 +129,14 @@ Test(forward, batched_equals_sequential, .init = setup, .fini = teardown) {
     free(ids);
 }
 
-// Repacking the default model's weights into panels changes only the order of float sums.
-Test(forward, packed_panels_equal_unpacked, .timeout = 300) {
+// Repacking the default model's weights into panels changes only the order of float sums, but
+// the activations are rounded to 8 bits before every matmul, so a tiny difference can move a
+// rounding by one step and the steps compound over 30 layers: the two agree as distributions
+// (mean KL per position, like llama.cpp's KL-divergence check), not bit for bit. Measured on these
+// 128 positions, any two summation orders differ by about as much: scalar vs AVX2 kernels KL
+// 3.7e-3, AVX2 vs AVX-512 4.6e-3, AVX-512 rows vs panels 4.3e-3 (top-1 95-98%). The bound is
+// twice that noise.
+Test(forward, packed_panels_agree_with_unpacked, .timeout = 300) {
     calm_model a, b;
     calm_tokenizer t;
     calm_err e;
@@ -138,19 +144,41 @@ Test(forward, packed_panels_equal_unpacked, .timeout = 300) {
     cr_assert_eq(calm_model_load(&b, CALM_MODEL_Q41, &e), 0, "%s", e.msg);
     cr_assert_eq(calm_model_pack(&b, &e), 0, "%s", e.msg);
     cr_assert_eq(calm_tokenizer_from_gguf(&t, &a.gguf, &e), 0);
-    const char *text = "Panels hold sixteen rows of weights, so one instruction serves them all.";
+    size_t n;
+    char *text = th_read(CALM_SOURCE_DIR "/../shared/data/wikitext-2/eval.raw", &n);
+    text[4000] = 0;
     int *ids;
     long k = calm_tokenize(&t, text, strlen(text), 1, 1, &ids);
+    int T = k < 128 ? (int)k : 128, V = a.cfg.vocab_size;
     calm_state sa, sb;
-    cr_assert_eq(calm_state_init(&sa, &a, 128, 64, &e), 0);
-    cr_assert_eq(calm_state_init(&sb, &b, 128, 64, &e), 0);
-    float *la = calm_forward(&sa, ids, (int)k, 0, &e), *lb = calm_forward(&sb, ids, (int)k, 0, &e);
-    float md = 0, mx = 0;
-    for (int j = 0; j < a.cfg.vocab_size; j++) md = fmaxf(md, fabsf(la[j] - lb[j])), mx = fmaxf(mx, fabsf(la[j]));
-    cr_log_info("packed: %d matrices, max |dlogit| %.3g (max |logit| %.3g)", b.n_packed, md, mx);
-    cr_assert_lt(md, 1e-3f * mx, "max difference %g", md);
+    cr_assert_eq(calm_state_init(&sa, &a, 256, T, &e), 0);
+    cr_assert_eq(calm_state_init(&sb, &b, 256, T, &e), 0);
+    float *la = calm_forward(&sa, ids, T, 1, &e), *lb = calm_forward(&sb, ids, T, 1, &e);
+    double kl_sum = 0;
+    int top1 = 0;
+    for (int i = 0; i < T; i++) {
+        const float *p = la + (size_t)i * V, *q = lb + (size_t)i * V;
+        double mp = p[0], mq = q[0], zp = 0, zq = 0, kl = 0;
+        int ap = 0, aq = 0;
+        for (int j = 1; j < V; j++) {
+            if (p[j] > p[ap]) ap = j;
+            if (q[j] > q[aq]) aq = j;
+        }
+        mp = p[ap], mq = q[aq];
+        for (int j = 0; j < V; j++) zp += exp(p[j] - mp), zq += exp(q[j] - mq);
+        for (int j = 0; j < V; j++) {
+            double lp = p[j] - mp - log(zp), lq = q[j] - mq - log(zq);
+            kl += exp(lp) * (lp - lq);
+        }
+        kl_sum += kl;
+        top1 += ap == aq;
+    }
+    cr_log_info("packed: %d matrices; %d positions: mean KL %.3g, top-1 agreement %d/%d", b.n_packed, T,
+                kl_sum / T, top1, T);
+    cr_assert_lt(kl_sum / T, 1e-2, "mean KL %g", kl_sum / T);
+    cr_assert_geq(top1, T * 9 / 10);
     calm_state_free(&sa), calm_state_free(&sb);
-    free(ids);
+    free(ids), free(text);
     calm_tokenizer_free(&t);
     calm_model_free(&a), calm_model_free(&b);
 }
