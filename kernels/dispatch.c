@@ -66,6 +66,8 @@ static void init_table(void) {
         if (pick->vec_dot[t]) table.vec_dot[t] = pick->vec_dot[t];
     if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
     table.panel_dot = pick->panel_dot;
+    if (pick->attend) table.attend = pick->attend;
+    if (pick->silu_mul) table.silu_mul = pick->silu_mul;
 }
 
 void calm_kernels_init(void) {

@@ -25,6 +25,12 @@ typedef struct {
     // f32 rows -> q8x blocks (n a multiple of 32)
     void (*quantize_q8x)(const float *x, block_q8x *y, int n);
     calm_panel_dot_fn panel_dot; // NULL: this ISA does not use packed weights
+    // One query head against n cached positions: k and v point at position 0 of the head, rows
+    // `stride` floats apart. scores is scratch of n floats; out gets hd floats.
+    void (*attend)(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                   float scale, float *scores, float *out);
+    // g[i] = silu(g[i]) * u[i]
+    void (*silu_mul)(float *g, const float *u, size_t n);
 } calm_isa;
 
 // Float kernels process rows in vector-width steps; this adds elements [i, n) of the row.

@@ -82,17 +82,6 @@ static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq,
     }
 }
 
-static void softmax(float *x, int n) {
-    float max = x[0];
-    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
-}
 
 // y = W x for T tokens, through the packed panels when the model has them.
 static void matmul_t(const calm_isa *isa, float *y, const float *x, const calm_tensor *w, int T) {
@@ -142,29 +131,16 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
             memcpy(calm_kv_k(&s->kv, l, p0 + t), k, (size_t)kvd * sizeof(float));
             memcpy(calm_kv_v(&s->kv, l, p0 + t), v, (size_t)kvd * sizeof(float));
         }
-        // Causal attention: token t sees positions 0 .. p0 + t.
-#pragma omp parallel for collapse(2) schedule(static)
+        // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions,
+        // so (token, head) pairs are dealt out round-robin to keep the threads even.
+#pragma omp parallel for collapse(2) schedule(static, 1)
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < nh; h++) {
-                float *sc = s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len;
-                const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
-                int kvh = h / (nh / nkv), n = p0 + t + 1;
-                for (int j = 0; j < n; j++) {
-                    const float *k = calm_kv_k(&s->kv, l, j) + (size_t)kvh * hd;
-                    float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-                    for (int i = 0; i < hd; i++) d += q[i] * k[i];
-                    sc[j] = d * att_scale;
-                }
-                softmax(sc, n);
-                float *o = s->att_out + (size_t)t * qd + (size_t)h * hd;
-                memset(o, 0, (size_t)hd * sizeof(float));
-                for (int j = 0; j < n; j++) {
-                    const float *v = calm_kv_v(&s->kv, l, j) + (size_t)kvh * hd;
-                    const float a = sc[j];
-#pragma omp simd
-                    for (int i = 0; i < hd; i++) o[i] += a * v[i];
-                }
+                int kvh = h / (nh / nkv);
+                isa->attend(s->q + (size_t)t * qd + (size_t)h * hd, calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
+                            calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, (size_t)kvd, p0 + t + 1, hd,
+                            att_scale, s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len,
+                            s->att_out + (size_t)t * qd + (size_t)h * hd);
             }
         }
         matmul_t(isa, s->xb, s->att_out, &L->wo, T);
@@ -175,10 +151,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
                     c->norm_eps);
         calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
         calm_matmul_many(isa, gate_up, 2, s->xb, dim, T);
-        for (size_t i = 0; i < (size_t)T * hid; i++) {
-            float g = s->hb[i];
-            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
-        }
+        isa->silu_mul(s->hb, s->hb2, (size_t)T * hid);
         matmul_t(isa, s->xb, s->hb, &L->w_down, T);
         for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
     }

@@ -186,3 +186,36 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
         }
     return 0;
 }
+
+int kc_attention(const calm_isa *isa, char *err, size_t cap) {
+    static const int hds[] = {8, 16, 24, 32, 64, 128};
+    static const int ns[] = {1, 2, 7, 16, 17, 100, 300};
+    int stride = 3 * 128 + 5; // cache rows hold several heads
+    float *k = malloc(sizeof(float) * 300 * stride), *v = malloc(sizeof(float) * 300 * stride);
+    float q[128], sc[300], o0[128], o1[128];
+    for (int i = 0; i < 300 * stride; i++) k[i] = 2 * frand(), v[i] = frand();
+    int rc = 0;
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0] && !rc; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0] && !rc; b++) {
+            int hd = hds[a], n = ns[b];
+            for (int i = 0; i < hd; i++) q[i] = frand();
+            calm_isa_scalar.attend(q, k + 7, v + 7, (size_t)stride, n, hd, 0.125f, sc, o0);
+            isa->attend(q, k + 7, v + 7, (size_t)stride, n, hd, 0.125f, sc, o1);
+            for (int i = 0; i < hd && !rc; i++)
+                if (!(fabsf(o0[i] - o1[i]) <= 1e-5f + 1e-4f * fabsf(o0[i]))) {
+                    snprintf(err, cap, "%s attend hd %d n %d: [%d] %g vs scalar %g", isa->name, hd, n, i, o1[i], o0[i]);
+                    rc = -1;
+                }
+        }
+    float g0[203], g1[203], u[203];
+    for (int i = 0; i < 203; i++) g0[i] = g1[i] = 12 * frand(), u[i] = frand();
+    calm_isa_scalar.silu_mul(g0, u, 203);
+    isa->silu_mul(g1, u, 203);
+    for (int i = 0; i < 203 && !rc; i++)
+        if (!(fabsf(g0[i] - g1[i]) <= 1e-6f + 1e-5f * fabsf(g0[i]))) {
+            snprintf(err, cap, "%s silu_mul [%d]: %g vs scalar %g", isa->name, i, g1[i], g0[i]);
+            rc = -1;
+        }
+    free(k), free(v);
+    return rc;
+}

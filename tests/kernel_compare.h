@@ -13,5 +13,7 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap);
 // Packed panels through isa->panel_dot (or the scalar panel reference when isa is NULL) against
 // the scalar row kernels.
 int kc_panels(const calm_isa *isa, char *err, size_t cap);
+// isa->attend and isa->silu_mul against the scalar ones (head sizes with and without vector tails).
+int kc_attention(const calm_isa *isa, char *err, size_t cap);
 
 #endif

@@ -34,6 +34,14 @@ Test(kernels, packed_panels_match_row_kernels) {
         if (av[i]->panel_dot) cr_assert_eq(kc_panels(av[i], err, sizeof err), 0, "%s", err);
 }
 
+Test(kernels, attention_and_silu_match_scalar) {
+    const calm_isa *av[8];
+    int n = calm_isa_available(av, 8);
+    char err[512];
+    for (int i = 1; i < n; i++)
+        if (av[i]->attend) cr_assert_eq(kc_attention(av[i], err, sizeof err), 0, "%s", err);
+}
+
 Test(kernels, activation_quantization_is_identical) {
     const calm_isa *av[8];
     int n = calm_isa_available(av, 8);

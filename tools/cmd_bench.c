@@ -78,8 +78,9 @@ int cmd_bench(int argc, char **argv) {
     int64_t params;
     size_t bytes;
     calm_model_size(&m, &params, &bytes);
-    int *toks = malloc(sizeof(int) * (size_t)(pp > 0 ? pp : 1));
-    for (int i = 0; i < pp; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)m.cfg.vocab_size);
+    int n_toks = pp > 0 ? pp : 1; // generation starts from toks[0] even when -p 0
+    int *toks = malloc(sizeof(int) * (size_t)n_toks);
+    for (int i = 0; i < n_toks; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)m.cfg.vocab_size);
     const char *name = strrchr(o.model, '/') ? strrchr(o.model, '/') + 1 : o.model;
     printf("| model                          |       size |     params | kernels | threads |  test "
            "|                  t/s |\n");
@@ -100,14 +101,23 @@ int cmd_bench(int argc, char **argv) {
             for (int r = -1; r < reps && r < 64; r++) { // r = -1: warm-up
                 s.kv.n = 0;
                 double t0 = calm_now();
+                int ok = 1;
                 if (test == 0) {
-                    calm_forward(&s, toks, pp, 0, &e);
+                    ok = calm_forward(&s, toks, pp, 0, &e) != NULL;
                 } else {
                     int tok = toks[0];
-                    for (int i = 0; i < tg; i++) {
+                    for (int i = 0; i < tg && ok; i++) {
                         float *l = calm_forward(&s, &tok, 1, 0, &e);
-                        tok = (int)((tok + (l[0] > 0)) * 31u % (unsigned)m.cfg.vocab_size);
+                        ok = l != NULL;
+                        if (ok) tok = (int)((tok + (l[0] > 0)) * 31u % (unsigned)m.cfg.vocab_size);
                     }
+                }
+                if (!ok) {
+                    fprintf(stderr, "error: %s\n", e.msg);
+                    calm_state_free(&s);
+                    free(toks);
+                    calm_model_free(&m);
+                    return 1;
                 }
                 if (r >= 0) v[r] = n / (calm_now() - t0);
             }

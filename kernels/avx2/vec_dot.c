@@ -280,6 +280,10 @@ WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
 WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 
+void calm_avx2_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                    float scale, float *scores, float *out);
+void calm_avx2_silu_mul(float *g, const float *u, size_t n);
+
 const calm_isa calm_isa_avx2 = {
     "avx2",
     {
@@ -303,4 +307,6 @@ const calm_isa calm_isa_avx2 = {
     },
     quantize_q8x,
     NULL,
+    calm_avx2_attend,
+    calm_avx2_silu_mul,
 };

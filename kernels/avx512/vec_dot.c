@@ -329,6 +329,10 @@ static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs,
 #undef CALL
 }
 
+void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                    float scale, float *scores, float *out);
+void calm_avx512_silu_mul(float *g, const float *u, size_t n);
+
 const calm_isa calm_isa_avx512 = {
     "avx512",
     {
@@ -352,4 +356,6 @@ const calm_isa calm_isa_avx512 = {
     },
     quantize_q8x,
     panel_dot,
+    calm_avx512_attend,
+    calm_avx512_silu_mul,
 };

@@ -135,7 +135,11 @@ QG_DOT(2, 32)
 QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128) QG_DOT(4, 32) QG_DOT(4, 64)
     QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
 
-        const calm_isa calm_isa_scalar = {
+        void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                        float scale, float *scores, float *out);
+void calm_silu_mul_scalar(float *g, const float *u, size_t n);
+
+const calm_isa calm_isa_scalar = {
             "scalar",
             {
                 [CALM_TYPE_F32] = dot_f32,         [CALM_TYPE_F16] = dot_f16,
@@ -153,4 +157,6 @@ QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128) QG_DOT(4
             },
             quantize_q8x,
     NULL, // the scalar path multiplies the weights as stored; calm_panel_dot_scalar is the panels' reference
+    calm_attend_scalar,
+    calm_silu_mul_scalar,
 };
