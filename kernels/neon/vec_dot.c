@@ -210,5 +210,7 @@ const calm_isa calm_isa_neon = {
         [CALM_TYPE_QG + 11] = dot_qg8_128,
     },
     quantize_q8x,
+    NULL, // no packed panels: sdot takes signed codes, the panels hold unsigned ones
+    NULL, // attention and SiLU: the scalar kernels
     NULL,
 };
