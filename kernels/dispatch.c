@@ -122,7 +122,7 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
     for (int i = 0; i < n; i++) {
         const calm_type_traits *tt = calm_type_get(mm[i].type);
         panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
-        if (tt->act == CALM_ACT_Q8X && !q) {
+        if ((tt->act == CALM_ACT_Q8X || panels[i]) && !q) { // panels always take q8x activations
             q = malloc((size_t)T * q_stride);
             if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
             void (*quant)(const float *, block_q8x *, int) =
@@ -142,7 +142,7 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         int i = 0;
         while (c >= first_chunk[i + 1]) i++;
         const calm_mm *m = &mm[i];
-        int q8 = calm_type_get(m->type)->act == CALM_ACT_Q8X;
+        int q8 = panels[i] || calm_type_get(m->type)->act == CALM_ACT_Q8X;
         const uint8_t *act = q8 ? (const uint8_t *)q : (const uint8_t *)x;
         size_t stride = q8 ? q_stride : f_stride, row_bytes = calm_row_size(m->type, cols);
         int r0 = (c - first_chunk[i]) * ROW_CHUNK,

@@ -8,6 +8,8 @@
 int calm_pack_supported(uint32_t type) {
     const calm_type_traits *t = calm_type_get(type);
     return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
+           type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1 || type == CALM_TYPE_Q4_K ||
+           type == CALM_TYPE_Q5_K ||
            (t && (t->qg_bits == 4 || t->qg_bits == 8));
 }
 
@@ -24,6 +26,44 @@ static void block_codes(const void *w, uint32_t type, int cols, int r, int b, ui
         for (int j = 0; j < 16; j++) u[j] = qs[j] & 0xf, u[j + 16] = qs[j] >> 4;
         *d = calm_f16_to_f32(h[0]);
         *c = type == CALM_TYPE_Q4_0 ? -8.0f * *d : calm_f16_to_f32(h[1]);
+    } else if (type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1) {
+        const uint8_t *blk = row + (size_t)b * t->type_size;
+        int has_m = type == CALM_TYPE_Q5_1;
+        calm_f16 h[2];
+        uint32_t qh;
+        memcpy(h, blk, 4);
+        memcpy(&qh, blk + (has_m ? 4 : 2), 4);
+        const uint8_t *qs = blk + (has_m ? 8 : 6);
+        for (int j = 0; j < 16; j++) {
+            u[j] = (uint8_t)((qs[j] & 0xf) | (((qh >> j) & 1) << 4));
+            u[j + 16] = (uint8_t)((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+        }
+        *d = calm_f16_to_f32(h[0]);
+        *c = has_m ? calm_f16_to_f32(h[1]) : -16.0f * *d;
+    } else if (type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K) {
+        // sub-block sb of super-block: scale and min are 6-bit, codes 4 bits (+ a fifth for Q5_K)
+        const uint8_t *blk = row + (size_t)(b / 8) * t->type_size;
+        int sb = b % 8;
+        calm_f16 h[2];
+        memcpy(h, blk, 4);
+        const uint8_t *scales = blk + 4;
+        uint8_t sc, m;
+        if (sb < 4) {
+            sc = scales[sb] & 63;
+            m = scales[sb + 4] & 63;
+        } else {
+            sc = (uint8_t)((scales[sb + 4] & 0xf) | ((scales[sb - 4] >> 6) << 4));
+            m = (uint8_t)((scales[sb + 4] >> 4) | ((scales[sb] >> 6) << 4));
+        }
+        const uint8_t *qs = blk + (type == CALM_TYPE_Q4_K ? 16 : 48) + 32 * (sb / 2);
+        const uint8_t *qh = blk + 16;
+        for (int j = 0; j < 32; j++) {
+            int q = sb % 2 ? qs[j] >> 4 : qs[j] & 0xf;
+            if (type == CALM_TYPE_Q5_K) q |= ((qh[j] >> sb) & 1) << 4;
+            u[j] = (uint8_t)q;
+        }
+        *d = calm_f16_to_f32(h[0]) * sc;
+        *c = -calm_f16_to_f32(h[1]) * m;
     } else if (type == CALM_TYPE_Q8_0) {
         const block_q8_0 *blk = (const block_q8_0 *)row + b;
         for (int j = 0; j < 32; j++) u[j] = (uint8_t)(blk->qs[j] + 128);
@@ -47,10 +87,15 @@ int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) 
     memset(p, 0, sizeof *p);
     if (!calm_pack_supported(type) || cols % 32) return -1;
     const calm_type_traits *t = calm_type_get(type);
-    p->bits = type == CALM_TYPE_Q8_0 || t->qg_bits == 8 ? 8 : 4;
+    p->bits = type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
+                      t->qg_bits == 4
+                  ? 4
+                  : 8;
+    p->f32_scales = type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K;
     p->rows = rows;
     p->cols = cols;
-    p->block_bytes = 64 + (size_t)CALM_PANEL * 32 * p->bits / 8;
+    size_t header = p->f32_scales ? 128 : 64;
+    p->block_bytes = header + (size_t)CALM_PANEL * 32 * p->bits / 8;
     int panels = (rows + CALM_PANEL - 1) / CALM_PANEL, nb = cols / 32;
     p->data = aligned_alloc(64, (size_t)panels * nb * p->block_bytes);
     if (!p->data) return -1;
@@ -58,16 +103,21 @@ int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) 
     for (int pi = 0; pi < panels; pi++) {
         for (int b = 0; b < nb; b++) {
             uint8_t *dst = p->data + ((size_t)pi * nb + b) * p->block_bytes;
-            calm_f16 *dh = (calm_f16 *)dst, *ch = dh + CALM_PANEL;
-            uint8_t *codes = dst + 64;
-            memset(codes, 0, p->block_bytes - 64);
+            uint8_t *codes = dst + header;
+            memset(codes, 0, p->block_bytes - header);
             for (int j = 0; j < CALM_PANEL; j++) {
                 int r = pi * CALM_PANEL + j;
                 uint8_t u[32] = {0};
                 float d = 0, c = 0; // rows past the end stay zero
                 if (r < rows) block_codes(w, type, cols, r, b, u, &d, &c);
-                dh[j] = calm_f32_to_f16(d);
-                ch[j] = calm_f32_to_f16(c);
+                if (p->f32_scales) {
+                    memcpy(dst + 4 * j, &d, 4);
+                    memcpy(dst + 64 + 4 * j, &c, 4);
+                } else {
+                    calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
+                    memcpy(dst + 2 * j, &dh, 2);
+                    memcpy(dst + 32 + 2 * j, &ch, 2);
+                }
                 for (int e = 0; e < 32; e++) {
                     if (p->bits == 8) {
                         codes[(e / 4) * 64 + 4 * j + e % 4] = u[e];
@@ -94,8 +144,19 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_
         for (int j = 0; j < CALM_PANEL; j++) out[t * CALM_PANEL + j] = 0;
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = p->data + ((size_t)panel * nb + b) * p->block_bytes;
-        const calm_f16 *dh = (const calm_f16 *)blk, *ch = dh + CALM_PANEL;
-        const uint8_t *codes = blk + 64;
+        const uint8_t *codes = blk + (p->f32_scales ? 128 : 64);
+        float dv[CALM_PANEL], cv[CALM_PANEL];
+        for (int j = 0; j < CALM_PANEL; j++) {
+            if (p->f32_scales) {
+                memcpy(&dv[j], blk + 4 * j, 4);
+                memcpy(&cv[j], blk + 64 + 4 * j, 4);
+            } else {
+                calm_f16 h[2];
+                memcpy(&h[0], blk + 2 * j, 2);
+                memcpy(&h[1], blk + 32 + 2 * j, 2);
+                dv[j] = calm_f16_to_f32(h[0]), cv[j] = calm_f16_to_f32(h[1]);
+            }
+        }
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + b;
             for (int j = 0; j < CALM_PANEL; j++) {
@@ -106,8 +167,7 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_
                     else u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
                     sum += u * a->qs[e];
                 }
-                out[t * CALM_PANEL + j] += calm_f16_to_f32(dh[j]) * a->d * (float)sum +
-                                          calm_f16_to_f32(ch[j]) * a->s;
+                out[t * CALM_PANEL + j] += dv[j] * a->d * (float)sum + cv[j] * a->s;
             }
         }
     }

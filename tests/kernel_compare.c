@@ -144,8 +144,10 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap) {
 }
 
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
-    static const int shapes[][3] = {{16, 64, 1}, {37, 576, 5}, {5, 256, 4}, {48, 1536, 2}};
-    uint32_t types[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, (uint32_t)calm_type_qg(4, 32),
+    static const int shapes[][3] = {{16, 64, 1}, {37, 576, 5}, {5, 256, 4}, {48, 1536, 2}, {19, 768, 3}};
+    uint32_t types[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q5_0, CALM_TYPE_Q5_1,
+                        CALM_TYPE_Q4_K, CALM_TYPE_Q5_K,
+                        (uint32_t)calm_type_qg(4, 32),
                         (uint32_t)calm_type_qg(4, 128), (uint32_t)calm_type_qg(8, 64), (uint32_t)calm_type_qg(8, 128)};
     calm_isa ref = calm_isa_scalar;
     ref.panel_dot = calm_panel_dot_scalar;
@@ -154,34 +156,43 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
         for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
             int rows = shapes[sh][0], cols = shapes[sh][1], T = shapes[sh][2];
             uint32_t type = types[k];
+            if (cols % calm_type_get(type)->block_size) continue; // K-quants: rows of 256s
             uint8_t *w = random_matrix(type, rows, cols);
             calm_packed p;
             if (calm_pack(&p, w, type, rows, cols)) {
                 snprintf(err, cap, "cannot pack %s", calm_type_get(type)->name);
                 return -1;
             }
-            float *x = malloc(sizeof(float) * T * cols), *y0 = malloc(sizeof(float) * T * rows);
-            float *y1 = malloc(sizeof(float) * T * rows), *wf = malloc(sizeof(float) * cols);
+            float *x = malloc(sizeof(float) * T * cols), *y1 = malloc(sizeof(float) * T * rows);
+            float *wf = malloc(sizeof(float) * cols), *xd = malloc(sizeof(float) * T * cols);
+            block_q8x *xq = malloc(sizeof(block_q8x) * (cols / 32));
             for (int i = 0; i < T * cols; i++) x[i] = frand() * (i % 7 == 0 ? 8.0f : 1.0f);
-            calm_matmul_with(&calm_isa_scalar, y0, x, w, type, rows, cols, T);
+            for (int t = 0; t < T; t++) { // panels dot with 8-bit activations: the exact target
+                calm_isa_scalar.quantize_q8x(x + t * cols, xq, cols);
+                for (int c = 0; c < cols; c++) xd[t * cols + c] = xq[c / 32].d * xq[c / 32].qs[c % 32];
+            }
             calm_mm m = {w, type, rows, y1, &p};
             calm_matmul_many(use, &m, 1, x, cols, T);
             int rc = 0;
             for (int r = 0; r < rows && !rc; r++) {
                 calm_get_row(wf, w, type, cols, r);
                 for (int t = 0; t < T && !rc; t++) {
-                    double mag = 0;
-                    for (int c = 0; c < cols; c++) mag += fabs((double)wf[c] * x[t * cols + c]);
-                    float a = y0[t * rows + r], b = y1[t * rows + r];
-                    if (!(fabs(a - b) <= 2e-5 * mag + 1e-6)) {
-                        snprintf(err, cap, "%s panels %s rows %d cols %d T %d: [%d][%d] %g vs rows %g",
-                                 isa ? isa->name : "scalar", calm_type_get(type)->name, rows, cols, T, t, r, b, a);
+                    double want = 0, mag = 0;
+                    for (int c = 0; c < cols; c++) {
+                        want += (double)wf[c] * xd[t * cols + c];
+                        mag += fabs((double)wf[c] * xd[t * cols + c]);
+                    }
+                    float b = y1[t * rows + r];
+                    if (!(fabs(want - b) <= 2e-5 * mag + 1e-6)) {
+                        snprintf(err, cap, "%s panels %s rows %d cols %d T %d: [%d][%d] %g vs exact %g",
+                                 isa ? isa->name : "scalar", calm_type_get(type)->name, rows, cols, T, t, r, b, want);
                         rc = -1;
                     }
                 }
             }
+            free(xd), free(xq);
             calm_packed_free(&p);
-            free(w), free(x), free(y0), free(y1), free(wf);
+            free(w), free(x), free(y1), free(wf);
             if (rc) return -1;
         }
     return 0;

@@ -290,24 +290,26 @@ WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 // columns per instruction and no horizontal sums are needed.
 static inline __attribute__((always_inline)) void panel_impl(const calm_packed *p, int panel, const void *x,
                                                              size_t xs, const int nt, const int bits,
-                                                             float *out) {
+                                                             const int f32s, float *out) {
     const int nb = p->cols / 32;
     const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     const __m512i lo4 = _mm512_set1_epi8(0xf);
     for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-        __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
-        __m512 c = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
+        __m512 d = f32s ? _mm512_load_ps(blk) : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
+        __m512 c = f32s ? _mm512_load_ps(blk + 64)
+                        : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
+        const uint8_t *codes = blk + (f32s ? 128 : 64);
         __m512i w[8];
         if (bits == 4) {
             for (int k = 0; k < 4; k++) {
-                __m512i v = _mm512_load_si512((const void *)(blk + 64 + 64 * k));
+                __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
                 w[k] = _mm512_and_si512(v, lo4);
                 w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
             }
         } else {
-            for (int k = 0; k < 8; k++) w[k] = _mm512_load_si512((const void *)(blk + 64 + 64 * k));
+            for (int k = 0; k < 8; k++) w[k] = _mm512_load_si512((const void *)(codes + 64 * k));
         }
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + b;
@@ -324,7 +326,11 @@ static inline __attribute__((always_inline)) void panel_impl(const calm_packed *
 }
 
 static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt, float *out) {
-#define CALL(k) (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, out) : panel_impl(p, panel, x, xs, k, 8, out))
+#define CALL(k)                                                                                    \
+    (p->f32_scales ? (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, 1, out)                          \
+                                   : panel_impl(p, panel, x, xs, k, 8, 1, out))                         \
+                   : (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, 0, out)                          \
+                                   : panel_impl(p, panel, x, xs, k, 8, 0, out)))
     NT_SWITCH(CALL)
 #undef CALL
 }
