@@ -281,7 +281,7 @@ QG_FN(2, 64) QG_FN(2, 128) QG_FN(3, 32) QG_FN(3, 64) QG_FN(3, 128) QG_FN(4, 32) 
         // tokens.
         [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
         [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
-        [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_F32, 0},
+        [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_Q8X, 0},
         QG_TRAITS(0, 2, 32),
         QG_TRAITS(1, 2, 64),
         QG_TRAITS(2, 2, 128),

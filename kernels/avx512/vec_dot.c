@@ -284,7 +284,6 @@ WRAP(dot_q5_0, dot_kquant, CALM_TYPE_Q5_0)
 WRAP(dot_q5_1, dot_kquant, CALM_TYPE_Q5_1)
 WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
-WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 
 // Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
 // columns per instruction and no horizontal sums are needed.
@@ -333,6 +332,54 @@ static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs,
                                    : panel_impl(p, panel, x, xs, k, 8, 0, out)))
     NT_SWITCH(CALL)
 #undef CALL
+}
+
+// Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
+// the dot hold the first 16 weights and 4..7 the second, each with its own scale.
+static inline __attribute__((always_inline)) void q6k_impl(int n, const void *w, const void *x, size_t xs,
+                                                           const int nt, float *out) {
+    const block_q6_k *b = w;
+    __m256 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0xf), m2 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
+    for (int i = 0; i < n / QK_K; i++) {
+        float d = f16(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh), g[4], aq[4];
+            g[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            g[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            g[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                g[k] = _mm256_sub_epi8(g[k], off);
+                aq[k] = _mm256_sign_epi8(g[k], g[k]);
+            }
+            for (int k = 0; k < 4; k++) {
+                const int8_t *sc = b[i].scales + 8 * h + 2 * k;
+                __m256 scv = _mm256_set_m128(_mm_set1_ps(d * sc[1]), _mm_set1_ps(d * sc[0]));
+                for (int t = 0; t < nt; t++) {
+                    const block_q8x *a = XQ(t) + i * (QK_K / 32) + 4 * h + k;
+                    __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), g[k]);
+                    acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(scv, _mm256_set1_ps(a->d)), dpbusd256(aq[k], sx), acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]);
+}
+
+static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    switch (nt) {
+    case 1: q6k_impl(n, w, x, xs, 1, out); break;
+    case 2: q6k_impl(n, w, x, xs, 2, out); break;
+    case 3: q6k_impl(n, w, x, xs, 3, out); break;
+    default: q6k_impl(n, w, x, xs, 4, out); break;
+    }
 }
 
 void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,

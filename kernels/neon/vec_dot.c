@@ -186,7 +186,6 @@ WRAP(dot_q5_0, dot_kquant, CALM_TYPE_Q5_0)
 WRAP(dot_q5_1, dot_kquant, CALM_TYPE_Q5_1)
 WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
-WRAP(dot_q6_k, dot_kquant, CALM_TYPE_Q6_K)
 
 const calm_isa calm_isa_neon = {
     "neon",
@@ -201,7 +200,6 @@ const calm_isa calm_isa_neon = {
         [CALM_TYPE_Q5_1] = dot_q5_1,
         [CALM_TYPE_Q4_K] = dot_q4_k,
         [CALM_TYPE_Q5_K] = dot_q5_k,
-        [CALM_TYPE_Q6_K] = dot_q6_k,
         [CALM_TYPE_QG + 6] = dot_qg4_32,
         [CALM_TYPE_QG + 7] = dot_qg4_64,
         [CALM_TYPE_QG + 8] = dot_qg4_128,

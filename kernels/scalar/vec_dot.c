@@ -52,7 +52,38 @@ F32_ACT(dot_q5_0, CALM_TYPE_Q5_0)
 F32_ACT(dot_q5_1, CALM_TYPE_Q5_1)
 F32_ACT(dot_q4_k, CALM_TYPE_Q4_K)
 F32_ACT(dot_q5_k, CALM_TYPE_Q5_K)
-F32_ACT(dot_q6_k, CALM_TYPE_Q6_K)
+// Q6_K: per 16 weights w = d * sc * (q - 32), q six bits; each 32-block of activations spans two
+// of those scales.
+static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const block_q6_k *b = w;
+    int8_t q[QK_K];
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        for (int h = 0; h < 2; h++) { // the two halves of 128
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            for (int l = 0; l < 32; l++) {
+                q[128 * h + l] = (int8_t)(((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32);
+                q[128 * h + l + 32] = (int8_t)(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                q[128 * h + l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                q[128 * h + l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
+        float d = calm_f16_to_f32(b[i].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + i * (QK_K / 32);
+            float s = 0;
+            for (int c = 0; c < QK_K / 32; c++) {
+                int s0 = 0, s1 = 0;
+                for (int j = 0; j < 16; j++) s0 += q[32 * c + j] * a[c].qs[j];
+                for (int j = 16; j < 32; j++) s1 += q[32 * c + j] * a[c].qs[j];
+                // scale index of weight 32c + j: 8 per half, then (element within half) / 16
+                int base = (c / 4) * 8 + (c % 4) * 2;
+                s += a[c].d * ((float)b[i].scales[base] * (float)s0 + (float)b[i].scales[base + 1] * (float)s1);
+            }
+            out[t] += d * s;
+        }
+    }
+}
 
 static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     const block_q4_0 *b = w;
