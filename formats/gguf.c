@@ -40,7 +40,7 @@ static int rd_str(cursor *c, gguf_str *s, const char *what) {
     return 0;
 }
 
-static size_t scalar_size(uint32_t t) {
+size_t gguf_scalar_size(uint32_t t) {
     switch (t) {
     case GGUF_U8:
     case GGUF_I8:
@@ -71,7 +71,7 @@ const char *gguf_vtype_name(uint32_t t) {
 // Reads one scalar into the kv's union, widening to u64/i64/double.
 static int rd_scalar(cursor *c, uint32_t t, gguf_kv *kv, const char *what) {
     uint8_t b[8] = {0};
-    size_t n = scalar_size(t);
+    size_t n = gguf_scalar_size(t);
     if (rd(c, b, n, what)) return -1;
     switch (t) {
     case GGUF_U8:
@@ -147,7 +147,7 @@ static int parse_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
             if (rd_str(c, &kv->v.arr.strs[i], what)) return -1;
         return 0;
     }
-    size_t es = scalar_size(et);
+    size_t es = gguf_scalar_size(et);
     if (n > (c->size - c->pos) / es)
         return calm_fail(c->e, "%s: key '%.*s' claims %llu elements, more than the file holds",
                          c->name, (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr,
@@ -337,7 +337,7 @@ int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap) {
 
 static void print_scalar(FILE *f, uint32_t t, const void *p) {
     uint8_t b[8];
-    memcpy(b, p, scalar_size(t));
+    memcpy(b, p, gguf_scalar_size(t));
     switch (t) {
     case GGUF_U8:
         fprintf(f, "%u", b[0]);
@@ -416,12 +416,13 @@ void gguf_print_value(FILE *f, const gguf_kv *kv) {
                 print_str(f, kv->v.arr.strs[i], 20);
             else
                 print_scalar(f, kv->v.arr.type,
-                             (const uint8_t *)kv->v.arr.data + i * scalar_size(kv->v.arr.type));
+                             (const uint8_t *)kv->v.arr.data +
+                                 i * gguf_scalar_size(kv->v.arr.type));
         }
         if (kv->v.arr.n > 4) fputs(" ...", f);
     } else {
         uint8_t b[8] = {0};
-        switch (scalar_size(kv->type)) {
+        switch (gguf_scalar_size(kv->type)) {
         case 1:
             b[0] = (uint8_t)kv->v.u;
             break;

@@ -89,6 +89,8 @@ int gguf_get_bool(const gguf_file *g, const char *key, int *out);
 // Copies a string value into buf (NUL-terminated, truncated to cap); returns 0 if found.
 int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap);
 const char *gguf_vtype_name(uint32_t t);
+// Bytes of one scalar of type t (0 for strings and arrays).
+size_t gguf_scalar_size(uint32_t t);
 // Prints a value briefly (arrays as their length and first elements).
 void gguf_print_value(FILE *f, const gguf_kv *kv);
 

@@ -61,29 +61,11 @@ void gguf_w_bool(gguf_writer *w, const char *key, int val) {
     put(w, &b, 1);
 }
 
-static size_t elem_size(uint32_t t) {
-    switch (t) {
-    case GGUF_U8:
-    case GGUF_I8:
-    case GGUF_BOOL:
-        return 1;
-    case GGUF_U16:
-    case GGUF_I16:
-        return 2;
-    case GGUF_U32:
-    case GGUF_I32:
-    case GGUF_F32:
-        return 4;
-    default:
-        return 8;
-    }
-}
-
 void gguf_w_arr(gguf_writer *w, const char *key, uint32_t type, const void *data, uint64_t n) {
     put_key(w, key, GGUF_ARRAY);
     put(w, &type, 4);
     put(w, &n, 8);
-    put(w, data, n * elem_size(type));
+    put(w, data, n * gguf_scalar_size(type));
 }
 
 void gguf_w_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n) {
@@ -107,11 +89,11 @@ void gguf_w_copy(gguf_writer *w, const gguf_kv *kv) {
             for (uint64_t i = 0; i < kv->v.arr.n; i++)
                 put_str(w, kv->v.arr.strs[i].ptr, kv->v.arr.strs[i].len);
         else
-            put(w, kv->v.arr.data, kv->v.arr.n * elem_size(kv->v.arr.type));
+            put(w, kv->v.arr.data, kv->v.arr.n * gguf_scalar_size(kv->v.arr.type));
     } else {
         // The reader widened scalars; narrow them back to their stored width.
         uint8_t b[8];
-        size_t n = elem_size(kv->type);
+        size_t n = gguf_scalar_size(kv->type);
         if (kv->type == GGUF_F32) {
             float f = (float)kv->v.f;
             memcpy(b, &f, 4);

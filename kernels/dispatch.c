@@ -133,7 +133,8 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         }
         dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type]
                                            : calm_isa_scalar.vec_dot[mm[i].type];
-        first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK; // 16 = CALM_PANEL
+        first_chunk[i + 1] =
+            first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK; // 16 = CALM_PANEL
     }
     // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
     // of CALM_NT tokens passes over them.
@@ -151,7 +152,8 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
             float po[CALM_NT * CALM_PANEL];
             for (int t = 0; t < T; t += CALM_NT) {
                 int nt = T - t < CALM_NT ? T - t : CALM_NT;
-                isa->panel_dot(m->packed, c - first_chunk[i], act + (size_t)t * stride, stride, nt, po);
+                isa->panel_dot(m->packed, c - first_chunk[i], act + (size_t)t * stride, stride, nt,
+                               po);
                 for (int k = 0; k < nt; k++)
                     for (int r = r0; r < r1; r++)
                         m->y[(size_t)(t + k) * m->rows + r] = po[k * CALM_PANEL + r - r0];

@@ -9,8 +9,7 @@ int calm_pack_supported(uint32_t type) {
     const calm_type_traits *t = calm_type_get(type);
     return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
            type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1 || type == CALM_TYPE_Q4_K ||
-           type == CALM_TYPE_Q5_K ||
-           (t && (t->qg_bits == 4 || t->qg_bits == 8));
+           type == CALM_TYPE_Q5_K || (t && (t->qg_bits == 4 || t->qg_bits == 8));
 }
 
 // The unsigned codes u[32] and d, c of block b of row r.
@@ -163,8 +162,10 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_
                 int sum = 0;
                 for (int e = 0; e < 32; e++) {
                     int u;
-                    if (p->bits == 8) u = codes[(e / 4) * 64 + 4 * j + e % 4];
-                    else u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
+                    if (p->bits == 8)
+                        u = codes[(e / 4) * 64 + 4 * j + e % 4];
+                    else
+                        u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
                     sum += u * a->qs[e];
                 }
                 out[t * CALM_PANEL + j] += dv[j] * a->d * (float)sum + cv[j] * a->s;

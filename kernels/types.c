@@ -264,43 +264,52 @@ static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g)
         qg_to_float(s, d, n, b, g);                                                                \
     }
 QG_FN(2, 32)
-QG_FN(2, 64) QG_FN(2, 128) QG_FN(3, 32) QG_FN(3, 64) QG_FN(3, 128) QG_FN(4, 32) QG_FN(4, 64) QG_FN(
-    4, 128) QG_FN(8, 32) QG_FN(8, 64) QG_FN(8, 128)
+QG_FN(2, 64)
+QG_FN(2, 128)
+QG_FN(3, 32)
+QG_FN(3, 64)
+QG_FN(3, 128)
+QG_FN(4, 32)
+QG_FN(4, 64)
+QG_FN(4, 128)
+QG_FN(8, 32)
+QG_FN(8, 64)
+QG_FN(8, 128)
 #define QG_TRAITS(i, b, g)                                                                         \
     [CALM_TYPE_QG +                                                                                \
         i] = {"qg" #b "_" #g, 32, 4 + 32 * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b, g}
 
-    static const calm_type_traits traits[CALM_TYPE_COUNT] = {
-        [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
-        [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
-        [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float, CALM_ACT_F32, 0},
-        [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float, CALM_ACT_Q8X, 0},
-        [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float, CALM_ACT_Q8X, 0},
-        [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float, CALM_ACT_Q8X, 0},
-        // K-quants run on f32 activations: their rows are dequantized once and reused across
-        // tokens.
-        [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
-        [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
-        [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_Q8X, 0},
-        QG_TRAITS(0, 2, 32),
-        QG_TRAITS(1, 2, 64),
-        QG_TRAITS(2, 2, 128),
-        QG_TRAITS(3, 3, 32),
-        QG_TRAITS(4, 3, 64),
-        QG_TRAITS(5, 3, 128),
-        QG_TRAITS(6, 4, 32),
-        QG_TRAITS(7, 4, 64),
-        QG_TRAITS(8, 4, 128),
-        QG_TRAITS(9, 8, 32),
-        QG_TRAITS(10, 8, 64),
-        QG_TRAITS(11, 8, 128),
-        // Known to ggml; listed so that error messages can name them.
-        [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
-        [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
-        [9] = {"q8_1", 32, 36, 0, NULL},
-        [10] = {"q2_k", 256, 84, 0, NULL},
-        [11] = {"q3_k", 256, 110, 0, NULL},
-        [15] = {"q8_k", 256, 292, 0, NULL},
+static const calm_type_traits traits[CALM_TYPE_COUNT] = {
+    [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float, CALM_ACT_Q8X, 0},
+    [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float, CALM_ACT_Q8X, 0},
+    [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float, CALM_ACT_Q8X, 0},
+    // K-quants run on f32 activations: their rows are dequantized once and reused across
+    // tokens.
+    [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
+    [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_Q8X, 0},
+    QG_TRAITS(0, 2, 32),
+    QG_TRAITS(1, 2, 64),
+    QG_TRAITS(2, 2, 128),
+    QG_TRAITS(3, 3, 32),
+    QG_TRAITS(4, 3, 64),
+    QG_TRAITS(5, 3, 128),
+    QG_TRAITS(6, 4, 32),
+    QG_TRAITS(7, 4, 64),
+    QG_TRAITS(8, 4, 128),
+    QG_TRAITS(9, 8, 32),
+    QG_TRAITS(10, 8, 64),
+    QG_TRAITS(11, 8, 128),
+    // Known to ggml; listed so that error messages can name them.
+    [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
+    [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
+    [9] = {"q8_1", 32, 36, 0, NULL},
+    [10] = {"q2_k", 256, 84, 0, NULL},
+    [11] = {"q3_k", 256, 110, 0, NULL},
+    [15] = {"q8_k", 256, 292, 0, NULL},
 };
 
 const calm_type_traits *calm_type_get(uint32_t type) {

@@ -82,7 +82,6 @@ static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq,
     }
 }
 
-
 // y = W x for T tokens, through the packed panels when the model has them.
 static void matmul_t(const calm_isa *isa, float *y, const float *x, const calm_tensor *w, int T) {
     calm_mm m = {w->data, w->type, (int)w->ne[1], y, w->packed};
@@ -137,7 +136,8 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < nh; h++) {
                 int kvh = h / (nh / nkv);
-                isa->attend(s->q + (size_t)t * qd + (size_t)h * hd, calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
+                isa->attend(s->q + (size_t)t * qd + (size_t)h * hd,
+                            calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
                             calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, (size_t)kvd, p0 + t + 1, hd,
                             att_scale, s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len,
                             s->att_out + (size_t)t * qd + (size_t)h * hd);

@@ -144,11 +144,19 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap) {
 }
 
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
-    static const int shapes[][3] = {{16, 64, 1}, {37, 576, 5}, {5, 256, 4}, {48, 1536, 2}, {19, 768, 3}};
-    uint32_t types[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q5_0, CALM_TYPE_Q5_1,
-                        CALM_TYPE_Q4_K, CALM_TYPE_Q5_K,
+    static const int shapes[][3] = {
+        {16, 64, 1}, {37, 576, 5}, {5, 256, 4}, {48, 1536, 2}, {19, 768, 3}};
+    uint32_t types[] = {CALM_TYPE_Q4_0,
+                        CALM_TYPE_Q4_1,
+                        CALM_TYPE_Q8_0,
+                        CALM_TYPE_Q5_0,
+                        CALM_TYPE_Q5_1,
+                        CALM_TYPE_Q4_K,
+                        CALM_TYPE_Q5_K,
                         (uint32_t)calm_type_qg(4, 32),
-                        (uint32_t)calm_type_qg(4, 128), (uint32_t)calm_type_qg(8, 64), (uint32_t)calm_type_qg(8, 128)};
+                        (uint32_t)calm_type_qg(4, 128),
+                        (uint32_t)calm_type_qg(8, 64),
+                        (uint32_t)calm_type_qg(8, 128)};
     calm_isa ref = calm_isa_scalar;
     ref.panel_dot = calm_panel_dot_scalar;
     const calm_isa *use = isa ? isa : &ref;
@@ -169,7 +177,8 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
             for (int i = 0; i < T * cols; i++) x[i] = frand() * (i % 7 == 0 ? 8.0f : 1.0f);
             for (int t = 0; t < T; t++) { // panels dot with 8-bit activations: the exact target
                 calm_isa_scalar.quantize_q8x(x + t * cols, xq, cols);
-                for (int c = 0; c < cols; c++) xd[t * cols + c] = xq[c / 32].d * xq[c / 32].qs[c % 32];
+                for (int c = 0; c < cols; c++)
+                    xd[t * cols + c] = xq[c / 32].d * xq[c / 32].qs[c % 32];
             }
             calm_mm m = {w, type, rows, y1, &p};
             calm_matmul_many(use, &m, 1, x, cols, T);
@@ -184,8 +193,10 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
                     }
                     float b = y1[t * rows + r];
                     if (!(fabs(want - b) <= 2e-5 * mag + 1e-6)) {
-                        snprintf(err, cap, "%s panels %s rows %d cols %d T %d: [%d][%d] %g vs exact %g",
-                                 isa ? isa->name : "scalar", calm_type_get(type)->name, rows, cols, T, t, r, b, want);
+                        snprintf(err, cap,
+                                 "%s panels %s rows %d cols %d T %d: [%d][%d] %g vs exact %g",
+                                 isa ? isa->name : "scalar", calm_type_get(type)->name, rows, cols,
+                                 T, t, r, b, want);
                         rc = -1;
                     }
                 }
@@ -214,7 +225,8 @@ int kc_attention(const calm_isa *isa, char *err, size_t cap) {
             isa->attend(q, k + 7, v + 7, (size_t)stride, n, hd, 0.125f, sc, o1);
             for (int i = 0; i < hd && !rc; i++)
                 if (!(fabsf(o0[i] - o1[i]) <= 1e-5f + 1e-4f * fabsf(o0[i]))) {
-                    snprintf(err, cap, "%s attend hd %d n %d: [%d] %g vs scalar %g", isa->name, hd, n, i, o1[i], o0[i]);
+                    snprintf(err, cap, "%s attend hd %d n %d: [%d] %g vs scalar %g", isa->name, hd,
+                             n, i, o1[i], o0[i]);
                     rc = -1;
                 }
         }

@@ -173,8 +173,8 @@ Test(forward, packed_panels_agree_with_unpacked, .timeout = 300) {
         kl_sum += kl;
         top1 += ap == aq;
     }
-    cr_log_info("packed: %d matrices; %d positions: mean KL %.3g, top-1 agreement %d/%d", b.n_packed, T,
-                kl_sum / T, top1, T);
+    cr_log_info("packed: %d matrices; %d positions: mean KL %.3g, top-1 agreement %d/%d",
+                b.n_packed, T, kl_sum / T, top1, T);
     cr_assert_lt(kl_sum / T, 1e-2, "mean KL %g", kl_sum / T);
     cr_assert_geq(top1, T * 9 / 10);
     calm_state_free(&sa), calm_state_free(&sb);

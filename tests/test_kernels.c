@@ -54,9 +54,14 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
     // activations: they must agree to float rounding, which checks the block layouts and offsets.
     // 576 = 4 x 128 + 64: the calm formats with g = 128 end each row with a shorter group; Q6_K
     // needs rows of 256s.
-    uint32_t ts[] = {CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q6_K,
-                     (uint32_t)calm_type_qg(2, 128), (uint32_t)calm_type_qg(3, 64),
-                     (uint32_t)calm_type_qg(3, 128), (uint32_t)calm_type_qg(4, 128),
+    uint32_t ts[] = {CALM_TYPE_Q4_0,
+                     CALM_TYPE_Q4_1,
+                     CALM_TYPE_Q8_0,
+                     CALM_TYPE_Q6_K,
+                     (uint32_t)calm_type_qg(2, 128),
+                     (uint32_t)calm_type_qg(3, 64),
+                     (uint32_t)calm_type_qg(3, 128),
+                     (uint32_t)calm_type_qg(4, 128),
                      (uint32_t)calm_type_qg(8, 128)};
     for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
         const calm_type_traits *tt = calm_type_get(ts[k]);
@@ -68,7 +73,8 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
         if (tt->qg_bits) {
             calm_rtn_row(src, cols, tt->qg_bits, tt->qg_group, w);
         } else { // ggml blocks: random codes under fixed scales
-            for (size_t i = 0; i < rb; i++) w[i] = (uint8_t)((rng = rng * 1103515245u + 12345u) >> 16);
+            for (size_t i = 0; i < rb; i++)
+                w[i] = (uint8_t)((rng = rng * 1103515245u + 12345u) >> 16);
             for (int b = 0; b < cols / tt->block_size; b++) {
                 uint8_t *blk = w + b * tt->type_size;
                 calm_f16 d = calm_f32_to_f16(0.01f), m = calm_f32_to_f16(-0.02f);
@@ -81,7 +87,8 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
         for (int i = 0; i < cols; i++) xd[i] = q[i / 32].d * q[i / 32].qs[i % 32];
         calm_get_row(wf, w, ts[k], cols, 0);
         double want = 0, mag = 0;
-        for (int i = 0; i < cols; i++) want += (double)wf[i] * xd[i], mag += fabs((double)wf[i] * xd[i]);
+        for (int i = 0; i < cols; i++)
+            want += (double)wf[i] * xd[i], mag += fabs((double)wf[i] * xd[i]);
         calm_isa_scalar.vec_dot[ts[k]](cols, w, q, sizeof q, 1, &out);
         cr_assert(fabs(out - want) <= 1e-5 * mag + 1e-6, "%s: %g vs %g", tt->name, out, want);
         free(w);

@@ -6,8 +6,8 @@
 
 #include "../kernels.h"
 
-void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                        float scale, float *sc, float *out);
+void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *sc, float *out);
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -17,7 +17,7 @@ static inline float hsum(__m256 v) {
 }
 
 void calm_avx2_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                   float scale, float *sc, float *out) {
+                      float scale, float *sc, float *out) {
     if (hd % 8 || hd > 128) {
         calm_attend_scalar(q, k, v, stride, n, hd, scale, sc, out);
         return;
@@ -48,7 +48,8 @@ void calm_avx2_attend(const float *q, const float *k, const float *v, size_t str
     for (j = 0; j < n; j++) {
         const float *vj = v + (size_t)j * stride;
         __m256 a = _mm256_set1_ps(sc[j]);
-        for (int i = 0; i < nv; i++) acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vj + 8 * i), acc[i]);
+        for (int i = 0; i < nv; i++)
+            acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vj + 8 * i), acc[i]);
     }
     __m256 vinv = _mm256_set1_ps(inv);
     for (int i = 0; i < nv; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], vinv));
@@ -60,7 +61,8 @@ void calm_avx2_silu_mul(float *g, const float *u, size_t n) {
     for (; i + 8 <= n; i += 8) {
         __m256 x = _mm256_loadu_ps(g + i);
         __m256 e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
-        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+        _mm256_storeu_ps(
+            g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
     }
     for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }

@@ -5,30 +5,15 @@
 
 #include "../kernels.h"
 
-// F16C converts scales in one instruction; the portable conversion is for the scalar kernels.
-static inline float f16(calm_f16 h) {
-    return _cvtsh_ss(h);
-}
-
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles (ggml's order).
-static inline __m256i nibbles(const uint8_t *qs) {
-    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0xf);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
-}
-
 // sum of u[i] * s[i] over 32 bytes, as 8 int32 partial sums in float (|u| <= 127 or u <= 15 keeps
 // the 16-bit pairs from saturating).
 static inline __m256 dot_us(__m256i u, __m256i s) {
     __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
     return _mm256_cvtepi32_ps(p);
 }
+
+#define CALM_X86_DOT_US(u, s) dot_us(u, s)
+#include "../x86_common.h"
 
 static void quantize_q8x(const float *x, block_q8x *y, int n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -61,8 +46,6 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
-
 static inline __attribute__((always_inline)) void
 dot_q4_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, float *out) {
     const block_q4_0 *b = w;
@@ -70,8 +53,8 @@ dot_q4_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        __m256i q = nibbles(b[i].qs);
-        float d = f16(b[i].d);
+        __m256i q = calm_nibbles(b[i].qs);
+        float d = calm_f16c(b[i].d);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m256 p = dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
@@ -79,7 +62,7 @@ dot_q4_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
             corr[t] += d * a->s;
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) - 8.0f * corr[t];
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) - 8.0f * corr[t];
 }
 
 // The token count as a constant lets the accumulators live in registers.
@@ -107,8 +90,8 @@ dot_q4_1_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        __m256i q = nibbles(b[i].qs);
-        float d = f16(b[i].d), m = f16(b[i].m);
+        __m256i q = calm_nibbles(b[i].qs);
+        float d = calm_f16c(b[i].d), m = calm_f16c(b[i].m);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m256 p = dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
@@ -116,7 +99,7 @@ dot_q4_1_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
             corr[t] += m * a->s;
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + corr[t];
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
 // The token count as a constant lets the accumulators live in registers.
@@ -145,14 +128,14 @@ dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
     for (int i = 0; i < n / 32; i++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
         __m256i aq = _mm256_sign_epi8(q, q); // |w| as unsigned; the sign moves to x
-        float d = f16(b[i].d);
+        float d = calm_f16c(b[i].d);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), dot_us(aq, sx), acc[t]);
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
 }
 
 // The token count as a constant lets the accumulators live in registers.
@@ -185,11 +168,11 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
         calm_f16 d16, m16;
         memcpy(&d16, p, 2);
         memcpy(&m16, p + 2, 2);
-        float d = f16(d16), m = f16(m16);
+        float d = calm_f16c(d16), m = calm_f16c(m16);
         for (int c = 0; c < glen / 32; c++) {
             __m256i lo = _mm256_setzero_si256(), hi = lo, q = lo;
             if (bits == 4) {
-                q = nibbles(p + 4 + c * 16);
+                q = calm_nibbles(p + 4 + c * 16);
             } else { // u8 codes can reach 255: widen to 16 bits so nothing saturates
                 __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
                 lo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v));
@@ -212,7 +195,7 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
             }
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + corr[t];
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
 #define QG_DOT(b, g)                                                                               \
@@ -221,10 +204,14 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
         dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
 QG_DOT(4, 32)
-QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(4, 64)
+QG_DOT(4, 128)
+QG_DOT(8, 32)
+QG_DOT(8, 64)
+QG_DOT(8, 128)
 
-    // Float weights: 8 at a time converted to f32 and multiplied into every token's accumulator.
-    static inline __m256 load8(const void *w, uint32_t type, int i) {
+// Float weights: 8 at a time converted to f32 and multiplied into every token's accumulator.
+static inline __m256 load8(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return _mm256_loadu_ps((const float *)w + i);
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
     if (type == CALM_TYPE_F16) return _mm256_cvtph_ps(h);
@@ -242,7 +229,7 @@ static void dot_float(int n, const void *w, uint32_t type, const void *x, size_t
             acc[t] = _mm256_fmadd_ps(
                 wv, _mm256_loadu_ps((const float *)((const uint8_t *)x + t * xs) + i), acc[t]);
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
     calm_dot_tail(n, i, w, type, x, xs, nt, out);
 }
 
@@ -264,7 +251,7 @@ static void dot_kquant(int n, const void *w, uint32_t type, const void *x, size_
                     acc[t]);
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
 }
 
 #define WRAP(name, fn, type)                                                                       \
@@ -279,56 +266,25 @@ WRAP(dot_q5_1, dot_kquant, CALM_TYPE_Q5_1)
 WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
 
-// Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
-// the dot hold the first 16 weights and 4..7 the second, each with its own scale.
-static inline __attribute__((always_inline)) void q6k_impl(int n, const void *w, const void *x, size_t xs,
-                                                           const int nt, float *out) {
-    const block_q6_k *b = w;
-    __m256 acc[CALM_NT];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0xf), m2 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
-    for (int i = 0; i < n / QK_K; i++) {
-        float d = f16(b[i].d);
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)qh), g[4], aq[4];
-            g[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            g[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            g[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            for (int k = 0; k < 4; k++) {
-                g[k] = _mm256_sub_epi8(g[k], off);
-                aq[k] = _mm256_sign_epi8(g[k], g[k]);
-            }
-            for (int k = 0; k < 4; k++) {
-                const int8_t *sc = b[i].scales + 8 * h + 2 * k;
-                __m256 scv = _mm256_set_m128(_mm_set1_ps(d * sc[1]), _mm_set1_ps(d * sc[0]));
-                for (int t = 0; t < nt; t++) {
-                    const block_q8x *a = XQ(t) + i * (QK_K / 32) + 4 * h + k;
-                    __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), g[k]);
-                    acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(scv, _mm256_set1_ps(a->d)), dot_us(aq[k], sx), acc[t]);
-                }
-            }
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
-}
-
 static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     switch (nt) {
-    case 1: q6k_impl(n, w, x, xs, 1, out); break;
-    case 2: q6k_impl(n, w, x, xs, 2, out); break;
-    case 3: q6k_impl(n, w, x, xs, 3, out); break;
-    default: q6k_impl(n, w, x, xs, 4, out); break;
+    case 1:
+        q6k_impl(n, w, x, xs, 1, out);
+        break;
+    case 2:
+        q6k_impl(n, w, x, xs, 2, out);
+        break;
+    case 3:
+        q6k_impl(n, w, x, xs, 3, out);
+        break;
+    default:
+        q6k_impl(n, w, x, xs, 4, out);
+        break;
     }
 }
 
 void calm_avx2_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                    float scale, float *scores, float *out);
+                      float scale, float *scores, float *out);
 void calm_avx2_silu_mul(float *g, const float *u, size_t n);
 
 const calm_isa calm_isa_avx2 = {

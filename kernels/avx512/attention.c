@@ -6,11 +6,11 @@
 
 #include "../kernels.h"
 
-void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                        float scale, float *sc, float *out);
+void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *sc, float *out);
 
-void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                   float scale, float *sc, float *out) {
+void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *sc, float *out) {
     if (hd % 16 || hd > 256) { // the vector path holds q in registers: 16 lanes x up to 16
         calm_attend_scalar(q, k, v, stride, n, hd, scale, sc, out);
         return;
@@ -45,7 +45,8 @@ void calm_avx512_attend(const float *q, const float *k, const float *v, size_t s
     for (j = 0; j < n; j++) {
         const float *vj = v + (size_t)j * stride;
         __m512 a = _mm512_set1_ps(sc[j]);
-        for (int i = 0; i < nv; i++) acc[i] = _mm512_fmadd_ps(a, _mm512_loadu_ps(vj + 16 * i), acc[i]);
+        for (int i = 0; i < nv; i++)
+            acc[i] = _mm512_fmadd_ps(a, _mm512_loadu_ps(vj + 16 * i), acc[i]);
     }
     __m512 vinv = _mm512_set1_ps(inv);
     for (int i = 0; i < nv; i++) _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(acc[i], vinv));
@@ -57,7 +58,8 @@ void calm_avx512_silu_mul(float *g, const float *u, size_t n) {
     for (; i + 16 <= n; i += 16) {
         __m512 x = _mm512_loadu_ps(g + i);
         __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(), x));
-        _mm512_storeu_ps(g + i, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_loadu_ps(u + i)));
+        _mm512_storeu_ps(
+            g + i, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_loadu_ps(u + i)));
     }
     for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }

@@ -5,24 +5,6 @@
 
 #include "../kernels.h"
 
-// F16C converts scales in one instruction; the portable conversion is for the scalar kernels.
-static inline float f16(calm_f16 h) {
-    return _cvtsh_ss(h);
-}
-
-// 16 bytes of nibbles -> 32 bytes (low nibbles, then high), as in ggml's 4-bit blocks.
-static inline __m256i nibbles(const uint8_t *qs) {
-    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0xf);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
-}
-
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline __m512i pair(__m256i a, __m256i b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
@@ -39,6 +21,9 @@ static inline __m512 dpbusd(__m512i u, __m512i s) {
 static inline __m256 dpbusd256(__m256i u, __m256i s) {
     return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s));
 }
+
+#define CALM_X86_DOT_US(u, s) dpbusd256(u, s)
+#include "../x86_common.h"
 
 static void quantize_q8x(const float *x, block_q8x *y, int n) {
     for (int i = 0; i < n / 32; i++) {
@@ -57,8 +42,6 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
-
 // The 4-bit ggml formats share everything but the offset: q4_0 subtracts 8, q4_1 adds m.
 static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w, size_t bsize,
                                                            int has_m, const void *x, size_t xs,
@@ -72,10 +55,10 @@ static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w,
         calm_f16 h[4];
         memcpy(h, b0, 4);
         memcpy(h + 2, b1, 4);
-        float d0 = f16(h[0]), d1 = f16(h[2]);
-        float m0 = has_m ? f16(h[1]) : -8.0f * d0, m1 = has_m ? f16(h[3]) : -8.0f * d1;
+        float d0 = calm_f16c(h[0]), d1 = calm_f16c(h[2]);
+        float m0 = has_m ? calm_f16c(h[1]) : -8.0f * d0, m1 = has_m ? calm_f16c(h[3]) : -8.0f * d1;
         const int off = has_m ? 4 : 2;
-        __m512i q = pair(nibbles(b0 + off), nibbles(b1 + off));
+        __m512i q = pair(calm_nibbles(b0 + off), calm_nibbles(b1 + off));
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs),
@@ -89,12 +72,12 @@ static inline __attribute__((always_inline)) void dot_4bit(int n, const void *w,
         const uint8_t *b0 = (const uint8_t *)w + i * bsize;
         calm_f16 h[2];
         memcpy(h, b0, 4);
-        float d0 = f16(h[0]), m0 = has_m ? f16(h[1]) : -8.0f * d0;
-        __m256i q = nibbles(b0 + (has_m ? 4 : 2));
+        float d0 = calm_f16c(h[0]), m0 = has_m ? calm_f16c(h[1]) : -8.0f * d0;
+        __m256i q = calm_nibbles(b0 + (has_m ? 4 : 2));
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m256 p = dpbusd256(q, _mm256_loadu_si256((const __m256i *)a->qs));
-            tail[t] += d0 * a->d * hsum256(p);
+            tail[t] += d0 * a->d * calm_hsum256(p);
             corr[t] += m0 * a->s;
         }
     }
@@ -142,7 +125,7 @@ dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
                          _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
         __m512i aq = _mm512_abs_epi8(q);
         __mmask64 neg = _mm512_movepi8_mask(q); // |w| as unsigned; the sign moves to x
-        float d0 = f16(b[i].d), d1 = f16(b[i + 1].d);
+        float d0 = calm_f16c(b[i].d), d1 = calm_f16c(b[i + 1].d);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m512i xq = pair(_mm256_loadu_si256((const __m256i *)a[0].qs),
@@ -154,11 +137,11 @@ dot_q8_0_impl(int n, const void *w, const void *x, size_t xs, const int nt, floa
     for (; i < nb; i++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
         __m256i aq = _mm256_abs_epi8(q);
-        float d0 = f16(b[i].d);
+        float d0 = calm_f16c(b[i].d);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = XQ(t) + i;
             __m256i xq = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
-            tail[t] += d0 * a->d * hsum256(dpbusd256(aq, xq));
+            tail[t] += d0 * a->d * calm_hsum256(dpbusd256(aq, xq));
         }
     }
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];
@@ -195,9 +178,9 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
         int glen = n - i0 < g ? n - i0 : g; // a shorter last group ends the loop
         calm_f16 h[2];
         memcpy(h, p, 4);
-        float d = f16(h[0]), m = f16(h[1]);
+        float d = calm_f16c(h[0]), m = calm_f16c(h[1]);
         for (int c = 0; c < glen / 32; c++) {
-            __m256i q = bits == 4 ? nibbles(p + 4 + c * 16)
+            __m256i q = bits == 4 ? calm_nibbles(p + 4 + c * 16)
                                   : _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
             for (int t = 0; t < nt; t++) {
                 const block_q8x *a = XQ(t) + i0 / 32 + c;
@@ -207,7 +190,7 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
             }
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) + corr[t];
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
 #define QG_DOT(b, g)                                                                               \
@@ -229,9 +212,13 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
         }                                                                                          \
     }
 QG_DOT(4, 32)
-QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(4, 64)
+QG_DOT(4, 128)
+QG_DOT(8, 32)
+QG_DOT(8, 64)
+QG_DOT(8, 128)
 
-    static inline __m512 load16(const void *w, uint32_t type, int i) {
+static inline __m512 load16(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return _mm512_loadu_ps((const float *)w + i);
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
     if (type == CALM_TYPE_F16) return _mm512_cvtph_ps(h);
@@ -287,16 +274,18 @@ WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
 
 // Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
 // columns per instruction and no horizontal sums are needed.
-static inline __attribute__((always_inline)) void panel_impl(const calm_packed *p, int panel, const void *x,
-                                                             size_t xs, const int nt, const int bits,
-                                                             const int f32s, float *out) {
+static inline __attribute__((always_inline)) void panel_impl(const calm_packed *p, int panel,
+                                                             const void *x, size_t xs, const int nt,
+                                                             const int bits, const int f32s,
+                                                             float *out) {
     const int nb = p->cols / 32;
     const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     const __m512i lo4 = _mm512_set1_epi8(0xf);
     for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-        __m512 d = f32s ? _mm512_load_ps(blk) : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
+        __m512 d =
+            f32s ? _mm512_load_ps(blk) : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
         __m512 c = f32s ? _mm512_load_ps(blk + 64)
                         : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
         const uint8_t *codes = blk + (f32s ? 128 : 64);
@@ -324,66 +313,36 @@ static inline __attribute__((always_inline)) void panel_impl(const calm_packed *
     for (int t = 0; t < nt; t++) _mm512_storeu_ps(out + t * CALM_PANEL, acc[t]);
 }
 
-static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt, float *out) {
+static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
+                      float *out) {
 #define CALL(k)                                                                                    \
-    (p->f32_scales ? (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, 1, out)                          \
-                                   : panel_impl(p, panel, x, xs, k, 8, 1, out))                         \
-                   : (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, 0, out)                          \
+    (p->f32_scales ? (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, 1, out)                     \
+                                   : panel_impl(p, panel, x, xs, k, 8, 1, out))                    \
+                   : (p->bits == 4 ? panel_impl(p, panel, x, xs, k, 4, 0, out)                     \
                                    : panel_impl(p, panel, x, xs, k, 8, 0, out)))
     NT_SWITCH(CALL)
 #undef CALL
 }
 
-// Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
-// the dot hold the first 16 weights and 4..7 the second, each with its own scale.
-static inline __attribute__((always_inline)) void q6k_impl(int n, const void *w, const void *x, size_t xs,
-                                                           const int nt, float *out) {
-    const block_q6_k *b = w;
-    __m256 acc[CALM_NT];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0xf), m2 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
-    for (int i = 0; i < n / QK_K; i++) {
-        float d = f16(b[i].d);
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)qh), g[4], aq[4];
-            g[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            g[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            g[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            for (int k = 0; k < 4; k++) {
-                g[k] = _mm256_sub_epi8(g[k], off);
-                aq[k] = _mm256_sign_epi8(g[k], g[k]);
-            }
-            for (int k = 0; k < 4; k++) {
-                const int8_t *sc = b[i].scales + 8 * h + 2 * k;
-                __m256 scv = _mm256_set_m128(_mm_set1_ps(d * sc[1]), _mm_set1_ps(d * sc[0]));
-                for (int t = 0; t < nt; t++) {
-                    const block_q8x *a = XQ(t) + i * (QK_K / 32) + 4 * h + k;
-                    __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), g[k]);
-                    acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(scv, _mm256_set1_ps(a->d)), dpbusd256(aq[k], sx), acc[t]);
-                }
-            }
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]);
-}
-
 static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     switch (nt) {
-    case 1: q6k_impl(n, w, x, xs, 1, out); break;
-    case 2: q6k_impl(n, w, x, xs, 2, out); break;
-    case 3: q6k_impl(n, w, x, xs, 3, out); break;
-    default: q6k_impl(n, w, x, xs, 4, out); break;
+    case 1:
+        q6k_impl(n, w, x, xs, 1, out);
+        break;
+    case 2:
+        q6k_impl(n, w, x, xs, 2, out);
+        break;
+    case 3:
+        q6k_impl(n, w, x, xs, 3, out);
+        break;
+    default:
+        q6k_impl(n, w, x, xs, 4, out);
+        break;
     }
 }
 
-void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                    float scale, float *scores, float *out);
+void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *scores, float *out);
 void calm_avx512_silu_mul(float *g, const float *u, size_t n);
 
 const calm_isa calm_isa_avx512 = {

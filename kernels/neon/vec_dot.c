@@ -132,9 +132,13 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
         dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
 QG_DOT(4, 32)
-QG_DOT(4, 64) QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(4, 64)
+QG_DOT(4, 128)
+QG_DOT(8, 32)
+QG_DOT(8, 64)
+QG_DOT(8, 128)
 
-    static inline float32x4_t load4(const void *w, uint32_t type, int i) {
+static inline float32x4_t load4(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return vld1q_f32((const float *)w + i);
     uint16x4_t h = vld1_u16((const uint16_t *)w + i);
     if (type == CALM_TYPE_F16) return vcvt_f32_f16(vreinterpret_f16_u16(h));

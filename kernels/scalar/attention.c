@@ -4,8 +4,8 @@
 
 #include "../kernels.h"
 
-void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                        float scale, float *sc, float *out) {
+void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *sc, float *out) {
     float max = -INFINITY;
     for (int j = 0; j < n; j++) {
         const float *kj = k + (size_t)j * stride;

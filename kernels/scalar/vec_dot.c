@@ -63,9 +63,11 @@ static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, flo
             const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
             for (int l = 0; l < 32; l++) {
                 q[128 * h + l] = (int8_t)(((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32);
-                q[128 * h + l + 32] = (int8_t)(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                q[128 * h + l + 32] =
+                    (int8_t)(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
                 q[128 * h + l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-                q[128 * h + l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+                q[128 * h + l + 96] =
+                    (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
             }
         }
         float d = calm_f16_to_f32(b[i].d);
@@ -78,7 +80,8 @@ static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, flo
                 for (int j = 16; j < 32; j++) s1 += q[32 * c + j] * a[c].qs[j];
                 // scale index of weight 32c + j: 8 per half, then (element within half) / 16
                 int base = (c / 4) * 8 + (c % 4) * 2;
-                s += a[c].d * ((float)b[i].scales[base] * (float)s0 + (float)b[i].scales[base + 1] * (float)s1);
+                s += a[c].d * ((float)b[i].scales[base] * (float)s0 +
+                               (float)b[i].scales[base + 1] * (float)s1);
             }
             out[t] += d * s;
         }
@@ -163,31 +166,41 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
         dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
 QG_DOT(2, 32)
-QG_DOT(2, 64) QG_DOT(2, 128) QG_DOT(3, 32) QG_DOT(3, 64) QG_DOT(3, 128) QG_DOT(4, 32) QG_DOT(4, 64)
-    QG_DOT(4, 128) QG_DOT(8, 32) QG_DOT(8, 64) QG_DOT(8, 128)
+QG_DOT(2, 64)
+QG_DOT(2, 128)
+QG_DOT(3, 32)
+QG_DOT(3, 64)
+QG_DOT(3, 128)
+QG_DOT(4, 32)
+QG_DOT(4, 64)
+QG_DOT(4, 128)
+QG_DOT(8, 32)
+QG_DOT(8, 64)
+QG_DOT(8, 128)
 
-        void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
-                        float scale, float *scores, float *out);
+void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *scores, float *out);
 void calm_silu_mul_scalar(float *g, const float *u, size_t n);
 
 const calm_isa calm_isa_scalar = {
-            "scalar",
-            {
-                [CALM_TYPE_F32] = dot_f32,         [CALM_TYPE_F16] = dot_f16,
-                [CALM_TYPE_BF16] = dot_bf16,       [CALM_TYPE_Q4_0] = dot_q4_0,
-                [CALM_TYPE_Q4_1] = dot_q4_1,       [CALM_TYPE_Q8_0] = dot_q8_0,
-                [CALM_TYPE_Q5_0] = dot_q5_0,       [CALM_TYPE_Q5_1] = dot_q5_1,
-                [CALM_TYPE_Q4_K] = dot_q4_k,       [CALM_TYPE_Q5_K] = dot_q5_k,
-                [CALM_TYPE_Q6_K] = dot_q6_k,       [CALM_TYPE_QG + 0] = dot_qg2_32,
-                [CALM_TYPE_QG + 1] = dot_qg2_64,   [CALM_TYPE_QG + 2] = dot_qg2_128,
-                [CALM_TYPE_QG + 3] = dot_qg3_32,   [CALM_TYPE_QG + 4] = dot_qg3_64,
-                [CALM_TYPE_QG + 5] = dot_qg3_128,  [CALM_TYPE_QG + 6] = dot_qg4_32,
-                [CALM_TYPE_QG + 7] = dot_qg4_64,   [CALM_TYPE_QG + 8] = dot_qg4_128,
-                [CALM_TYPE_QG + 9] = dot_qg8_32,   [CALM_TYPE_QG + 10] = dot_qg8_64,
-                [CALM_TYPE_QG + 11] = dot_qg8_128,
-            },
-            quantize_q8x,
-    NULL, // the scalar path multiplies the weights as stored; calm_panel_dot_scalar is the panels' reference
+    "scalar",
+    {
+        [CALM_TYPE_F32] = dot_f32,         [CALM_TYPE_F16] = dot_f16,
+        [CALM_TYPE_BF16] = dot_bf16,       [CALM_TYPE_Q4_0] = dot_q4_0,
+        [CALM_TYPE_Q4_1] = dot_q4_1,       [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q5_0] = dot_q5_0,       [CALM_TYPE_Q5_1] = dot_q5_1,
+        [CALM_TYPE_Q4_K] = dot_q4_k,       [CALM_TYPE_Q5_K] = dot_q5_k,
+        [CALM_TYPE_Q6_K] = dot_q6_k,       [CALM_TYPE_QG + 0] = dot_qg2_32,
+        [CALM_TYPE_QG + 1] = dot_qg2_64,   [CALM_TYPE_QG + 2] = dot_qg2_128,
+        [CALM_TYPE_QG + 3] = dot_qg3_32,   [CALM_TYPE_QG + 4] = dot_qg3_64,
+        [CALM_TYPE_QG + 5] = dot_qg3_128,  [CALM_TYPE_QG + 6] = dot_qg4_32,
+        [CALM_TYPE_QG + 7] = dot_qg4_64,   [CALM_TYPE_QG + 8] = dot_qg4_128,
+        [CALM_TYPE_QG + 9] = dot_qg8_32,   [CALM_TYPE_QG + 10] = dot_qg8_64,
+        [CALM_TYPE_QG + 11] = dot_qg8_128,
+    },
+    quantize_q8x,
+    NULL, // the scalar path multiplies the weights as stored; calm_panel_dot_scalar is the panels'
+          // reference
     calm_attend_scalar,
     calm_silu_mul_scalar,
 };

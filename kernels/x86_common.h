@@ -1,0 +1,73 @@
+// x86 helpers shared by the AVX2 and AVX-512 kernel files (each compiled with its own flags).
+// Before including, define CALM_X86_DOT_US(u, s): 8 float sums of u8 x s8 products, 4 per lane.
+#ifndef CALM_X86_COMMON_H
+#define CALM_X86_COMMON_H
+
+#include <immintrin.h>
+
+#include "kernels.h"
+
+static inline float calm_hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles (ggml's 4-bit order).
+static inline __m256i calm_nibbles(const uint8_t *qs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0xf);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+static inline float calm_f16c(calm_f16 h) {
+    return _cvtsh_ss(h);
+}
+
+#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
+// Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
+// the dot hold the first 16 weights and 4..7 the second, each with its own scale.
+static inline __attribute__((always_inline)) void q6k_impl(int n, const void *w, const void *x,
+                                                           size_t xs, const int nt, float *out) {
+    const block_q6_k *b = w;
+    __m256 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0xf), m2 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
+    for (int i = 0; i < n / QK_K; i++) {
+        float d = calm_f16c(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql),
+                    l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh), g[4], aq[4];
+            g[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            g[1] = _mm256_or_si256(
+                _mm256_and_si256(l1, m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            g[2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            g[3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                g[k] = _mm256_sub_epi8(g[k], off);
+                aq[k] = _mm256_sign_epi8(g[k], g[k]);
+            }
+            for (int k = 0; k < 4; k++) {
+                const int8_t *sc = b[i].scales + 8 * h + 2 * k;
+                __m256 scv = _mm256_set_m128(_mm_set1_ps(d * sc[1]), _mm_set1_ps(d * sc[0]));
+                for (int t = 0; t < nt; t++) {
+                    const block_q8x *a = XQ(t) + i * (QK_K / 32) + 4 * h + k;
+                    __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), g[k]);
+                    acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(scv, _mm256_set1_ps(a->d)),
+                                             CALM_X86_DOT_US(aq[k], sx), acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
+}
+
+#endif
