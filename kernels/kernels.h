@@ -44,6 +44,14 @@ static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, con
             out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
 }
 
+// Names dot_qgB_G, the kernel of calm group format (B bits, group G), for a file's
+// dot_qg(n, w, x, xs, nt, out, bits, group).
+#define QG_DOT(b, g)                                                                               \
+    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
+                                float *o) {                                                        \
+        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
+    }
+
 extern const calm_isa calm_isa_scalar;
 #if defined(__x86_64__)
 extern const calm_isa calm_isa_avx2;

@@ -198,11 +198,6 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
-#define QG_DOT(b, g)                                                                               \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
-                                float *o) {                                                        \
-        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
-    }
 QG_DOT(4, 32)
 QG_DOT(4, 64)
 QG_DOT(4, 128)

@@ -193,6 +193,7 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
     for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
+#undef QG_DOT // this ISA specialises the group kernels on the token count
 #define QG_DOT(b, g)                                                                               \
     static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
                                 float *o) {                                                        \

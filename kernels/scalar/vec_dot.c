@@ -160,11 +160,6 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     }
 }
 
-#define QG_DOT(b, g)                                                                               \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
-                                float *o) {                                                        \
-        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
-    }
 QG_DOT(2, 32)
 QG_DOT(2, 64)
 QG_DOT(2, 128)
