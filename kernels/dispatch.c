@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "hadamard.h"
 
 static calm_isa table; // the chosen ISA's kernels, scalar ones where it has none
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
@@ -65,6 +66,7 @@ static void init_table(void) {
     for (int t = 0; t < CALM_TYPE_COUNT; t++)
         if (pick->vec_dot[t]) table.vec_dot[t] = pick->vec_dot[t];
     if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
+    if (pick->quantize_q8t) table.quantize_q8t = pick->quantize_q8t;
     table.panel_dot = pick->panel_dot;
     if (pick->attend) table.attend = pick->attend;
     if (pick->silu_mul) table.silu_mul = pick->silu_mul;
@@ -110,11 +112,12 @@ void calm_print_system(FILE *f) {
 #define ROW_CHUNK CALM_PANEL // row chunks and packed panels coincide
 #define MAX_MM    8
 
-void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
-                      int T) {
+static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                         int T) {
     // Activations in each format the matrices need, made once.
     block_q8x *q = NULL;
-    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x),
+    uint8_t *qt = NULL;
+    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), t_stride = calm_q8t_stride(cols),
            f_stride = (size_t)cols * sizeof(float);
     int first_chunk[MAX_MM + 1] = {0};
     calm_vec_dot_fn dots[MAX_MM];
@@ -131,6 +134,14 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
             for (int t = 0; t < T; t++)
                 quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * q_stride), cols);
         }
+        if (tt->act == CALM_ACT_Q8T && !panels[i] && !qt) {
+            qt = malloc((size_t)T * t_stride);
+            if (!qt) abort();
+            void (*quant)(const float *, void *, int) =
+                isa->quantize_q8t ? isa->quantize_q8t : calm_isa_scalar.quantize_q8t;
+#pragma omp parallel for schedule(static) if (T > 1)
+            for (int t = 0; t < T; t++) quant(x + (size_t)t * cols, qt + t * t_stride, cols);
+        }
         dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type]
                                            : calm_isa_scalar.vec_dot[mm[i].type];
         first_chunk[i + 1] =
@@ -143,9 +154,14 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         int i = 0;
         while (c >= first_chunk[i + 1]) i++;
         const calm_mm *m = &mm[i];
-        int q8 = panels[i] || calm_type_get(m->type)->act == CALM_ACT_Q8X;
-        const uint8_t *act = q8 ? (const uint8_t *)q : (const uint8_t *)x;
-        size_t stride = q8 ? q_stride : f_stride, row_bytes = calm_row_size(m->type, cols);
+        calm_act act_fmt = panels[i] ? CALM_ACT_Q8X : calm_type_get(m->type)->act;
+        const uint8_t *act = act_fmt == CALM_ACT_Q8X   ? (const uint8_t *)q
+                             : act_fmt == CALM_ACT_Q8T ? qt
+                                                       : (const uint8_t *)x;
+        size_t stride = act_fmt == CALM_ACT_Q8X   ? q_stride
+                        : act_fmt == CALM_ACT_Q8T ? t_stride
+                                                  : f_stride,
+               row_bytes = calm_row_size(m->type, cols);
         int r0 = (c - first_chunk[i]) * ROW_CHUNK,
             r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
         if (panels[i]) { // chunk c of this matrix is panel c - first_chunk[i]
@@ -171,11 +187,43 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
         }
     }
     free(q);
+    free(qt);
+}
+
+void calm_transform_input(float *xt, const float *x, int cols, int T, const float *in_scale,
+                          int in_rot) {
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++) {
+        const float *a = x + (size_t)t * cols;
+        float *b = xt + (size_t)t * cols;
+        for (int c = 0; c < cols; c++) b[c] = in_scale ? a[c] * in_scale[c] : a[c];
+        if (in_rot) calm_hadamard(b, cols, 1, 0);
+    }
+}
+
+void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                      int T) {
+    // Calibrated matrices with an input transform each take their own transformed copy of x; the
+    // rest share x and its quantized forms.
+    calm_mm plain[MAX_MM];
+    int np = 0;
+    float *xt = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!mm[i].in_scale && !mm[i].in_rot) {
+            plain[np++] = mm[i];
+            continue;
+        }
+        if (!xt && !(xt = malloc((size_t)T * cols * sizeof(float)))) abort();
+        calm_transform_input(xt, x, cols, T, mm[i].in_scale, mm[i].in_rot);
+        matmul_plain(isa, &mm[i], 1, xt, cols, T);
+    }
+    if (np) matmul_plain(isa, plain, np, x, cols, T);
+    free(xt);
 }
 
 void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
                       int rows, int cols, int T) {
-    calm_mm m = {w, type, rows, y, NULL};
+    calm_mm m = {w, type, rows, y, NULL, NULL, 0};
     calm_matmul_many(isa, &m, 1, x, cols, T);
 }
 

@@ -24,6 +24,8 @@ typedef struct {
     calm_vec_dot_fn vec_dot[CALM_TYPE_COUNT];
     // f32 rows -> q8x blocks (n a multiple of 32)
     void (*quantize_q8x)(const float *x, block_q8x *y, int n);
+    // one f32 row -> int8 per token (calm_q8t_head, then n values)
+    void (*quantize_q8t)(const float *x, void *y, int n);
     calm_panel_dot_fn panel_dot; // NULL: this ISA does not use packed weights
     // One query head against n cached positions: k and v point at position 0 of the head, rows
     // `stride` floats apart. scores is scratch of n floats; out gets hd floats.

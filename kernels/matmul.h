@@ -30,9 +30,17 @@ typedef struct {
     int rows;
     float *y;
     const calm_packed *packed; // optional: the same weights in panels, used where the ISA can
+    // Optional input transform of calibrated weights: the matrix multiplies x' = H (x * in_scale)
+    // (in_rot: H the orthogonal Hadamard transform of kernels/hadamard.h; else x' = x * in_scale).
+    const float *in_scale;
+    int in_rot;
 } calm_mm;
 void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
                       int T);
+
+// xt = the transformed input of a calm_mm (see in_scale, in_rot) for T rows of cols.
+void calm_transform_input(float *xt, const float *x, int cols, int T, const float *in_scale,
+                          int in_rot);
 
 // Dequantizes row r of a matrix with rows of `cols` elements.
 void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r);

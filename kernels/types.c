@@ -279,6 +279,13 @@ QG_FN(8, 128)
     [CALM_TYPE_QG +                                                                                \
         i] = {"qg" #b "_" #g, 32, 4 + 32 * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b, g}
 
+static void w8a8_to_float(const void *src, float *dst, int64_t n) {
+    calm_q8t_head h;
+    memcpy(&h, src, sizeof h);
+    const int8_t *q = (const int8_t *)src + sizeof h;
+    for (int64_t i = 0; i < n; i++) dst[i] = h.d * (float)q[i];
+}
+
 static const calm_type_traits traits[CALM_TYPE_COUNT] = {
     [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
     [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
@@ -303,6 +310,7 @@ static const calm_type_traits traits[CALM_TYPE_COUNT] = {
     QG_TRAITS(9, 8, 32),
     QG_TRAITS(10, 8, 64),
     QG_TRAITS(11, 8, 128),
+    [CALM_TYPE_W8A8] = {"w8a8", 32, 32, 1, w8a8_to_float, CALM_ACT_Q8T, 0, 0},
     // Known to ggml; listed so that error messages can name them.
     [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
     [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
@@ -326,6 +334,7 @@ int calm_type_qg(int bits, int group) {
 size_t calm_row_size(uint32_t type, int64_t n) {
     const calm_type_traits *t = calm_type_get(type);
     if (!t || n < 0 || n % t->block_size) return 0;
+    if (type == CALM_TYPE_W8A8) return sizeof(calm_q8t_head) + (size_t)n;
     if (t->qg_bits) {
         int64_t full = n / t->qg_group, rem = n % t->qg_group;
         return (size_t)full * calm_qg_group_bytes(t->qg_bits, t->qg_group) +

@@ -22,7 +22,10 @@ typedef enum {
     // One id per (bits, group): CALM_TYPE_QG + 3 * bits_index + group_index, with bits 2, 3, 4, 8
     // and groups 32, 64, 128.
     CALM_TYPE_QG = 64,
-    CALM_TYPE_COUNT = 76, // ids below this index the traits table
+    // SmoothQuant's W8A8: per row {f32 d; i32 sum of q; s8 q[n]}, w = d * q; its activations are
+    // int8 per token (CALM_ACT_Q8T).
+    CALM_TYPE_W8A8 = 76,
+    CALM_TYPE_COUNT = 77, // ids below this index the traits table
 } calm_type;
 
 // The calm group-quantized type for b bits and group g; -1 if there is none.
@@ -92,14 +95,26 @@ typedef struct {
     int8_t qs[32];
 } block_q8x;
 
-typedef enum { CALM_ACT_F32 = 0, CALM_ACT_Q8X = 1 } calm_act;
+// Activations quantized per token, for W8A8: the header, then n int8 values (rows padded to 64
+// bytes, see calm_q8t_stride).
+typedef struct {
+    float d;
+    int32_t s; // sum of the n values
+} calm_q8t_head;
+
+static inline size_t calm_q8t_stride(int n) {
+    return (sizeof(calm_q8t_head) + (size_t)n + 63) / 64 * 64;
+}
+
+typedef enum { CALM_ACT_F32 = 0, CALM_ACT_Q8X = 1, CALM_ACT_Q8T = 2 } calm_act;
 
 typedef struct {
     const char *name;
     int block_size;                                           // elements per block
     size_t type_size;                                         // bytes per block
     int supported;                                            // calm can read it
-    void (*to_float)(const void *src, float *dst, int64_t n); // n is a multiple of block_size
+    // n is a multiple of block_size; for W8A8 (one scale per row) n is exactly one row
+    void (*to_float)(const void *src, float *dst, int64_t n);
     calm_act act; // how the matmul wants the activations
     int qg_bits;  // calm group formats: bits per weight (0 for other types)
     int qg_group; // and weights per group; a row's last group may be shorter (a multiple of 32)

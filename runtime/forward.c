@@ -84,12 +84,12 @@ static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq,
 
 // y = W x for T tokens, through the packed panels when the model has them.
 static void matmul_t(const calm_isa *isa, float *y, const float *x, const calm_tensor *w, int T) {
-    calm_mm m = {w->data, w->type, (int)w->ne[1], y, w->packed};
+    calm_mm m = {w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
     calm_matmul_many(isa, &m, 1, x, (int)w->ne[0], T);
 }
 
 static calm_mm mm_of(const calm_tensor *w, float *y) {
-    return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed};
+    return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
 }
 
 // One batch of T tokens at positions p0 .. p0+T-1.

@@ -60,6 +60,27 @@ static int bind(calm_model *m, calm_tensor *dst, const char *name, int64_t ne0, 
     return 0;
 }
 
+// The input transform of a calibrated matrix, from its companion vector if the file has one.
+static int bind_transform(calm_model *m, calm_tensor *w, calm_err *e) {
+    char base[128], name[160];
+    snprintf(base, sizeof base, "%s", w->name);
+    char *dot = strrchr(base, '.');
+    if (dot) *dot = 0; // blk.N.attn_q.weight -> blk.N.attn_q
+    static const char *kinds[2] = {"in_scale", "in_hadamard"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.%s", base, kinds[k]);
+        calm_tensor v;
+        if (bind(m, &v, name, w->ne[0], 0, 0, e)) return -1;
+        if (!v.data) continue;
+        if (w->in_scale)
+            return calm_fail(e, "%s: '%s' has both an in_scale and an in_hadamard vector", m->path,
+                             base);
+        w->in_scale = v.data;
+        w->in_rot = k == 1;
+    }
+    return 0;
+}
+
 int calm_model_bind(calm_model *m, calm_err *e) {
     calm_config *c = &m->cfg;
     if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
@@ -105,6 +126,9 @@ int calm_model_bind(calm_model *m, calm_err *e) {
             bind(m, &L->w_up, n[12], c->dim, c->hidden_dim, 1, e) ||
             bind(m, &L->w_down, n[13], c->hidden_dim, c->dim, 1, e))
             return -1;
+        calm_tensor *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++)
+            if (bind_transform(m, mats[i], e)) return -1;
         if (l == 0) {
             c->qkv_bias = L->bq.data != NULL;
             c->qk_norm = L->q_norm.data != NULL;

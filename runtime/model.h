@@ -18,6 +18,10 @@ typedef struct {
     const void *data;
     size_t nbytes;
     const calm_packed *packed; // the same weights in 16-row panels, when packed at load
+    // Calibrated matrices may multiply a transformed input x' = H(x * in_scale): from the
+    // companion tensors <base>.in_scale (no H) or <base>.in_hadamard (docs/FORMATS.md).
+    const float *in_scale;
+    int in_rot;
 } calm_tensor;
 
 typedef enum { CALM_ROPE_NORM = 0, CALM_ROPE_NEOX = 1 } calm_rope_style;

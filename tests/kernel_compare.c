@@ -31,6 +31,16 @@ static uint8_t *random_matrix(uint32_t type, int rows, int cols) {
     for (size_t i = 0; i < rb * rows; i++) w[i] = (uint8_t)next();
     for (int r = 0; r < rows; r++) {
         uint8_t *row = w + r * rb;
+        if (type == CALM_TYPE_W8A8) { // codes in [-127, 127], as SmoothQuant writes them
+            calm_q8t_head h = {0.01f * frand(), 0};
+            for (int c = 0; c < cols; c++) {
+                int8_t q = (int8_t)((int)(next() % 255) - 127);
+                row[sizeof h + c] = (uint8_t)q;
+                h.s += q;
+            }
+            memcpy(row, &h, sizeof h);
+            continue;
+        }
         if (tt->qg_bits) { // groups of qg_group, the last one shorter when cols is not a multiple
             for (int i = 0; i < cols; i += tt->qg_group) {
                 int glen = cols - i < tt->qg_group ? cols - i : tt->qg_group;
@@ -98,9 +108,10 @@ static int compare(const calm_isa *isa, uint32_t type, int rows, int cols, int T
 }
 
 int kc_all_types(const calm_isa *isa, char *err, size_t cap) {
-    static const uint32_t types[] = {CALM_TYPE_F32,  CALM_TYPE_F16,  CALM_TYPE_BF16, CALM_TYPE_Q4_0,
-                                     CALM_TYPE_Q4_1, CALM_TYPE_Q8_0, CALM_TYPE_Q5_0, CALM_TYPE_Q5_1,
-                                     CALM_TYPE_Q4_K, CALM_TYPE_Q5_K, CALM_TYPE_Q6_K};
+    static const uint32_t types[] = {CALM_TYPE_F32,  CALM_TYPE_F16,  CALM_TYPE_BF16,
+                                     CALM_TYPE_Q4_0, CALM_TYPE_Q4_1, CALM_TYPE_Q8_0,
+                                     CALM_TYPE_Q5_0, CALM_TYPE_Q5_1, CALM_TYPE_Q4_K,
+                                     CALM_TYPE_Q5_K, CALM_TYPE_Q6_K, CALM_TYPE_W8A8};
     static const int shapes[][3] = {
         {1, 256, 1}, {17, 512, 3}, {33, 768, 5}, {5, 256, 8}, {40, 1536, 2}};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
@@ -117,6 +128,9 @@ int kc_all_types(const calm_isa *isa, char *err, size_t cap) {
                 compare(isa, (uint32_t)calm_type_qg(b3, g), 3, 96, 3, err, cap))
                 return -1;
         }
+    if (compare(isa, CALM_TYPE_W8A8, 5, 96, 3, err, cap) || // a 32-wide tail after 64s
+        compare(isa, CALM_TYPE_W8A8, 18, 576, 4, err, cap))
+        return -1;
     for (int cols = 1; cols < 40; cols += 3) // float rows of odd length exercise the tails
         if (compare(isa, CALM_TYPE_F32, 3, cols, 2, err, cap) ||
             compare(isa, CALM_TYPE_F16, 3, cols, 5, err, cap) ||
@@ -180,7 +194,7 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
                 for (int c = 0; c < cols; c++)
                     xd[t * cols + c] = xq[c / 32].d * xq[c / 32].qs[c % 32];
             }
-            calm_mm m = {w, type, rows, y1, &p};
+            calm_mm m = {w, type, rows, y1, &p, NULL, 0};
             calm_matmul_many(use, &m, 1, x, cols, T);
             int rc = 0;
             for (int r = 0; r < rows && !rc; r++) {

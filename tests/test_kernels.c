@@ -71,7 +71,7 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
         float src[768], x[768], wf[768], xd[768], out;
         for (int i = 0; i < cols; i++) src[i] = frand(), x[i] = frand();
         if (tt->qg_bits) {
-            calm_rtn_row(src, cols, tt->qg_bits, tt->qg_group, w);
+            calm_rtn_row(src, cols, ts[k], w);
         } else { // ggml blocks: random codes under fixed scales
             for (size_t i = 0; i < rb; i++)
                 w[i] = (uint8_t)((rng = rng * 1103515245u + 12345u) >> 16);
@@ -103,7 +103,7 @@ Test(kernels, rtn_roundtrip_within_half_a_step) {
         for (int g = 32; g <= 128; g *= 2) {
             uint32_t t = (uint32_t)calm_type_qg(bits, g);
             uint8_t *buf = malloc(calm_row_size(t, 576));
-            calm_rtn_row(x, 576, bits, g, buf);
+            calm_rtn_row(x, 576, t, buf);
             calm_type_get(t)->to_float(buf, y, 576);
             for (int i = 0; i < 576; i++) {
                 int g0 = i / g * g, g1 = g0 + g < 576 ? g0 + g : 576;

@@ -85,7 +85,7 @@ Test(quant_layouts, every_isa_dots_real_rows_exactly) {
                 if (!packed || !isa->panel_dot) continue;
                 for (int c = 0; c < cols; c++)
                     xd[c] = q[c / 32].d * q[c / 32].qs[c % 32]; // panels: q8x
-                calm_mm m = {r[i].raw, r[i].type, rows, y, &p};
+                calm_mm m = {r[i].raw, r[i].type, rows, y, &p, NULL, 0};
                 calm_matmul_many(isa, &m, 1, x, cols, 1);
             }
             for (int row = 0; row < rows; row++) {

@@ -92,7 +92,7 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
                                              cols);
             void *d = buf + (size_t)r * drow;
             if (dtt->qg_bits) {
-                calm_rtn_row(tmp, (int)cols, dtt->qg_bits, dtt->qg_group, d);
+                calm_rtn_row(tmp, (int)cols, dt, d);
                 continue;
             }
             for (int64_t j = 0; j < cols; j++) {

@@ -278,6 +278,32 @@ static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
+// W8A8: vpmaddubsw wants one unsigned operand, so it gets |w| and the activations take w's sign
+// (llama.cpp's trick for Q8_0); |w|, |x| <= 127 keep the pair sums below int16's limit.
+static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    calm_q8t_head hw;
+    memcpy(&hw, w, sizeof hw);
+    const int8_t *qw = (const int8_t *)w + sizeof hw;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++) {
+        const uint8_t *xt = (const uint8_t *)x + t * xs;
+        calm_q8t_head hx;
+        memcpy(&hx, xt, sizeof hx);
+        const int8_t *qx = (const int8_t *)(xt + sizeof hx);
+        __m256i acc = _mm256_setzero_si256();
+        for (int i = 0; i < n; i += 32) {
+            __m256i vw = _mm256_loadu_si256((const __m256i *)(qw + i));
+            __m256i vx = _mm256_loadu_si256((const __m256i *)(qx + i));
+            __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(vw, vw), _mm256_sign_epi8(vx, vw));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+        }
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        out[t] = hw.d * hx.d * (float)_mm_cvtsi128_si32(s);
+    }
+}
+
 void calm_avx2_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                       float scale, float *scores, float *out);
 void calm_avx2_silu_mul(float *g, const float *u, size_t n);
@@ -302,8 +328,10 @@ const calm_isa calm_isa_avx2 = {
         [CALM_TYPE_QG + 9] = dot_qg8_32,
         [CALM_TYPE_QG + 10] = dot_qg8_64,
         [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_W8A8] = dot_w8a8,
     },
     quantize_q8x,
+    NULL,
     NULL,
     calm_avx2_attend,
     calm_avx2_silu_mul,

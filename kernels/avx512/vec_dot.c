@@ -342,6 +342,36 @@ static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
+// W8A8: activations become unsigned by flipping their sign bit (q + 128), so one vpdpbusd takes 64
+// weights; the 128 * sum(q_w) this adds is taken off at the end.
+static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    calm_q8t_head hw;
+    memcpy(&hw, w, sizeof hw);
+    const int8_t *qw = (const int8_t *)w + sizeof hw;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int t = 0; t < nt; t++) {
+        const uint8_t *xt = (const uint8_t *)x + t * xs;
+        calm_q8t_head hx;
+        memcpy(&hx, xt, sizeof hx);
+        const int8_t *qx = (const int8_t *)(xt + sizeof hx);
+        __m512i acc = _mm512_setzero_si512();
+        int i = 0;
+        for (; i + 64 <= n; i += 64)
+            acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_loadu_si512(qx + i), flip),
+                                      _mm512_loadu_si512(qw + i));
+        int32_t sum = _mm512_reduce_add_epi32(acc);
+        if (i < n) { // n is a multiple of 32: one half vector left
+            __m256i a =
+                _mm256_dpbusd_epi32(_mm256_setzero_si256(),
+                                    _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(qx + i)),
+                                                     _mm512_castsi512_si256(flip)),
+                                    _mm256_loadu_si256((const __m256i *)(qw + i)));
+            sum += _mm512_reduce_add_epi32(_mm512_zextsi256_si512(a));
+        }
+        out[t] = hw.d * hx.d * (float)(sum - 128 * hw.s);
+    }
+}
+
 void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n,
                         int hd, float scale, float *scores, float *out);
 void calm_avx512_silu_mul(float *g, const float *u, size_t n);
@@ -366,8 +396,10 @@ const calm_isa calm_isa_avx512 = {
         [CALM_TYPE_QG + 9] = dot_qg8_32,
         [CALM_TYPE_QG + 10] = dot_qg8_64,
         [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_W8A8] = dot_w8a8,
     },
     quantize_q8x,
+    NULL,
     panel_dot,
     calm_avx512_attend,
     calm_avx512_silu_mul,

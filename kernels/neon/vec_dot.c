@@ -186,6 +186,22 @@ WRAP(dot_q5_1, dot_kquant, CALM_TYPE_Q5_1)
 WRAP(dot_q4_k, dot_kquant, CALM_TYPE_Q4_K)
 WRAP(dot_q5_k, dot_kquant, CALM_TYPE_Q5_K)
 
+// W8A8: sdot takes the signed codes as they are.
+static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    calm_q8t_head hw;
+    memcpy(&hw, w, sizeof hw);
+    const int8_t *qw = (const int8_t *)w + sizeof hw;
+    for (int t = 0; t < nt; t++) {
+        const uint8_t *xt = (const uint8_t *)x + t * xs;
+        calm_q8t_head hx;
+        memcpy(&hx, xt, sizeof hx);
+        const int8_t *qx = (const int8_t *)(xt + sizeof hx);
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int i = 0; i < n; i += 16) acc = vdotq_s32(acc, vld1q_s8(qw + i), vld1q_s8(qx + i));
+        out[t] = hw.d * hx.d * (float)vaddvq_s32(acc);
+    }
+}
+
 const calm_isa calm_isa_neon = {
     "neon",
     {
@@ -205,8 +221,10 @@ const calm_isa calm_isa_neon = {
         [CALM_TYPE_QG + 9] = dot_qg8_32,
         [CALM_TYPE_QG + 10] = dot_qg8_64,
         [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_W8A8] = dot_w8a8,
     },
     quantize_q8x,
+    NULL,
     NULL, // no packed panels: sdot takes signed codes, the panels hold unsigned ones
     NULL, // attention and SiLU: the scalar kernels
     NULL,

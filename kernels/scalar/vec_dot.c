@@ -21,6 +21,34 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
+static void quantize_q8t(const float *x, void *y, int n) {
+    float amax = 0;
+    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+    calm_q8t_head h = {amax / 127.0f, 0};
+    float id = h.d ? 1.0f / h.d : 0.0f;
+    int8_t *q = (int8_t *)y + sizeof h;
+    for (int i = 0; i < n; i++) {
+        q[i] = (int8_t)lrintf(x[i] * id);
+        h.s += q[i];
+    }
+    memcpy(y, &h, sizeof h);
+}
+
+// W8A8: one integer dot per row and token, scaled once.
+static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    calm_q8t_head hw, hx;
+    memcpy(&hw, w, sizeof hw);
+    const int8_t *qw = (const int8_t *)w + sizeof hw;
+    for (int t = 0; t < nt; t++) {
+        const uint8_t *xt = (const uint8_t *)x + t * xs;
+        memcpy(&hx, xt, sizeof hx);
+        const int8_t *qx = (const int8_t *)(xt + sizeof hx);
+        int32_t sum = 0;
+        for (int i = 0; i < n; i++) sum += qw[i] * qx[i];
+        out[t] = hw.d * hx.d * (float)sum;
+    }
+}
+
 // Types on f32 activations: dequantize a chunk of the row, then dot it with every token.
 static void dot_f32_act(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
                         float *out) {
@@ -191,9 +219,10 @@ const calm_isa calm_isa_scalar = {
         [CALM_TYPE_QG + 5] = dot_qg3_128,  [CALM_TYPE_QG + 6] = dot_qg4_32,
         [CALM_TYPE_QG + 7] = dot_qg4_64,   [CALM_TYPE_QG + 8] = dot_qg4_128,
         [CALM_TYPE_QG + 9] = dot_qg8_32,   [CALM_TYPE_QG + 10] = dot_qg8_64,
-        [CALM_TYPE_QG + 11] = dot_qg8_128,
+        [CALM_TYPE_QG + 11] = dot_qg8_128, [CALM_TYPE_W8A8] = dot_w8a8,
     },
     quantize_q8x,
+    quantize_q8t,
     NULL, // the scalar path multiplies the weights as stored; calm_panel_dot_scalar is the panels'
           // reference
     calm_attend_scalar,

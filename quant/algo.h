@@ -1,0 +1,101 @@
+// The PTQ algorithm pool: one function per algorithm (quant/<name>.c) turns a full-precision
+// weight matrix and the statistics of its input into a quantized matrix, plus the input
+// transform the kernel must apply at run time (AWQ and SmoothQuant scales, Hadamard rotations).
+#ifndef CALM_ALGO_H
+#define CALM_ALGO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qformat.h"
+#include "xstats.h"
+
+typedef struct {
+    calm_qfmt fmt;   // the grid and storage type of the weights
+    float damp;      // GPTQ: lambda as a fraction of the mean Hessian diagonal (0.01)
+    int act_order;   // GPTQ: columns by decreasing Hessian diagonal
+    int block;       // GPTQ: lazy-update block (128)
+    int grid;        // AWQ / HeRo-Q: points of the exponent search (20)
+    int clip_search; // AWQ: search a clipping ratio per group
+    float alpha;     // SmoothQuant: migration strength (0.5)
+    uint64_t seed;   // random signs of the Hadamard rotations
+} calm_qopts;
+
+void calm_qopts_default(calm_qopts *o);
+
+// A quantized matrix: rows of fmt.type, and the input transform x' = H(x * in_scale).
+typedef struct {
+    uint32_t type;
+    uint8_t *data;
+    size_t nbytes;
+    float *in_scale; // NULL: none
+    int in_rot;      // 1: Hadamard after the scale
+    double err;      // relative output error on the calibration inputs (set by the algorithm)
+} calm_qlinear;
+
+void calm_qlinear_free(calm_qlinear *q);
+
+// w: rows x cols, row-major f32. xs: statistics of the input (may be NULL for RTN).
+typedef int (*calm_quantize_fn)(const calm_qopts *o, const float *w, int rows, int cols,
+                                const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+
+typedef struct {
+    const char *name;
+    calm_quantize_fn quantize;
+    int needs_data; // needs calibration statistics
+    const char *about;
+} calm_algo;
+
+// The pool, NULL-terminated.
+const calm_algo *calm_algos(void);
+const calm_algo *calm_algo_find(const char *name);
+
+// The algorithms, for the table and for tests.
+int calm_quantize_rtn(const calm_qopts *o, const float *w, int rows, int cols,
+                      const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+int calm_quantize_gptq(const calm_qopts *o, const float *w, int rows, int cols,
+                       const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
+                      const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+int calm_quantize_smoothquant(const calm_qopts *o, const float *w, int rows, int cols,
+                              const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+int calm_quantize_hadamard(const calm_qopts *o, const float *w, int rows, int cols,
+                           const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
+                       const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+
+// --- shared by the algorithms ---
+
+// GPTQ onto o->fmt with the Hessian h (cols x cols, any positive scale), rows written to data.
+int calm_gptq_core(const calm_qopts *o, const float *w, int rows, int cols, const double *h,
+                   uint8_t *data, calm_err *e);
+
+// Allocates out->data for rows of the format's type.
+int calm_qlinear_alloc(calm_qlinear *q, const calm_qfmt *f, int rows, int cols, calm_err *e);
+// The weights the quantized matrix applies to the original input: dequantized rows with the
+// input transform folded back (weff: rows x cols).
+void calm_qlinear_effective(const calm_qlinear *q, int rows, int cols, float *weff);
+// Output error on the calibration inputs, relative to the output's size:
+// tr(dW H dW^T) / tr(W H W^T) with dW = w - weff and H = X^T X / count. h from calm_xstats_h.
+double calm_output_error(const float *w, const float *weff, int rows, int cols, const float *h);
+// Sets q->err to calm_output_error of q against w (-1 without statistics).
+void calm_qlinear_measure(calm_qlinear *q, const float *w, int rows, int cols,
+                          const calm_xstats *xs);
+// The same for a set of rows of width n with their own (scaled) h.
+double calm_quad_error(const float *dw, int rows, int n, const float *h);
+// Round to nearest onto f of every row of w (rows x cols) into q->data; clip per row-group from
+// clip[] (rows x groups) or 1 when NULL.
+void calm_quantize_rows(const calm_qfmt *f, const float *w, int rows, int cols, const float *clip,
+                        uint8_t *data);
+// Rotation of rows: row <- H(row / v) for v the in_scale (NULL: 1), the offline half of
+// x' = H(x * v).
+void calm_rotate_rows(float *w, int rows, int cols, const float *v, int rot);
+// out = M h M^T for M = R diag(v) (R the Hadamard transform when rot, else I): the Hessian of the
+// problem a transformed matrix solves (n x n floats).
+void calm_transformed_h(const float *v, int rot, const float *h, int n, float *out);
+// The largest eigenvalue of a symmetric n x n matrix (LAPACK ssyevr).
+double calm_top_eigenvalue(const float *h, int n);
+// Random +-1 signs from a seed (a randomized Hadamard transform, as QuaRot).
+void calm_random_signs(float *v, int n, uint64_t seed);
+
+#endif
