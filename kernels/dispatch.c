@@ -70,6 +70,7 @@ static void init_table(void) {
     table.panel_dot = pick->panel_dot;
     if (pick->attend) table.attend = pick->attend;
     if (pick->silu_mul) table.silu_mul = pick->silu_mul;
+    if (pick->hadamard) table.hadamard = pick->hadamard;
 }
 
 void calm_kernels_init(void) {
@@ -192,29 +193,38 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
 
 void calm_transform_input(float *xt, const float *x, int cols, int T, const float *in_scale,
                           int in_rot) {
+    void (*had)(float *, int, int, int) = calm_kernels()->hadamard;
+    int nth = omp_get_max_threads(), per = (T + nth - 1) / nth;
 #pragma omp parallel for schedule(static) if (T > 1)
-    for (int t = 0; t < T; t++) {
-        const float *a = x + (size_t)t * cols;
-        float *b = xt + (size_t)t * cols;
-        for (int c = 0; c < cols; c++) b[c] = in_scale ? a[c] * in_scale[c] : a[c];
-        if (in_rot) calm_hadamard(b, cols, 1, 0);
+    for (int t0 = 0; t0 < T; t0 += per) { // a range of tokens per thread: one H_m per range
+        int t1 = t0 + per < T ? t0 + per : T;
+        for (int t = t0; t < t1; t++) {
+            const float *a = x + (size_t)t * cols;
+            float *b = xt + (size_t)t * cols;
+            for (int c = 0; c < cols; c++) b[c] = in_scale ? a[c] * in_scale[c] : a[c];
+        }
+        if (in_rot) had(xt + (size_t)t0 * cols, cols, t1 - t0, 0);
     }
 }
 
 void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
                       int T) {
-    // Calibrated matrices with an input transform each take their own transformed copy of x; the
-    // rest share x and its quantized forms.
+    // Calibrated matrices with an input transform take a transformed copy of x (reused while the
+    // next matrix has the same transform, as Q, K and V rotated alike do); the rest share x.
     calm_mm plain[MAX_MM];
     int np = 0;
     float *xt = NULL;
+    const calm_mm *made = NULL; // whose transform xt holds
     for (int i = 0; i < n; i++) {
         if (!mm[i].in_scale && !mm[i].in_rot) {
             plain[np++] = mm[i];
             continue;
         }
         if (!xt && !(xt = malloc((size_t)T * cols * sizeof(float)))) abort();
-        calm_transform_input(xt, x, cols, T, mm[i].in_scale, mm[i].in_rot);
+        int same = made && made->in_rot == mm[i].in_rot && made->in_scale && mm[i].in_scale &&
+                   !memcmp(made->in_scale, mm[i].in_scale, (size_t)cols * sizeof(float));
+        if (!same) calm_transform_input(xt, x, cols, T, mm[i].in_scale, mm[i].in_rot);
+        made = &mm[i];
         matmul_plain(isa, &mm[i], 1, xt, cols, T);
     }
     if (np) matmul_plain(isa, plain, np, x, cols, T);

@@ -76,36 +76,5 @@ int calm_hadamard_matrix(int m, signed char *h) {
     return -1;
 }
 
-static void fwht(float *x, int p) {
-    for (int len = 1; len < p; len *= 2)
-        for (int i = 0; i < p; i += 2 * len)
-            for (int j = i; j < i + len; j++) {
-                float a = x[j], b = x[j + len];
-                x[j] = a + b;
-                x[j + len] = a - b;
-            }
-}
-
-void calm_hadamard(float *x, int n, int T, int transpose) {
-    int m = calm_hadamard_factor(n), blocks = m ? m : n;
-    while (m == 0 && blocks % 2 == 0) blocks /= 2; // fallback: odd part many blocks of 2^k
-    int p = n / blocks;
-    signed char h[MAX_M * MAX_M];
-    if (m > 1) calm_hadamard_matrix(m, h);
-    float scale = 1.0f / sqrtf((float)p * (float)(m > 1 ? m : 1)), col[MAX_M];
-    for (int t = 0; t < T; t++) {
-        float *v = x + (size_t)t * n;
-        for (int i = 0; i < blocks; i++) fwht(v + (size_t)i * p, p);
-        if (m > 1)
-            for (int j = 0; j < p; j++) {
-                for (int i = 0; i < m; i++) col[i] = v[(size_t)i * p + j];
-                for (int i = 0; i < m; i++) {
-                    float s = 0;
-                    for (int k = 0; k < m; k++)
-                        s += (transpose ? h[k * m + i] : h[i * m + k]) * col[k];
-                    v[(size_t)i * p + j] = s;
-                }
-            }
-        for (int i = 0; i < n; i++) v[i] *= scale;
-    }
-}
+#define CALM_HADAMARD_FN calm_hadamard
+#include "hadamard_impl.h"

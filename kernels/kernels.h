@@ -33,6 +33,8 @@ typedef struct {
                    float scale, float *scores, float *out);
     // g[i] = silu(g[i]) * u[i]
     void (*silu_mul)(float *g, const float *u, size_t n);
+    // x[t] <- H x[t] (kernels/hadamard.h): the online half of rotated weights
+    void (*hadamard)(float *x, int n, int T, int transpose);
 } calm_isa;
 
 // Float kernels process rows in vector-width steps; this adds elements [i, n) of the row.

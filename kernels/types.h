@@ -110,9 +110,9 @@ typedef enum { CALM_ACT_F32 = 0, CALM_ACT_Q8X = 1, CALM_ACT_Q8T = 2 } calm_act;
 
 typedef struct {
     const char *name;
-    int block_size;                                           // elements per block
-    size_t type_size;                                         // bytes per block
-    int supported;                                            // calm can read it
+    int block_size;   // elements per block
+    size_t type_size; // bytes per block
+    int supported;    // calm can read it
     // n is a multiple of block_size; for W8A8 (one scale per row) n is exactly one row
     void (*to_float)(const void *src, float *dst, int64_t n);
     calm_act act; // how the matmul wants the activations

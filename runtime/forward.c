@@ -92,69 +92,78 @@ static calm_mm mm_of(const calm_tensor *w, float *y) {
     return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
 }
 
-// One batch of T tokens at positions p0 .. p0+T-1.
-static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) {
-    const calm_model *m = s->m;
-    const calm_config *c = &m->cfg;
+void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0,
+                        calm_block_hook hook, void *ctx) {
+    const calm_config *c = &s->m->cfg;
     const int dim = c->dim, hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
-    const int qd = nh * hd, kvd = nkv * hd, hid = c->hidden_dim, p0 = s->kv.n;
+    const int qd = nh * hd, kvd = nkv * hd, hid = c->hidden_dim;
     const float att_scale = 1.0f / sqrtf((float)hd);
     const calm_isa *isa = calm_kernels();
 
     for (int t = 0; t < T; t++)
-        calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
-
-    for (int l = 0; l < c->n_layers; l++) {
-        const calm_layer *L = &m->layers[l];
-        for (int t = 0; t < T; t++)
-            rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim,
-                    c->norm_eps);
-        calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
-        calm_matmul_many(isa, qkv, 3, s->xb, dim, T);
-        for (int t = 0; t < T; t++) {
-            float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd,
-                  *v = s->v + (size_t)t * kvd;
-            if (c->qkv_bias) {
-                const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
-                for (int i = 0; i < qd; i++) q[i] += bq[i];
-                for (int i = 0; i < kvd; i++) k[i] += bk[i], v[i] += bv[i];
-            }
-            if (c->qk_norm) {
-                for (int h = 0; h < nh; h++)
-                    rmsnorm(q + h * hd, q + h * hd, L->q_norm.data, hd, c->norm_eps);
-                for (int h = 0; h < nkv; h++)
-                    rmsnorm(k + h * hd, k + h * hd, L->k_norm.data, hd, c->norm_eps);
-            }
-            rope(q, nh, hd, p0 + t, s->inv_freq, c->rope_style);
-            rope(k, nkv, hd, p0 + t, s->inv_freq, c->rope_style);
-            memcpy(calm_kv_k(&s->kv, l, p0 + t), k, (size_t)kvd * sizeof(float));
-            memcpy(calm_kv_v(&s->kv, l, p0 + t), v, (size_t)kvd * sizeof(float));
+        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim,
+                c->norm_eps);
+    if (hook) hook(ctx, CALM_IN_ATTN, s->xb, T, dim);
+    calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
+    calm_matmul_many(isa, qkv, 3, s->xb, dim, T);
+    for (int t = 0; t < T; t++) {
+        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
+        if (c->qkv_bias) {
+            const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
+            for (int i = 0; i < qd; i++) q[i] += bq[i];
+            for (int i = 0; i < kvd; i++) k[i] += bk[i], v[i] += bv[i];
         }
-        // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions,
-        // so (token, head) pairs are dealt out round-robin to keep the threads even.
-#pragma omp parallel for collapse(2) schedule(static, 1)
-        for (int t = 0; t < T; t++) {
-            for (int h = 0; h < nh; h++) {
-                int kvh = h / (nh / nkv);
-                isa->attend(s->q + (size_t)t * qd + (size_t)h * hd,
-                            calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
-                            calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, (size_t)kvd, p0 + t + 1, hd,
-                            att_scale, s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len,
-                            s->att_out + (size_t)t * qd + (size_t)h * hd);
-            }
+        if (c->qk_norm) {
+            for (int h = 0; h < nh; h++)
+                rmsnorm(q + h * hd, q + h * hd, L->q_norm.data, hd, c->norm_eps);
+            for (int h = 0; h < nkv; h++)
+                rmsnorm(k + h * hd, k + h * hd, L->k_norm.data, hd, c->norm_eps);
         }
-        matmul_t(isa, s->xb, s->att_out, &L->wo, T);
-        for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
-
-        for (int t = 0; t < T; t++)
-            rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim,
-                    c->norm_eps);
-        calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
-        calm_matmul_many(isa, gate_up, 2, s->xb, dim, T);
-        isa->silu_mul(s->hb, s->hb2, (size_t)T * hid);
-        matmul_t(isa, s->xb, s->hb, &L->w_down, T);
-        for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
+        rope(q, nh, hd, p0 + t, s->inv_freq, c->rope_style);
+        rope(k, nkv, hd, p0 + t, s->inv_freq, c->rope_style);
+        memcpy(calm_kv_k(&s->kv, l, p0 + t), k, (size_t)kvd * sizeof(float));
+        memcpy(calm_kv_v(&s->kv, l, p0 + t), v, (size_t)kvd * sizeof(float));
     }
+    // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
+    // (token, head) pairs are dealt out round-robin to keep the threads even.
+#pragma omp parallel for collapse(2) schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+        for (int h = 0; h < nh; h++) {
+            int kvh = h / (nh / nkv);
+            isa->attend(s->q + (size_t)t * qd + (size_t)h * hd,
+                        calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
+                        calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, (size_t)kvd, p0 + t + 1, hd,
+                        att_scale, s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len,
+                        s->att_out + (size_t)t * qd + (size_t)h * hd);
+        }
+    }
+    if (hook) hook(ctx, CALM_IN_ATTN_OUT, s->att_out, T, qd);
+    matmul_t(isa, s->xb, s->att_out, &L->wo, T);
+    for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
+
+    for (int t = 0; t < T; t++)
+        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim,
+                c->norm_eps);
+    if (hook) hook(ctx, CALM_IN_FFN, s->xb, T, dim);
+    calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
+    calm_matmul_many(isa, gate_up, 2, s->xb, dim, T);
+    isa->silu_mul(s->hb, s->hb2, (size_t)T * hid);
+    if (hook) hook(ctx, CALM_IN_DOWN, s->hb, T, hid);
+    matmul_t(isa, s->xb, s->hb, &L->w_down, T);
+    for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
+}
+
+// One batch of T tokens at positions p0 .. p0+T-1.
+static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) {
+    const calm_model *m = s->m;
+    const calm_config *c = &m->cfg;
+    const int dim = c->dim, p0 = s->kv.n;
+    const calm_isa *isa = calm_kernels();
+
+    for (int t = 0; t < T; t++)
+        calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
+    for (int l = 0; l < c->n_layers; l++)
+        calm_block_forward(s, &m->layers[l], l, T, p0, NULL, NULL);
     s->kv.n += T;
 
     int first = all_logits ? 0 : T - 1, n_out = T - first;

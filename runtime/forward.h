@@ -24,4 +24,23 @@ void calm_state_free(calm_state *s);
 // the last token, or with all_logits the logits of all n tokens ([n][vocab], n <= max_batch).
 float *calm_forward(calm_state *s, const int *tokens, int n, int all_logits, calm_err *e);
 
+// Where a block's linear layers read their input, for calibration hooks.
+typedef enum {
+    CALM_IN_ATTN = 0, // attn_norm output: Q, K, V
+    CALM_IN_ATTN_OUT, // attention output: O
+    CALM_IN_FFN,      // ffn_norm output: gate, up
+    CALM_IN_DOWN,     // silu(gate) * up: down
+    CALM_IN_COUNT
+} calm_linear_input;
+
+// Sees the input x (T x cols) of a block's linear layers before they run.
+typedef void (*calm_block_hook)(void *ctx, calm_linear_input which, const float *x, int T,
+                                int cols);
+
+// One transformer block with the weights of L on s->x (T tokens at positions p0 .. p0 + T - 1),
+// in place; K and V go to layer slot l of the cache. hook may be NULL. The full forward pass is
+// this over every layer; calibration runs it one layer at a time with other weights.
+void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0,
+                        calm_block_hook hook, void *ctx);
+
 #endif

@@ -254,5 +254,20 @@ int kc_attention(const calm_isa *isa, char *err, size_t cap) {
             rc = -1;
         }
     free(k), free(v);
+    static const int hn[] = {64, 96, 140, 576, 1536}; // Kronecker, fallback and power-of-two sizes
+    for (size_t a = 0; a < sizeof hn / sizeof hn[0] && !rc && isa->hadamard; a++) {
+        int n = hn[a];
+        float *x0 = malloc(sizeof(float) * 3 * n), *x1 = malloc(sizeof(float) * 3 * n);
+        for (int i = 0; i < 3 * n; i++) x0[i] = x1[i] = frand();
+        calm_isa_scalar.hadamard(x0, n, 3, (int)(a & 1));
+        isa->hadamard(x1, n, 3, (int)(a & 1));
+        for (int i = 0; i < 3 * n && !rc; i++)
+            if (!(fabsf(x0[i] - x1[i]) <= 1e-5f)) {
+                snprintf(err, cap, "%s hadamard n %d: [%d] %g vs scalar %g", isa->name, n, i, x1[i],
+                         x0[i]);
+                rc = -1;
+            }
+        free(x0), free(x1);
+    }
     return rc;
 }

@@ -13,7 +13,8 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap);
 // Packed panels through isa->panel_dot (or the scalar panel reference when isa is NULL) against
 // the scalar row kernels.
 int kc_panels(const calm_isa *isa, char *err, size_t cap);
-// isa->attend and isa->silu_mul against the scalar ones (head sizes with and without vector tails).
+// isa->attend, isa->silu_mul and isa->hadamard against the scalar ones (sizes with and without
+// vector tails).
 int kc_attention(const calm_isa *isa, char *err, size_t cap);
 
 #endif

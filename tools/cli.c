@@ -34,6 +34,16 @@ static const struct opt {
     {NULL, "--no-bos", NULL, "do not add the BOS token even if the model asks for it"},
     {NULL, "--no-parse-special", NULL, "treat special-token text as plain text"},
     {NULL, "--tensors", NULL, "list every tensor"},
+    {NULL, "--algo", "NAME", "rtn, gptq, awq, smoothquant, hadamard or hero (default rtn)"},
+    {NULL, "--bits", "B", "weight bits: 2, 3, 4 or 8 (default 4)"},
+    {NULL, "--group", "G", "weights per scale: 32, 64 or 128 (default 128)"},
+    {NULL, "--sym", NULL, "symmetric grid (no offset per group)"},
+    {NULL, "--act-order", NULL, "GPTQ: columns by decreasing Hessian diagonal"},
+    {NULL, "--alpha", "A", "SmoothQuant migration strength (default 0.5)"},
+    {NULL, "--no-clip", NULL, "AWQ: no clipping search"},
+    {NULL, "--data", "FILE", "calibration text (e.g. wikitext-2 calib.raw)"},
+    {NULL, "--samples", "N", "calibration windows (default 128)"},
+    {NULL, "--embd-type", "T", "type of token_embd/output: q8_0 (default), q4_0, f16, f32"},
 };
 
 static int allowed_opt(const char *allowed, const struct opt *o) {
@@ -89,6 +99,12 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
     o->type = "f32";
     o->format = "gguf";
     o->sp = calm_sampler_defaults();
+    o->algo = "rtn";
+    o->bits = 4;
+    o->group = 128;
+    o->samples = 128;
+    o->alpha = 0.5f;
+    o->embd_type = "q8_0";
     int positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -172,6 +188,26 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
             o->parse_special = 0;
         else if (!strcmp(l, "--tensors"))
             o->tensors = 1;
+        else if (!strcmp(l, "--algo"))
+            o->algo = v;
+        else if (!strcmp(l, "--bits"))
+            rc = to_int(a, v, 2, 8, &o->bits);
+        else if (!strcmp(l, "--group"))
+            rc = to_int(a, v, 32, 128, &o->group);
+        else if (!strcmp(l, "--sym"))
+            o->sym = 1;
+        else if (!strcmp(l, "--act-order"))
+            o->act_order = 1;
+        else if (!strcmp(l, "--alpha"))
+            rc = to_float(a, v, 0, 1, &o->alpha);
+        else if (!strcmp(l, "--no-clip"))
+            o->no_clip = 1;
+        else if (!strcmp(l, "--data"))
+            o->data = v;
+        else if (!strcmp(l, "--samples"))
+            rc = to_int(a, v, 1, 1 << 20, &o->samples);
+        else if (!strcmp(l, "--embd-type"))
+            o->embd_type = v;
         if (rc) return -1;
     }
     if (strstr(allowed, "model") && !o->model) {

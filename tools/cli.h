@@ -10,6 +10,10 @@
 typedef struct {
     const char *model, *prompt, *file, *out, *system, *type, *format;
     int n_predict, threads, ctx, batch, chunks, add_bos, parse_special, show_ids, tensors, chat;
+    // quantize / calibrate
+    const char *algo, *data, *pool, *granularity, *embd_type;
+    int bits, group, sym, act_order, no_clip, samples, calibrate;
+    float alpha, target_bpw;
     calm_sampler_params sp;
 } calm_opts;
 
@@ -34,5 +38,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

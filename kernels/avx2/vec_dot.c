@@ -304,6 +304,7 @@ static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
+void calm_hadamard_avx2(float *x, int n, int T, int transpose);
 void calm_avx2_attend(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                       float scale, float *scores, float *out);
 void calm_avx2_silu_mul(float *g, const float *u, size_t n);
@@ -335,4 +336,5 @@ const calm_isa calm_isa_avx2 = {
     NULL,
     calm_avx2_attend,
     calm_avx2_silu_mul,
+    calm_hadamard_avx2,
 };

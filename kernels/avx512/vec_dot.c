@@ -372,6 +372,7 @@ static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
+void calm_hadamard_avx512(float *x, int n, int T, int transpose);
 void calm_avx512_attend(const float *q, const float *k, const float *v, size_t stride, int n,
                         int hd, float scale, float *scores, float *out);
 void calm_avx512_silu_mul(float *g, const float *u, size_t n);
@@ -403,4 +404,5 @@ const calm_isa calm_isa_avx512 = {
     panel_dot,
     calm_avx512_attend,
     calm_avx512_silu_mul,
+    calm_hadamard_avx512,
 };

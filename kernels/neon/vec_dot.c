@@ -226,6 +226,7 @@ const calm_isa calm_isa_neon = {
     quantize_q8x,
     NULL,
     NULL, // no packed panels: sdot takes signed codes, the panels hold unsigned ones
-    NULL, // attention and SiLU: the scalar kernels
+    NULL, // attention, SiLU and the Hadamard transform: the scalar kernels
+    NULL,
     NULL,
 };

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../hadamard.h"
 #include "../kernels.h"
 
 static void quantize_q8x(const float *x, block_q8x *y, int n) {
@@ -227,4 +228,5 @@ const calm_isa calm_isa_scalar = {
           // reference
     calm_attend_scalar,
     calm_silu_mul_scalar,
+    calm_hadamard,
 };

@@ -1,0 +1,66 @@
+// Quantizing a whole model layer by layer: the inputs of layer l come from the model whose layers
+// 0 .. l-1 are already quantized (as at run time), each of the block's seven matrices is
+// quantized from the statistics of its own input, and the result is written as one GGUF whose
+// metadata records, per matrix, the algorithm and its score. Used by `calm quantize` (one
+// algorithm) and `calm calibrate` (the CALM search picks one per layer).
+#ifndef CALM_MODEL_QUANT_H
+#define CALM_MODEL_QUANT_H
+
+#include "algo.h"
+#include "calib.h"
+
+#define CALM_BLOCK_MATS 7
+
+// The seven matrices of a block, in this order, their GGUF names and which input each reads.
+extern const char *const calm_block_mat_names[CALM_BLOCK_MATS];
+extern const calm_linear_input calm_block_mat_input[CALM_BLOCK_MATS];
+calm_tensor *calm_block_mat(calm_layer *L, int i);
+
+// One quantized matrix and how it was chosen.
+typedef struct {
+    calm_qlinear q;
+    const char *algo; // the algorithm's name (static)
+    double cka;       // CKA of its layer's output in the CALM search; -1 when not searched
+} calm_qmat;
+
+typedef struct {
+    int n_layers;
+    calm_qmat (*mats)[CALM_BLOCK_MATS];
+    // file-wide metadata
+    const char *pool, *granularity;
+    int bits, group, samples, ctx;
+    uint64_t data_hash;
+    uint32_t embd_type; // token_embd / output (not searched)
+} calm_qmodel;
+
+int calm_qmodel_init(calm_qmodel *qm, int n_layers, calm_err *e);
+void calm_qmodel_free(calm_qmodel *qm);
+
+// A copy of L whose matrices are the quantized ones.
+void calm_layer_quantized(calm_layer *out, const calm_layer *L, const calm_qmat *mats);
+// The weights of t as f32 rows (malloc'd); NULL when out of memory.
+float *calm_tensor_f32(const calm_tensor *t);
+// Sizes of the block statistics (CALM_IN_COUNT of them), initialised for model m.
+int calm_block_xstats_init(calm_xstats *xs, const calm_config *c, calm_err *e);
+void calm_block_xstats_free(calm_xstats *xs);
+// Quantizes matrix i of block L with algorithm a from xs (the block's statistics).
+int calm_quantize_block_mat(const calm_algo *a, const calm_qopts *o, const calm_layer *L, int i,
+                            const calm_xstats *xs, calm_qmat *out, calm_err *e);
+
+// Writes m with qm's matrices to path (GGUF v3).
+int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_qmodel *qm,
+                      const char *path, calm_err *e);
+
+typedef struct {
+    const calm_algo *algo;
+    calm_qopts q;
+    calm_calib_opts calib;
+    const char *data; // calibration text (algorithms that need data)
+    uint32_t embd_type;
+} calm_quantize_opts;
+
+// calm quantize: every matrix of every block with one algorithm, layer by layer.
+int calm_quantize_model(const calm_model *m, const calm_tokenizer *t, const calm_quantize_opts *o,
+                        const char *path, calm_err *e);
+
+#endif
