@@ -78,13 +78,18 @@ double calm_quad_error(const float *dw, int rows, int n, const float *h) {
     return s;
 }
 
-double calm_output_error(const float *w, const float *weff, int rows, int cols, const float *h) {
+double calm_output_error_den(const float *w, const float *weff, int rows, int cols, const float *h,
+                             double den) {
     float *dw = malloc((size_t)rows * cols * sizeof(float));
     if (!dw) return INFINITY;
     for (size_t i = 0; i < (size_t)rows * cols; i++) dw[i] = w[i] - weff[i];
-    double num = calm_quad_error(dw, rows, cols, h), den = calm_quad_error(w, rows, cols, h);
+    double num = calm_quad_error(dw, rows, cols, h);
     free(dw);
     return den > 0 ? num / den : num;
+}
+
+double calm_output_error(const float *w, const float *weff, int rows, int cols, const float *h) {
+    return calm_output_error_den(w, weff, rows, cols, h, calm_quad_error(w, rows, cols, h));
 }
 
 void calm_quantize_rows(const calm_qfmt *f, const float *w, int rows, int cols, const float *clip,

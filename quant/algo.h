@@ -81,8 +81,12 @@ double calm_output_error(const float *w, const float *weff, int rows, int cols, 
 // Sets q->err to calm_output_error of q against w (-1 without statistics).
 void calm_qlinear_measure(calm_qlinear *q, const float *w, int rows, int cols,
                           const calm_xstats *xs);
-// The same for a set of rows of width n with their own (scaled) h.
+// tr(dw h dw^T) for rows of width n: the numerator (dw = w - weff) and denominator (dw = w) of
+// calm_output_error, for searches that keep the denominator.
 double calm_quad_error(const float *dw, int rows, int n, const float *h);
+// calm_output_error with tr(W H W^T) given.
+double calm_output_error_den(const float *w, const float *weff, int rows, int cols, const float *h,
+                             double den);
 // Round to nearest onto f of every row of w (rows x cols) into q->data; clip per row-group from
 // clip[] (rows x groups) or 1 when NULL.
 void calm_quantize_rows(const calm_qfmt *f, const float *w, int rows, int cols, const float *clip,

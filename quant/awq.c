@@ -58,6 +58,7 @@ int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
     if (calm_qlinear_alloc(out, f, rows, cols, e)) goto done;
     out->in_scale = malloc((size_t)cols * 4);
     if (!out->in_scale) goto done;
+    double den = calm_quad_error(w, rows, cols, h);
     for (int k = 0; k < grid; k++) {
         float alpha = (float)k / (float)grid, smax = 0, smin = INFINITY;
         for (int c = 0; c < cols; c++) {
@@ -71,7 +72,7 @@ int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
         calm_rotate_rows(ws, rows, cols, out->in_scale, 0); // W diag(s)
         calm_quantize_rows(f, ws, rows, cols, NULL, out->data);
         calm_qlinear_effective(out, rows, cols, weff);
-        double err = calm_output_error(w, weff, rows, cols, h);
+        double err = calm_output_error_den(w, weff, rows, cols, h, den);
         if (err < best) best = err, memcpy(best_s, s, (size_t)cols * 4);
     }
     for (int c = 0; c < cols; c++) out->in_scale[c] = 1.0f / best_s[c];

@@ -69,6 +69,7 @@ int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
     }
     out->in_rot = 1;
     calm_random_signs(sign, n, o->seed);
+    double den = calm_quad_error(w, rows, n, h);
     for (int k = 1; k <= steps; k++) {
         float alpha = (float)k / (float)steps;
         double logsum = 0;
@@ -85,7 +86,7 @@ int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
         for (size_t i = 0; i < (size_t)n * n; i++) hd[i] = hp[i];
         if (calm_gptq_core(o, wr, rows, n, hd, out->data, e)) goto done;
         calm_qlinear_effective(out, rows, n, weff);
-        double err = calm_output_error(w, weff, rows, n, h);
+        double err = calm_output_error_den(w, weff, rows, n, h, den);
         if (err < best) {
             best = err;
             memcpy(best_v, v, (size_t)n * 4);

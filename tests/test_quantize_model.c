@@ -1,0 +1,162 @@
+// The pool on the real default model: statistics of one real layer from calibration text, each
+// algorithm's purpose checked on it, and quantized matrices written to a GGUF and read back
+// bit for bit, input transforms included.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "kernels/matmul.h"
+#include "kernels/types.h"
+#include "quant/model_quant.h"
+#include "runtime/forward.h"
+
+#define CALIB CALM_SOURCE_DIR "/../shared/data/wikitext-2/calib.raw"
+
+typedef struct {
+    calm_model m;
+    calm_tokenizer t;
+    calm_calib c;
+    calm_xstats xs[CALM_IN_COUNT];
+} fixture;
+
+// Statistics of layer `l`'s inputs over a few short windows of calib.raw.
+static void setup(fixture *f, int l) {
+    calm_err e;
+    cr_assert_eq(calm_model_load(&f->m, CALM_MODEL_F32, &e), 0, "%s", e.msg);
+    cr_assert_eq(calm_tokenizer_from_gguf(&f->t, &f->m.gguf, &e), 0, "%s", e.msg);
+    calm_calib_opts o = {8, 256, 7};
+    cr_assert_eq(calm_calib_init(&f->c, &f->m, &f->t, CALIB, &o, &e), 0, "%s", e.msg);
+    for (int i = 0; i < l; i++) calm_calib_layer(&f->c, &f->m.layers[i], i, NULL, NULL, NULL, 1);
+    cr_assert_eq(calm_block_xstats_init(f->xs, &f->m.cfg, &e), 0);
+    calm_calib_layer(&f->c, &f->m.layers[l], l, f->xs, NULL, NULL, 0);
+}
+
+static void teardown(fixture *f) {
+    calm_block_xstats_free(f->xs);
+    calm_calib_free(&f->c);
+    calm_tokenizer_free(&f->t);
+    calm_model_free(&f->m);
+}
+
+static double err_of(fixture *f, const char *algo, int l, int mat, uint32_t type, calm_qmat *q) {
+    calm_qopts o;
+    calm_qopts_default(&o);
+    calm_err e;
+    cr_assert_eq(calm_qfmt_init(&o.fmt, type, 0, &e), 0);
+    cr_assert_eq(
+        calm_quantize_block_mat(calm_algo_find(algo), &o, &f->m.layers[l], mat, f->xs, q, &e), 0,
+        "%s", e.msg);
+    return q->q.err;
+}
+
+Test(quantize_model, pool_on_a_real_layer) {
+    fixture f;
+    setup(&f, 2);
+    uint32_t type = (uint32_t)calm_type_qg(3, 128);
+    for (int mat = 0; mat < CALM_BLOCK_MATS; mat += 3) { // attn_q, attn_output, ffn_down
+        calm_qmat q[4];
+        double rtn = err_of(&f, "rtn", 2, mat, type, &q[0]);
+        double gptq = err_of(&f, "gptq", 2, mat, type, &q[1]);
+        double awq = err_of(&f, "awq", 2, mat, type, &q[2]);
+        double hero = err_of(&f, "hero", 2, mat, type, &q[3]);
+        cr_log_info("blk.2.%s qg3_128: rtn %.3g gptq %.3g awq %.3g hero %.3g",
+                    calm_block_mat_names[mat], rtn, gptq, awq, hero);
+        cr_assert(gptq <= rtn && awq <= rtn && hero <= rtn, "%s", calm_block_mat_names[mat]);
+        // HeRo-Q's transform lowers the top eigenvalue of the Hessian the quantizer sees
+        const calm_xstats *xs = &f.xs[calm_block_mat_input[mat]];
+        int n = xs->n;
+        float *h = calm_xstats_h(xs), *hp = malloc(sizeof(float) * n * n);
+        calm_transformed_h(q[3].q.in_scale, q[3].q.in_rot, h, n, hp);
+        double before = calm_top_eigenvalue(h, n), after = calm_top_eigenvalue(hp, n);
+        cr_log_info("  top Hessian eigenvalue %.4g -> %.4g", before, after);
+        cr_assert(after < before, "%s: %g -> %g", calm_block_mat_names[mat], before, after);
+        free(h), free(hp);
+        for (int i = 0; i < 4; i++) calm_qlinear_free(&q[i].q);
+    }
+    teardown(&f);
+}
+
+Test(quantize_model, rotation_flattens_real_activations) {
+    fixture f;
+    setup(&f, 1);
+    calm_qmat q;
+    err_of(&f, "hadamard", 1, 6, (uint32_t)calm_type_qg(4, 128), &q); // ffn_down, width 1536
+    // the down projection's input of the first window, as the block computes it
+    calm_state *s = &f.c.st;
+    int T = f.c.ctx, n = f.m.cfg.hidden_dim;
+    memcpy(s->x, f.c.hidden, sizeof(float) * T * f.m.cfg.dim);
+    s->kv.n = 0;
+    calm_block_forward(s, &f.m.layers[1], 1, T, 0, NULL, NULL);
+    float *x = s->hb, *xt = malloc(sizeof(float) * T * n); // silu(gate) * up, still in the state
+    calm_transform_input(xt, x, n, T, q.q.in_scale, q.q.in_rot);
+    double r0 = 0, r1 = 0;
+    for (int t = 0; t < T; t++) {
+        double m0 = 0, m1 = 0, s0 = 0, s1 = 0;
+        for (int c = 0; c < n; c++) {
+            double a = fabs(x[t * n + c]), b = fabs(xt[t * n + c]);
+            m0 = fmax(m0, a), m1 = fmax(m1, b), s0 += a, s1 += b;
+        }
+        r0 += m0 / (s0 / n) / T, r1 += m1 / (s1 / n) / T;
+    }
+    cr_log_info("ffn_down input max/mean |x|: %.1f -> %.1f", r0, r1);
+    cr_assert(r1 < r0, "%g -> %g", r0, r1);
+    free(xt);
+    calm_qlinear_free(&q.q);
+    teardown(&f);
+}
+
+Test(quantize_model, written_file_holds_exactly_the_quantized_matrices) {
+    fixture f;
+    setup(&f, 0);
+    calm_qmodel qm;
+    calm_err e;
+    cr_assert_eq(calm_qmodel_init(&qm, f.m.cfg.n_layers, &e), 0);
+    static const char *algos[CALM_BLOCK_MATS] = {"awq",         "hadamard", "gptq", "hero",
+                                                 "smoothquant", "rtn",      "awq"};
+    for (int l = 0; l < f.m.cfg.n_layers; l++)
+        for (int i = 0; i < CALM_BLOCK_MATS; i++) {
+            const char *a = l == 0 ? algos[i] : "rtn"; // layer 0 has a matrix of each kind
+            calm_qopts o;
+            calm_qopts_default(&o);
+            uint32_t type = !strcmp(a, "smoothquant") ? CALM_TYPE_W8A8
+                            : i == 2                  ? CALM_TYPE_Q4_1
+                                                      : (uint32_t)calm_type_qg(4, 64);
+            cr_assert_eq(calm_qfmt_init(&o.fmt, type, 0, &e), 0);
+            cr_assert_eq(calm_quantize_block_mat(calm_algo_find(a), &o, &f.m.layers[l], i,
+                                                 l == 0 ? f.xs : NULL, &qm.mats[l][i], &e),
+                         0, "%s", e.msg);
+        }
+    const char *path = th_tmp("mixed.gguf");
+    cr_assert_eq(calm_qmodel_write(&f.m, &f.t, &qm, path, &e), 0, "%s", e.msg);
+    calm_model r;
+    cr_assert_eq(calm_model_load(&r, path, &e), 0, "%s", e.msg);
+    for (int i = 0; i < CALM_BLOCK_MATS; i++) {
+        const calm_tensor *t = calm_block_mat(&r.layers[0], i);
+        const calm_qlinear *q = &qm.mats[0][i].q;
+        cr_assert_eq(t->type, q->type, "%s", t->name);
+        cr_assert(t->nbytes == q->nbytes && !memcmp(t->data, q->data, q->nbytes), "%s bytes",
+                  t->name);
+        cr_assert_eq(!!t->in_scale, !!q->in_scale, "%s transform", t->name);
+        cr_assert_eq(t->in_rot, q->in_rot, "%s rotation", t->name);
+        if (q->in_scale)
+            cr_assert(!memcmp(t->in_scale, q->in_scale, sizeof(float) * t->ne[0]), "%s scales",
+                      t->name);
+        char key[160], val[32];
+        snprintf(key, sizeof key, "calm.tensor.%s.algo", t->name);
+        cr_assert_eq(gguf_get_str(&r.gguf, key, val, sizeof val), 0, "%s", key);
+        cr_assert_str_eq(val, algos[i]);
+    }
+    // and the mixed model runs: its next-token prediction on a calibration window is sane
+    calm_state s;
+    cr_assert_eq(calm_state_init(&s, &r, 64, 64, &e), 0);
+    float *logits = calm_forward(&s, f.c.tokens, 64, 0, &e);
+    cr_assert(logits, "%s", e.msg);
+    for (int v = 0; v < r.cfg.vocab_size; v++) cr_assert(isfinite(logits[v]));
+    calm_state_free(&s);
+    calm_model_free(&r);
+    calm_qmodel_free(&qm);
+    teardown(&f);
+}
