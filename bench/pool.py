@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""The PTQ pool on the default model: every algorithm of `calm quantize` at 4 and 3 bits (groups
+of 128) and SmoothQuant W8A8, beside llama.cpp's Q4_0, Q4_K_M and Q3_K_M made by llama-quantize
+from the same full-precision file. Prints one markdown table: perplexity on wiki.test.raw, file
+size, pp512 and tg128 tokens/s (calm's files with `calm bench`, llama.cpp's with llama-bench; the
+F32 file with both, as the baseline of the same run), and the time each quantization took.
+
+    bench/pool.py [--samples 32] [--chunks 100] [--threads 2] [--only rtn,gptq]
+
+Calibration: --samples windows of 512 tokens from calib.raw (disjoint from wiki.test.raw)."""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "..", "shared", "data", "wikitext-2")
+
+
+def run(cmd, err=False):
+    p = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    return p.stderr if err else p.stdout + p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=int, default=32)
+    ap.add_argument("--chunks", type=int, default=100)
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--only", default="rtn,gptq,awq,hadamard,hero,smoothquant")
+    ap.add_argument("--bits", default="4,3")
+    a = ap.parse_args()
+
+    ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
+    run(["tools/build.sh", "build"])
+    calm = os.path.join(ROOT, "build", "calm")
+    md = os.path.join(ROOT, "build", "bench-models")
+    os.makedirs(md, exist_ok=True)
+    f32 = os.path.join(md, "smollm2-f32.gguf")
+    if not os.path.exists(f32):
+        run([calm, "convert", "-m", os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+             "-o", f32, "--type", "f32"])
+    wiki, calib = os.path.join(DATA, "wiki.test.raw"), os.path.join(DATA, "calib.raw")
+
+    def calm_ppl(path):
+        out = run([calm, "perplexity", "-m", path, "-f", wiki, "-c", "512", "--chunks", str(a.chunks),
+                   "-t", a.threads])
+        return float(re.search(r"Final estimate: PPL = ([\d.]+)", out).group(1))
+
+    def calm_speed(path):
+        out = run([calm, "bench", "-m", path, "-t", a.threads, "-r", "2"])
+        ts = dict(re.findall(r"\| (pp512|tg128) \|\s+([\d.]+)", out))
+        return float(ts["pp512"]), float(ts["tg128"])
+
+    def llama_ppl(path):
+        out = run([f"{ll}/build/bin/llama-perplexity", "-m", path, "-f", wiki, "-c", "512", "--chunks",
+                   str(a.chunks), "-t", a.threads], err=True)
+        return float(re.search(r"Final estimate: PPL = ([\d.]+)", out).group(1))
+
+    def llama_speed(path):
+        j = json.loads(subprocess.run([f"{ll}/build/bin/llama-bench", "-m", path, "-t", a.threads, "-p", "512",
+                                       "-n", "128", "-r", "2", "-o", "json"], check=True, capture_output=True,
+                                      text=True, cwd=ROOT).stdout)
+        ts = {("pp512" if r["n_prompt"] else "tg128"): r["avg_ts"] for r in j}
+        return ts["pp512"], ts["tg128"]
+
+    print(f"calibration: {a.samples} x 512 tokens of calib.raw; perplexity: first {a.chunks} chunks of "
+          f"512 tokens of wiki.test.raw; {a.threads} threads\n")
+    print("| method | weights | runtime | size MiB | PPL | pp512 t/s | tg128 t/s | quantize s |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+
+    def row(name, weights, runtime, path, ppl, speed, qt):
+        mib = os.path.getsize(path) / (1 << 20)
+        print(f"| {name} | {weights} | {runtime} | {mib:.1f} | {ppl:.3f} | {speed[0]:.0f} | {speed[1]:.0f} | "
+              f"{qt} |")
+        sys.stdout.flush()
+
+    row("full precision", "f32", "calm", f32, calm_ppl(f32), calm_speed(f32), "")
+    row("full precision", "f32", "llama.cpp", f32, llama_ppl(f32), llama_speed(f32), "")
+    for t in ["Q4_0", "Q4_K_M", "Q3_K_M"]:
+        p = os.path.join(md, f"smollm2-{t}.gguf")
+        t0 = time.time()
+        run([f"{ll}/build/bin/llama-quantize", f32, p, t])
+        row(f"llama-quantize {t}", t, "llama.cpp", p, llama_ppl(p), llama_speed(p), f"{time.time() - t0:.0f}")
+    algos = a.only.split(",")
+    for bits in [int(b) for b in a.bits.split(",")]:
+        for algo in algos:
+            if algo == "smoothquant":
+                continue
+            p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
+            t0 = time.time()
+            run([calm, "quantize", "-m", f32, "--algo", algo, "--bits", str(bits), "--group", "128", "--data",
+                 calib, "--samples", str(a.samples), "-t", a.threads, "-o", p])
+            row(algo, f"qg{bits}_128", "calm", p, calm_ppl(p), calm_speed(p), f"{time.time() - t0:.0f}")
+    if "smoothquant" in algos:
+        p = os.path.join(md, "smollm2-smoothquant.gguf")
+        t0 = time.time()
+        run([calm, "quantize", "-m", f32, "--algo", "smoothquant", "--data", calib, "--samples", str(a.samples),
+             "-t", a.threads, "-o", p])
+        row("smoothquant", "w8a8", "calm", p, calm_ppl(p), calm_speed(p), f"{time.time() - t0:.0f}")
+
+
+if __name__ == "__main__":
+    main()
