@@ -1,0 +1,37 @@
+// Linear CKA (centered kernel alignment, Kornblith et al. 2019) between a reference
+// representation X (n x p) and k candidate representations Y_j (n x q) of the same n tokens:
+//
+//     CKA(X, Y) = |Y~^T X~|_F^2 / (|X~^T X~|_F |Y~^T Y~|_F),   X~, Y~: columns centred
+//
+// accumulated in double over blocks of tokens, so n can be any size. Each side is shifted by its
+// first rows before accumulating (centering is shift-invariant), which keeps the sums small when
+// the representation has a large mean, as a transformer's residual stream does.
+#ifndef CALM_CKA_H
+#define CALM_CKA_H
+
+#include <stdint.h>
+
+#include "../runtime/status.h"
+
+typedef struct {
+    int p, q, k;
+    int64_t n;
+    double *xx, *sx;      // p x p, p
+    double *yy, *yx, *sy; // per candidate: q x q, q x p, q
+    float *shx, *shy;     // shifts: p, and q per candidate
+    int *y_shifted;
+    double *bx, *by; // the current block in double (rows of p, rows of q)
+    int cap;         // rows the block buffers hold
+} calm_cka;
+
+int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e);
+void calm_cka_free(calm_cka *c);
+// Adds T reference rows; then calm_cka_add_y for each candidate with the same T tokens.
+void calm_cka_add_x(calm_cka *c, const float *x, int T);
+void calm_cka_add_y(calm_cka *c, int j, const float *y, int T);
+double calm_cka_value(const calm_cka *c, int j);
+
+// The same from whole matrices, computed naively (the reference of the tests).
+double calm_cka_direct(const float *x, int p, const float *y, int q, int n);
+
+#endif
