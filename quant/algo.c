@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,12 +70,22 @@ void calm_qlinear_effective(const calm_qlinear *q, int rows, int cols, float *we
 }
 
 double calm_quad_error(const float *dw, int rows, int n, const float *h) {
-    float *m = malloc((size_t)rows * n * sizeof(float));
-    if (!m) return INFINITY;
-    cblas_ssymm(CblasRowMajor, CblasRight, CblasUpper, rows, n, 1.0f, h, n, dw, n, 0.0f, m, n);
+    // Row blocks in parallel, one single-threaded BLAS call each.
+    int nb = omp_get_max_threads(), per = (rows + nb - 1) / nb;
     double s = 0;
-    for (size_t i = 0; i < (size_t)rows * n; i++) s += (double)dw[i] * m[i];
-    free(m);
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (int r0 = 0; r0 < rows; r0 += per) {
+        int nr = rows - r0 < per ? rows - r0 : per;
+        float *m = malloc((size_t)nr * n * sizeof(float));
+        if (!m) {
+            s += INFINITY;
+            continue;
+        }
+        const float *d = dw + (size_t)r0 * n;
+        cblas_ssymm(CblasRowMajor, CblasRight, CblasUpper, nr, n, 1.0f, h, n, d, n, 0.0f, m, n);
+        for (size_t i = 0; i < (size_t)nr * n; i++) s += (double)d[i] * m[i];
+        free(m);
+    }
     return s;
 }
 

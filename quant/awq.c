@@ -6,6 +6,7 @@
 // minimizes that group's share of the output error. The kernel multiplies the input by 1/s, so
 // every matrix can keep its own scales (AWQ folds them into the preceding norm, which needs one
 // scale vector for Q, K and V together).
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,11 @@ static void search_clip(const calm_qfmt *f, const float *ws, int rows, int cols,
                 calm_qfmt_params(f, w, glen, ratio, &d, &m);
                 for (int j = 0; j < glen; j++)
                     dw[j] = w[j] - (d * calm_qfmt_code(f, w[j], d, m) + m);
+                float hd[glen];
+                cblas_ssymv(CblasRowMajor, CblasUpper, glen, 1.0f, h + (size_t)c0 * cols + c0,
+                            cols, dw, 1, 0.0f, hd, 1);
                 double s = 0;
-                for (int i = 0; i < glen; i++) {
-                    double t = 0;
-                    for (int j = 0; j < glen; j++)
-                        t += (double)h[(size_t)(c0 + i) * cols + c0 + j] * dw[j];
-                    s += dw[i] * t;
-                }
+                for (int i = 0; i < glen; i++) s += (double)dw[i] * hd[i];
                 if (s < best) best = (float)s, best_ratio = ratio;
             }
             clip[(size_t)r * ng + g] = best_ratio;

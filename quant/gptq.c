@@ -8,6 +8,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,9 +108,15 @@ int calm_gptq_core(const calm_qopts *o, const float *w, int rows, int cols, cons
                 er[i - i1] = ei;
             }
         }
-        if (i2 < n) // the lazy update of every later column: W[:, i2:] -= Err U[i1:i2, i2:]
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n - i2, i2 - i1, -1.0f,
-                        err, B, U + (size_t)i1 * n + i2, n, 1.0f, W + i2, n);
+        if (i2 < n) { // the lazy update of every later column: W[:, i2:] -= Err U[i1:i2, i2:]
+            int nb = omp_get_max_threads(), per = (rows + nb - 1) / nb;
+#pragma omp parallel for schedule(static)
+            for (int r0 = 0; r0 < rows; r0 += per) // row blocks, one BLAS call each
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            rows - r0 < per ? rows - r0 : per, n - i2, i2 - i1, -1.0f,
+                            err + (size_t)r0 * B, B, U + (size_t)i1 * n + i2, n, 1.0f,
+                            W + (size_t)r0 * n + i2, n);
+        }
     }
     size_t rb = calm_row_size(f->type, n);
 #pragma omp parallel for schedule(static)

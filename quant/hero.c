@@ -6,7 +6,7 @@
 // output-error Hessian is H' = M H M^T, whose top eigenvalue is that of diag(1/s) H diag(1/s): the
 // compression s_c = H_cc^(alpha/2), normalized to geometric mean 1 (det M = +-1, so it only
 // reshapes the spectrum), flattens the sharp directions that the outlier channels create, and the
-// rotation spreads what remains. alpha is learned on a grid in (0, 1] by the output error of the
+// rotation spreads what remains. alpha is learned on a grid of 6 points in (0, 1] by the output error of the
 // quantized layer; the quantizer in the new coordinates is GPTQ with H'. docs/ALGORITHMS.md
 // says where this reading fills gaps in the paper.
 #include <lapacke.h>
@@ -47,7 +47,7 @@ double calm_top_eigenvalue(const float *h, int n) {
 int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
                        const calm_xstats *xs, calm_qlinear *out, calm_err *e) {
     if (!xs || !xs->count) return calm_fail(e, "HeRo-Q needs calibration data");
-    const int n = cols, steps = o->grid >= 8 ? o->grid / 2 : 4;
+    const int n = cols, steps = o->grid >= 12 ? o->grid * 3 / 10 : 4; // 6 by default
     float *h = calm_xstats_h(xs), *hp = malloc((size_t)n * n * sizeof(float));
     double *hd = malloc((size_t)n * n * sizeof(double));
     float *wr = malloc((size_t)rows * n * sizeof(float)), *weff = malloc((size_t)rows * n * 4);

@@ -1,5 +1,6 @@
 #include "threads.h"
 
+#include <cblas.h>
 #include <hwloc.h>
 #include <omp.h>
 
@@ -18,6 +19,10 @@ int calm_threads_init(int n) {
     if (cores <= 0) cores = omp_get_num_procs();
     if (n <= 0) n = cores;
     omp_set_num_threads(n);
+    // Calibration calls BLAS between OpenMP regions; BLAS's own thread pool would fight the
+    // OpenMP threads still spinning, so BLAS runs on one thread per call and calm splits the
+    // work (quant/algo.c).
+    openblas_set_num_threads(1);
     // Pin only when there is a core for every thread; oversubscribed runs are left to the OS.
     if (have && n <= cores) {
 #pragma omp parallel num_threads(n)

@@ -14,6 +14,8 @@ static const struct {
     {"bench", "prompt processing and generation speed, like llama-bench", cmd_bench},
     {"tokenize", "print the token ids of a text", cmd_tokenize},
     {"convert", "write a model as f32/f16/bf16 GGUF or Hugging Face directory", cmd_convert},
+    {"calibrate", "the CALM search: the best algorithm per layer by CKA, one hybrid file",
+     cmd_calibrate},
     {"quantize", "quantize a full-precision model with one PTQ algorithm", cmd_quantize},
     {"inspect", "metadata and tensors of a model", cmd_inspect},
 };

@@ -44,6 +44,10 @@ static const struct opt {
     {NULL, "--data", "FILE", "calibration text (e.g. wikitext-2 calib.raw)"},
     {NULL, "--samples", "N", "calibration windows (default 128)"},
     {NULL, "--embd-type", "T", "type of token_embd/output: q8_0 (default), q4_0, f16, f32"},
+    {NULL, "--pool", "LIST", "algorithms to choose from (default rtn,gptq,awq,hadamard,hero)"},
+    {NULL, "--granularity", "G", "block (default: one algorithm per layer) or linear (per matrix)"},
+    {NULL, "--target-bpw", "X", "mixed bit widths per layer under this average bits per weight"},
+    {NULL, "--calibrate", NULL, "calibrate the model first (cached next to it), then use it"},
 };
 
 static int allowed_opt(const char *allowed, const struct opt *o) {
@@ -105,6 +109,8 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
     o->samples = 128;
     o->alpha = 0.5f;
     o->embd_type = "q8_0";
+    o->pool = "rtn,gptq,awq,hadamard,hero";
+    o->granularity = "block";
     int positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -208,6 +214,14 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
             rc = to_int(a, v, 1, 1 << 20, &o->samples);
         else if (!strcmp(l, "--embd-type"))
             o->embd_type = v;
+        else if (!strcmp(l, "--pool"))
+            o->pool = v;
+        else if (!strcmp(l, "--granularity"))
+            o->granularity = v;
+        else if (!strcmp(l, "--target-bpw"))
+            rc = to_float(a, v, 2, 9, &o->target_bpw);
+        else if (!strcmp(l, "--calibrate"))
+            o->calibrate = 1;
         if (rc) return -1;
     }
     if (strstr(allowed, "model") && !o->model) {

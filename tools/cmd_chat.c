@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "cli.h"
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
@@ -34,12 +35,20 @@ int cmd_chat(int argc, char **argv) {
     static const calm_cmd_doc doc = {
         "chat", "-m MODEL [options]",
         "Interactive chat. Type a message and press Enter; an empty line or Ctrl-D ends the chat,\n"
-        "/reset starts a new conversation."};
+        "/reset starts a new conversation. With --calibrate (and --data FILE), MODEL is a\n"
+        "full-precision model: it is calibrated once with calm calibrate's search, the result is\n"
+        "cached next to it and reused, and the chat runs on the calibrated model."};
     calm_opts o;
     int rc = calm_parse_opts(argc, argv, &o, &doc,
                              "model n-predict threads ctx-size batch-size temp top-k top-p min-p "
-                             "repeat-penalty seed system");
+                             "repeat-penalty seed system calibrate pool bits group target-bpw granularity data "
+                             "samples embd-type");
     if (rc) return rc > 0 ? 0 : 2;
+    char calibrated[1200];
+    if (o.calibrate) { // calibrate once (cached next to the model), then run the hybrid model
+        if (calm_calibrated_model(&o, calibrated, sizeof calibrated)) return 1;
+        o.model = calibrated;
+    }
     calm_threads_init(o.threads);
     calm_err e;
     calm_model m;

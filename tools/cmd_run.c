@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "cli.h"
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
@@ -22,11 +23,17 @@ int cmd_run(int argc, char **argv) {
     calm_opts o;
     int rc = calm_parse_opts(argc, argv, &o, &doc,
                              "model prompt n-predict threads ctx-size batch-size temp top-k top-p "
-                             "min-p repeat-penalty seed system chat no-bos");
+                             "min-p repeat-penalty seed system chat no-bos calibrate pool bits group target-bpw "
+                             "granularity data samples embd-type");
     if (rc) return rc > 0 ? 0 : 2;
     if (!o.prompt) {
         fprintf(stderr, "error: calm run: no prompt (-p TEXT)\n");
         return 2;
+    }
+    char calibrated[1200];
+    if (o.calibrate) { // calibrate once (cached next to the model), then run the hybrid model
+        if (calm_calibrated_model(&o, calibrated, sizeof calibrated)) return 1;
+        o.model = calibrated;
     }
     calm_threads_init(o.threads);
     calm_err e;

@@ -1,0 +1,157 @@
+// calm calibrate: the CALM search, and the cached calibration behind `calm chat --calibrate`.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calibrate.h"
+#include "cli.h"
+#include "quant_opts.h"
+#include "../kernels/types.h"
+#include "../quant/search.h"
+#include "../runtime/generate.h"
+#include "../runtime/threads.h"
+
+int calm_search_opts_from(const calm_opts *o, calm_search_opts *so) {
+    calm_err e;
+    memset(so, 0, sizeof *so);
+    if (calm_parse_pool(o->pool, so, &e)) {
+        fprintf(stderr, "error: --pool: %s (rtn, gptq, awq, smoothquant, hadamard, hero)\n",
+                e.msg);
+        return -1;
+    }
+    if (!strcmp(o->granularity, "block"))
+        so->grain = CALM_GRAIN_BLOCK;
+    else if (!strcmp(o->granularity, "linear"))
+        so->grain = CALM_GRAIN_LINEAR;
+    else {
+        fprintf(stderr, "error: --granularity must be block or linear, not '%s'\n",
+                o->granularity);
+        return -1;
+    }
+    so->bits = o->bits, so->group = o->group, so->target_bpw = o->target_bpw;
+    if (calm_type_qg(so->bits, so->group) < 0) {
+        fprintf(stderr, "error: --bits must be 2, 3, 4 or 8 and --group 32, 64 or 128\n");
+        return -1;
+    }
+    if (calm_qopts_from(o, (uint32_t)calm_type_qg(so->bits, so->group), &so->base) ||
+        calm_pick_embd_type(o->embd_type, &so->embd_type))
+        return -1;
+    so->calib = (calm_calib_opts){o->samples, o->ctx ? o->ctx : 512, o->sp.seed};
+    so->data = o->data;
+    if (!so->data) {
+        fprintf(stderr, "error: calibration needs text: --data FILE (e.g. "
+                        "../shared/data/wikitext-2/calib.raw)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int calm_calibrate_to(const calm_model *m, const calm_tokenizer *t, const calm_search_opts *so,
+                      const char *out) {
+    calm_err e;
+    double t0 = calm_now();
+    if (calm_search(m, t, so, out, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return -1;
+    }
+    struct stat st;
+    double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+    fprintf(stderr, "calm: wrote %s in %.1f s (%.1f MB); `calm inspect %s` lists the choices\n", out,
+            calm_now() - t0, mb, out);
+    return 0;
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    static const calm_cmd_doc doc = {
+        "calibrate",
+        "-m FP_MODEL --data FILE -o OUT.gguf [--pool LIST] [--bits 4 | --target-bpw 3.5] "
+        "[--granularity block|linear]",
+        "The CALM search. Layer by layer, every algorithm of the pool quantizes the layer; the\n"
+        "quantized layer runs on the calibration inputs that the layers already chosen produce,\n"
+        "and the one whose output keeps the highest linear CKA with the full-precision layer's\n"
+        "output wins. The result is one GGUF with each layer in its winner's format; its metadata\n"
+        "records the algorithm and CKA of every matrix. Then: calm chat -m OUT.gguf."};
+    calm_opts o;
+    int rc = calm_parse_opts(argc, argv, &o, &doc,
+                             "model output pool bits group target-bpw granularity data samples "
+                             "ctx-size seed embd-type sym act-order alpha no-clip threads");
+    if (rc) return rc > 0 ? 0 : 2;
+    if (!o.out) {
+        fprintf(stderr, "error: calm calibrate: no output (-o OUT.gguf)\n");
+        return 2;
+    }
+    calm_search_opts so;
+    if (calm_search_opts_from(&o, &so)) return 2;
+    calm_threads_init(o.threads);
+    calm_err e;
+    calm_model m;
+    calm_tokenizer t;
+    if (calm_load(o.model, &m, &t, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 1;
+    }
+    rc = calm_calibrate_to(&m, &t, &so, o.out);
+    calm_tokenizer_free(&t);
+    calm_model_free(&m);
+    return rc ? 1 : 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+    return h;
+}
+
+int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
+    calm_opts co = *o;
+    co.sp.seed = calm_sampler_defaults().seed; // the sampling seed does not change calibration
+    calm_search_opts so;
+    if (calm_search_opts_from(&co, &so)) return -1;
+    // The cache key: calm's version, the model file, every option and the calibration text.
+    struct stat ms;
+    calm_err e;
+    size_t n = 0;
+    char *text = calm_read_file(so.data, &n, &e);
+    if (stat(o->model, &ms) != 0 || !text) {
+        fprintf(stderr, "error: %s\n", text ? "cannot stat the model" : e.msg);
+        free(text);
+        return -1;
+    }
+    uint64_t h = 1469598103934665603ull;
+    char key[512];
+    int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%d|%d|%.3f|%d|%d|%llu|%d|%s",
+                     CALM_VERSION, o->model, (long long)ms.st_size, (long long)ms.st_mtime,
+                     co.pool, co.granularity, co.bits, co.group, co.target_bpw, so.calib.samples,
+                     so.calib.ctx, (unsigned long long)so.calib.seed, co.sym, co.embd_type);
+    h = fnv(fnv(h, key, (size_t)k), text, n);
+    free(text);
+    char base[1024];
+    snprintf(base, sizeof base, "%s", o->model);
+    size_t bl = strlen(base);
+    while (bl > 1 && base[bl - 1] == '/') base[--bl] = 0; // an HF directory given as dir/
+    if (bl > 5 && !strcmp(base + bl - 5, ".gguf")) base[bl - 5] = 0;
+    snprintf(path, cap, "%s.calm-%016llx.gguf", base, (unsigned long long)h);
+    struct stat cs;
+    if (stat(path, &cs) == 0) {
+        fprintf(stderr, "calm: using the calibration cached in %s\n", path);
+        return 0;
+    }
+    fprintf(stderr, "calm: calibrating %s once; the result is cached in %s\n", o->model, path);
+    calm_threads_init(o->threads);
+    calm_model m;
+    calm_tokenizer t;
+    if (calm_load(o->model, &m, &t, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return -1;
+    }
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.part", path); // a crash leaves no half-written cache behind
+    int rc = calm_calibrate_to(&m, &t, &so, tmp);
+    calm_tokenizer_free(&t);
+    calm_model_free(&m);
+    if (!rc && rename(tmp, path) != 0) {
+        fprintf(stderr, "error: %s: cannot rename to %s\n", tmp, path);
+        rc = -1;
+    }
+    return rc;
+}
