@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The PTQ pool on the default model: every algorithm of `calm quantize` at 4 and 3 bits (groups
-of 128) and SmoothQuant W8A8, beside llama.cpp's Q4_0, Q4_K_M and Q3_K_M made by llama-quantize
+"""The PTQ pool and the CALM search on the default model: every algorithm of `calm quantize` at 4
+and 3 bits (groups of 128), SmoothQuant W8A8 and `calm calibrate` (4, 3 and a mixed 3.5 bits per
+weight), beside llama.cpp's Q4_0, Q4_K_M and Q3_K_M made by llama-quantize
 from the same full-precision file. Prints one markdown table: perplexity on wiki.test.raw, file
 size, pp512 and tg128 tokens/s (calm's files with `calm bench`, llama.cpp's with llama-bench; the
 F32 file with both, as the baseline of the same run), and the time each quantization took.
 
-    bench/pool.py [--samples 32] [--chunks 100] [--threads 2] [--only rtn,gptq]
+    bench/pool.py [--samples 32] [--chunks 100] [--threads 2] [--rows hero:4,calm:4] [--no-baselines]
 
 Calibration: --samples windows of 512 tokens from calib.raw (disjoint from wiki.test.raw)."""
 import argparse
@@ -30,8 +31,11 @@ def main():
     ap.add_argument("--samples", type=int, default=32)
     ap.add_argument("--chunks", type=int, default=100)
     ap.add_argument("--threads", default="2")
-    ap.add_argument("--only", default="rtn,gptq,awq,hadamard,hero,smoothquant")
-    ap.add_argument("--bits", default="4,3")
+    ap.add_argument("--rows", default="rtn:4,gptq:4,awq:4,hadamard:4,hero:4,rtn:3,gptq:3,awq:3,hadamard:3,"
+                    "hero:3,smoothquant:8,calm:4,calm-nohero:4,calm:3,calm:3.5",
+                    help="ALGO:BITS (calm: the CALM search; BITS with a point: --target-bpw)")
+    ap.add_argument("--no-baselines", dest="baselines", action="store_false",
+                    help="skip the f32 and llama.cpp rows")
     a = ap.parse_args()
 
     ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
@@ -45,8 +49,8 @@ def main():
              "-o", f32, "--type", "f32"])
     wiki, calib = os.path.join(DATA, "wiki.test.raw"), os.path.join(DATA, "calib.raw")
 
-    def calm_ppl(path):
-        out = run([calm, "perplexity", "-m", path, "-f", wiki, "-c", "512", "--chunks", str(a.chunks),
+    def calm_ppl(path, text=wiki):
+        out = run([calm, "perplexity", "-m", path, "-f", text, "-c", "512", "--chunks", str(a.chunks),
                    "-t", a.threads])
         return float(re.search(r"Final estimate: PPL = ([\d.]+)", out).group(1))
 
@@ -55,8 +59,8 @@ def main():
         ts = dict(re.findall(r"\| (pp512|tg128) \|\s+([\d.]+)", out))
         return float(ts["pp512"]), float(ts["tg128"])
 
-    def llama_ppl(path):
-        out = run([f"{ll}/build/bin/llama-perplexity", "-m", path, "-f", wiki, "-c", "512", "--chunks",
+    def llama_ppl(path, text=wiki):
+        out = run([f"{ll}/build/bin/llama-perplexity", "-m", path, "-f", text, "-c", "512", "--chunks",
                    str(a.chunks), "-t", a.threads], err=True)
         return float(re.search(r"Final estimate: PPL = ([\d.]+)", out).group(1))
 
@@ -67,40 +71,51 @@ def main():
         ts = {("pp512" if r["n_prompt"] else "tg128"): r["avg_ts"] for r in j}
         return ts["pp512"], ts["tg128"]
 
+    ev = os.path.join(DATA, "eval.raw")
+
+    def ppls(path, llama=False):
+        if llama:
+            return llama_ppl(path), llama_ppl(path, ev)
+        return calm_ppl(path), calm_ppl(path, ev)
+
     print(f"calibration: {a.samples} x 512 tokens of calib.raw; perplexity: first {a.chunks} chunks of "
-          f"512 tokens of wiki.test.raw; {a.threads} threads\n")
-    print("| method | weights | runtime | size MiB | PPL | pp512 t/s | tg128 t/s | quantize s |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+          f"512 tokens of wiki.test.raw and of eval.raw; {a.threads} threads\n")
+    print("| method | weights | runtime | size MiB | PPL wiki.test | PPL eval | pp512 t/s | tg128 t/s | "
+          "quantize s |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 
     def row(name, weights, runtime, path, ppl, speed, qt):
         mib = os.path.getsize(path) / (1 << 20)
-        print(f"| {name} | {weights} | {runtime} | {mib:.1f} | {ppl:.3f} | {speed[0]:.0f} | {speed[1]:.0f} | "
-              f"{qt} |")
+        print(f"| {name} | {weights} | {runtime} | {mib:.1f} | {ppl[0]:.3f} | {ppl[1]:.3f} | {speed[0]:.0f} | "
+              f"{speed[1]:.0f} | {qt} |")
         sys.stdout.flush()
 
-    row("full precision", "f32", "calm", f32, calm_ppl(f32), calm_speed(f32), "")
-    row("full precision", "f32", "llama.cpp", f32, llama_ppl(f32), llama_speed(f32), "")
-    for t in ["Q4_0", "Q4_K_M", "Q3_K_M"]:
-        p = os.path.join(md, f"smollm2-{t}.gguf")
-        t0 = time.time()
-        run([f"{ll}/build/bin/llama-quantize", f32, p, t])
-        row(f"llama-quantize {t}", t, "llama.cpp", p, llama_ppl(p), llama_speed(p), f"{time.time() - t0:.0f}")
-    algos = a.only.split(",")
-    for bits in [int(b) for b in a.bits.split(",")]:
-        for algo in algos:
-            if algo == "smoothquant":
-                continue
-            p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
+    if a.baselines:
+        row("full precision", "f32", "calm", f32, ppls(f32), calm_speed(f32), "")
+        row("full precision", "f32", "llama.cpp", f32, ppls(f32, True), llama_speed(f32), "")
+        for t in ["Q4_0", "Q4_K_M", "Q3_K_M"]:
+            p = os.path.join(md, f"smollm2-{t}.gguf")
             t0 = time.time()
-            run([calm, "quantize", "-m", f32, "--algo", algo, "--bits", str(bits), "--group", "128", "--data",
-                 calib, "--samples", str(a.samples), "-t", a.threads, "-o", p])
-            row(algo, f"qg{bits}_128", "calm", p, calm_ppl(p), calm_speed(p), f"{time.time() - t0:.0f}")
-    if "smoothquant" in algos:
-        p = os.path.join(md, "smollm2-smoothquant.gguf")
+            run([f"{ll}/build/bin/llama-quantize", f32, p, t])
+            row(f"llama-quantize {t}", t, "llama.cpp", p, ppls(p, True), llama_speed(p), f"{time.time() - t0:.0f}")
+    for spec in a.rows.split(","):
+        algo, bits = spec.split(":")
+        p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
+        common = ["--data", calib, "--samples", str(a.samples), "-t", a.threads, "-o", p]
+        if algo.startswith("calm"):
+            pool = "rtn,gptq,awq,hadamard" if algo == "calm-nohero" else "rtn,gptq,awq,hadamard,hero"
+            width = ["--target-bpw", bits] if "." in bits else ["--bits", bits]
+            cmd = [calm, "calibrate", "-m", f32, "--pool", pool] + width + common
+            weights = f"mixed {bits} bpw" if "." in bits else f"qg{bits}_128 mixed"
+            name = f"CALM ({pool})"
+        elif algo == "smoothquant":
+            cmd, weights, name = [calm, "quantize", "-m", f32, "--algo", algo] + common, "w8a8", algo
+        else:
+            cmd = [calm, "quantize", "-m", f32, "--algo", algo, "--bits", bits, "--group", "128"] + common
+            weights, name = f"qg{bits}_128", algo
         t0 = time.time()
-        run([calm, "quantize", "-m", f32, "--algo", "smoothquant", "--data", calib, "--samples", str(a.samples),
-             "-t", a.threads, "-o", p])
-        row("smoothquant", "w8a8", "calm", p, calm_ppl(p), calm_speed(p), f"{time.time() - t0:.0f}")
+        run(cmd)
+        row(name, weights, "calm", p, ppls(p), calm_speed(p), f"{time.time() - t0:.0f}")
 
 
 if __name__ == "__main__":
