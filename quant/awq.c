@@ -30,8 +30,8 @@ static void search_clip(const calm_qfmt *f, const float *ws, int rows, int cols,
                 for (int j = 0; j < glen; j++)
                     dw[j] = w[j] - (d * calm_qfmt_code(f, w[j], d, m) + m);
                 float hd[glen];
-                cblas_ssymv(CblasRowMajor, CblasUpper, glen, 1.0f, h + (size_t)c0 * cols + c0,
-                            cols, dw, 1, 0.0f, hd, 1);
+                cblas_ssymv(CblasRowMajor, CblasUpper, glen, 1.0f, h + (size_t)c0 * cols + c0, cols,
+                            dw, 1, 0.0f, hd, 1);
                 double s = 0;
                 for (int i = 0; i < glen; i++) s += (double)dw[i] * hd[i];
                 if (s < best) best = (float)s, best_ratio = ratio;

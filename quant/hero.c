@@ -6,9 +6,9 @@
 // output-error Hessian is H' = M H M^T, whose top eigenvalue is that of diag(1/s) H diag(1/s): the
 // compression s_c = H_cc^(alpha/2), normalized to geometric mean 1 (det M = +-1, so it only
 // reshapes the spectrum), flattens the sharp directions that the outlier channels create, and the
-// rotation spreads what remains. alpha is learned on a grid of 6 points in (0, 1] by the output error of the
-// quantized layer; the quantizer in the new coordinates is GPTQ with H'. docs/ALGORITHMS.md
-// says where this reading fills gaps in the paper.
+// rotation spreads what remains. alpha is learned on a grid of 6 points in (0, 1] by the output
+// error of the quantized layer; the quantizer in the new coordinates is GPTQ with H'.
+// docs/ALGORITHMS.md says where this reading fills gaps in the paper.
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>

@@ -18,8 +18,8 @@ int calm_parse_pool(const char *list, calm_search_opts *o, calm_err *e) {
     for (char *s = strtok(buf, ","); s; s = strtok(NULL, ",")) {
         const calm_algo *a = calm_algo_find(s);
         if (!a) return calm_fail(e, "unknown algorithm '%s' in the pool", s);
-        if (o->n_pool == CALM_MAX_POOL) return calm_fail(e, "at most %d algorithms in the pool",
-                                                         CALM_MAX_POOL);
+        if (o->n_pool == CALM_MAX_POOL)
+            return calm_fail(e, "at most %d algorithms in the pool", CALM_MAX_POOL);
         o->pool[o->n_pool++] = a;
     }
     return o->n_pool ? 0 : calm_fail(e, "empty pool");
@@ -36,8 +36,9 @@ static int candidates(const calm_search_opts *o, int bits, cand *c) {
     for (int i = 0; i < o->n_pool; i++) {
         int sq = !strcmp(o->pool[i]->name, "smoothquant");
         if (sq && bits != 8) continue;
-        c[n++] = (cand){o->pool[i], sq ? (uint32_t)CALM_TYPE_W8A8
-                                       : (uint32_t)calm_type_qg(bits, o->group)};
+        c[n++] = (cand){o->pool[i], sq        ? (uint32_t)CALM_TYPE_W8A8
+                                    : o->type ? o->type
+                                              : (uint32_t)calm_type_qg(bits, o->group)};
     }
     return n;
 }
@@ -45,8 +46,9 @@ static int candidates(const calm_search_opts *o, int bits, cand *c) {
 static int quantize_cand(const calm_search_opts *o, const cand *c, const calm_layer *L, int i,
                          const calm_xstats *xs, calm_qmat *out, calm_err *e) {
     calm_qopts q = o->base;
-    if (calm_qfmt_init(&q.fmt, c->type, o->base.fmt.sym || c->type == CALM_TYPE_W8A8, e))
-        return -1;
+    int sym = o->base.fmt.sym || c->type == CALM_TYPE_W8A8 || c->type == CALM_TYPE_Q4_0 ||
+              c->type == CALM_TYPE_Q8_0;
+    if (calm_qfmt_init(&q.fmt, c->type, sym, e)) return -1;
     return calm_quantize_block_mat(c->a, &q, L, i, xs, out, e);
 }
 
@@ -136,7 +138,7 @@ static int allocate_bits(const calm_model *m, const calm_tokenizer *t, const cal
                          o->target_bpw, bpw_of(2, o->group));
     int n_hi = hi == lo ? 0
                         : (int)floor(L * (o->target_bpw - bpw_of(lo, o->group)) /
-                                     (bpw_of(hi, o->group) - bpw_of(lo, o->group)) +
+                                         (bpw_of(hi, o->group) - bpw_of(lo, o->group)) +
                                      1e-9);
     for (int l = 0; l < L; l++) bits[l] = lo;
     if (n_hi == 0) return 0;
@@ -268,7 +270,11 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
             calm_cka ck[CALM_BLOCK_MATS];
             memset(ck, 0, sizeof ck);
             int maxr = cf->hidden_dim > cf->dim ? cf->hidden_dim : cf->dim;
-            linear_probe p = {FL, q, nc, ck, malloc(sizeof(float) * c.ctx * maxr),
+            linear_probe p = {FL,
+                              q,
+                              nc,
+                              ck,
+                              malloc(sizeof(float) * c.ctx * maxr),
                               malloc(sizeof(float) * c.ctx * maxr)};
             if (!p.yf || !p.yq) rc = calm_fail(e, "out of memory");
             for (int i = 0; i < CALM_BLOCK_MATS && !rc; i++) {

@@ -17,6 +17,7 @@ typedef struct {
     int n_pool;
     calm_granularity grain;
     int bits, group; // every layer at `bits` unless target_bpw is set
+    uint32_t type;   // nonzero: every candidate in this storage type (e.g. q4_0), not qgB_G
     float target_bpw; // > 0: bit widths per layer under this average (see calm_search)
     calm_qopts base;  // algorithm options (the grid is set per candidate)
     calm_calib_opts calib;

@@ -28,7 +28,7 @@ static const struct opt {
     {NULL, "--seed", "S", "sampling seed (default 42)"},
     {NULL, "--system", "TEXT", "system prompt"},
     {NULL, "--chat", NULL, "wrap the prompt in the model's chat template"},
-    {NULL, "--type", "T", "f32, f16 or bf16"},
+    {NULL, "--type", "T", "storage type: f32, f16, bf16, qgB_G (convert); qgB_G, q4_0, q4_1, q8_0"},
     {NULL, "--format", "F", "gguf (default) or hf"},
     {NULL, "--ids", NULL, "print ids only"},
     {NULL, "--no-bos", NULL, "do not add the BOS token even if the model asks for it"},

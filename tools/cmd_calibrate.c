@@ -16,8 +16,7 @@ int calm_search_opts_from(const calm_opts *o, calm_search_opts *so) {
     calm_err e;
     memset(so, 0, sizeof *so);
     if (calm_parse_pool(o->pool, so, &e)) {
-        fprintf(stderr, "error: --pool: %s (rtn, gptq, awq, smoothquant, hadamard, hero)\n",
-                e.msg);
+        fprintf(stderr, "error: --pool: %s (rtn, gptq, awq, smoothquant, hadamard, hero)\n", e.msg);
         return -1;
     }
     if (!strcmp(o->granularity, "block"))
@@ -25,11 +24,19 @@ int calm_search_opts_from(const calm_opts *o, calm_search_opts *so) {
     else if (!strcmp(o->granularity, "linear"))
         so->grain = CALM_GRAIN_LINEAR;
     else {
-        fprintf(stderr, "error: --granularity must be block or linear, not '%s'\n",
-                o->granularity);
+        fprintf(stderr, "error: --granularity must be block or linear, not '%s'\n", o->granularity);
         return -1;
     }
     so->bits = o->bits, so->group = o->group, so->target_bpw = o->target_bpw;
+    if (o->type && strcmp(o->type, "f32")) { // --type q4_0 etc.: ggml types, llama.cpp-loadable
+        int t = calm_pick_type(o, "");
+        if (t < 0) return -1;
+        so->type = (uint32_t)t;
+        if (o->target_bpw > 0) {
+            fprintf(stderr, "error: --target-bpw mixes calm's qgB_G widths; leave out --type\n");
+            return -1;
+        }
+    }
     if (calm_type_qg(so->bits, so->group) < 0) {
         fprintf(stderr, "error: --bits must be 2, 3, 4 or 8 and --group 32, 64 or 128\n");
         return -1;
@@ -57,8 +64,8 @@ int calm_calibrate_to(const calm_model *m, const calm_tokenizer *t, const calm_s
     }
     struct stat st;
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
-    fprintf(stderr, "calm: wrote %s in %.1f s (%.1f MB); `calm inspect %s` lists the choices\n", out,
-            calm_now() - t0, mb, out);
+    fprintf(stderr, "calm: wrote %s in %.1f s (%.1f MB); `calm inspect %s` lists the choices\n",
+            out, calm_now() - t0, mb, out);
     return 0;
 }
 
@@ -71,11 +78,13 @@ int cmd_calibrate(int argc, char **argv) {
         "quantized layer runs on the calibration inputs that the layers already chosen produce,\n"
         "and the one whose output keeps the highest linear CKA with the full-precision layer's\n"
         "output wins. The result is one GGUF with each layer in its winner's format; its metadata\n"
-        "records the algorithm and CKA of every matrix. Then: calm chat -m OUT.gguf."};
+        "records the algorithm and CKA of every matrix. Then: calm chat -m OUT.gguf.\n"
+        "With --type q4_0|q4_1|q8_0 and a pool without input transforms (rtn, gptq) every tensor\n"
+        "keeps a ggml type and the file loads in llama.cpp too."};
     calm_opts o;
     int rc = calm_parse_opts(argc, argv, &o, &doc,
-                             "model output pool bits group target-bpw granularity data samples "
-                             "ctx-size seed embd-type sym act-order alpha no-clip threads");
+                             "model output pool bits group type target-bpw granularity data "
+                             "samples ctx-size seed embd-type sym act-order alpha no-clip threads");
     if (rc) return rc > 0 ? 0 : 2;
     if (!o.out) {
         fprintf(stderr, "error: calm calibrate: no output (-o OUT.gguf)\n");
@@ -120,8 +129,8 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     uint64_t h = 1469598103934665603ull;
     char key[512];
     int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%d|%d|%.3f|%d|%d|%llu|%d|%s",
-                     CALM_VERSION, o->model, (long long)ms.st_size, (long long)ms.st_mtime,
-                     co.pool, co.granularity, co.bits, co.group, co.target_bpw, so.calib.samples,
+                     CALM_VERSION, o->model, (long long)ms.st_size, (long long)ms.st_mtime, co.pool,
+                     co.granularity, co.bits, co.group, co.target_bpw, so.calib.samples,
                      so.calib.ctx, (unsigned long long)so.calib.seed, co.sym, co.embd_type);
     h = fnv(fnv(h, key, (size_t)k), text, n);
     free(text);

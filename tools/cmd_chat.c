@@ -39,10 +39,11 @@ int cmd_chat(int argc, char **argv) {
         "full-precision model: it is calibrated once with calm calibrate's search, the result is\n"
         "cached next to it and reused, and the chat runs on the calibrated model."};
     calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc,
-                             "model n-predict threads ctx-size batch-size temp top-k top-p min-p "
-                             "repeat-penalty seed system calibrate pool bits group target-bpw granularity data "
-                             "samples embd-type");
+    int rc = calm_parse_opts(
+        argc, argv, &o, &doc,
+        "model n-predict threads ctx-size batch-size temp top-k top-p min-p "
+        "repeat-penalty seed system calibrate pool bits group target-bpw granularity data "
+        "samples embd-type");
     if (rc) return rc > 0 ? 0 : 2;
     char calibrated[1200];
     if (o.calibrate) { // calibrate once (cached next to the model), then run the hybrid model

@@ -5,7 +5,40 @@
 #include "cli.h"
 #include "../kernels/matmul.h"
 #include "../kernels/types.h"
+#include "../quant/model_quant.h"
 #include "../runtime/threads.h"
+
+// The per-layer table of a quantized or calibrated file: each matrix's algorithm, type and CKA.
+static void print_choices(calm_model *m) {
+    char key[256], algo[32];
+    snprintf(key, sizeof key, "calm.tensor.%s.algo", m->layers[0].wq.name);
+    if (!m->gguf.map || gguf_get_str(&m->gguf, key, algo, sizeof algo)) return;
+    printf("\nper layer: algorithm, type and CKA of the layer's output in the search (matrices in "
+           "the order q k v o gate up down where they differ)\n");
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        char names[CALM_BLOCK_MATS][32];
+        float cka[CALM_BLOCK_MATS];
+        int same = 1;
+        for (int i = 0; i < CALM_BLOCK_MATS; i++) {
+            const calm_tensor *t = calm_block_mat(&m->layers[l], i);
+            snprintf(key, sizeof key, "calm.tensor.%s.algo", t->name);
+            if (gguf_get_str(&m->gguf, key, names[i], sizeof names[i]))
+                snprintf(names[i], sizeof names[i], "?");
+            snprintf(key, sizeof key, "calm.tensor.%s.cka", t->name);
+            if (gguf_get_f32(&m->gguf, key, &cka[i])) cka[i] = -1;
+            same &=
+                !strcmp(names[i], names[0]) && cka[i] == cka[0] && t->type == m->layers[l].wq.type;
+        }
+        printf("  layer %2d ", l);
+        for (int i = 0; i < (same ? 1 : CALM_BLOCK_MATS); i++) {
+            const calm_tensor *t = calm_block_mat(&m->layers[l], i);
+            printf(" %-11s %-8s", names[i], calm_type_get(t->type)->name);
+            if (cka[i] >= 0) printf(" %.5f", cka[i]);
+            printf("%s", same ? "" : " |");
+        }
+        putchar('\n');
+    }
+}
 
 int cmd_inspect(int argc, char **argv) {
     static const calm_cmd_doc doc = {
@@ -45,13 +78,20 @@ int cmd_inspect(int argc, char **argv) {
     if (m.gguf.map) {
         printf("\nmetadata (%llu keys, GGUF v%u):\n", (unsigned long long)m.gguf.n_kv,
                m.gguf.version);
+        int per_tensor = 0;
         for (uint64_t i = 0; i < m.gguf.n_kv; i++) {
             const gguf_kv *kv = &m.gguf.kv[i];
+            if (kv->key.len > 12 && !memcmp(kv->key.ptr, "calm.tensor.", 12)) { // the table below
+                per_tensor++;
+                continue;
+            }
             printf("  %-40.*s ", (int)kv->key.len, kv->key.ptr);
             gguf_print_value(stdout, kv);
             putchar('\n');
         }
+        if (per_tensor) printf("  (and %d calm.tensor.* keys: the table below)\n", per_tensor);
     }
+    print_choices(&m);
     // Counts per type, then optionally every tensor.
     int count[CALM_TYPE_COUNT] = {0};
     for (int i = 0; i < m.n_tensors; i++)

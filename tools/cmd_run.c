@@ -21,10 +21,11 @@ int cmd_run(int argc, char **argv) {
     static const calm_cmd_doc doc = {"run", "-m MODEL -p PROMPT [options]",
                                      "Generates text from PROMPT and streams it to stdout."};
     calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc,
-                             "model prompt n-predict threads ctx-size batch-size temp top-k top-p "
-                             "min-p repeat-penalty seed system chat no-bos calibrate pool bits group target-bpw "
-                             "granularity data samples embd-type");
+    int rc = calm_parse_opts(
+        argc, argv, &o, &doc,
+        "model prompt n-predict threads ctx-size batch-size temp top-k top-p "
+        "min-p repeat-penalty seed system chat no-bos calibrate pool bits group target-bpw "
+        "granularity data samples embd-type");
     if (rc) return rc > 0 ? 0 : 2;
     if (!o.prompt) {
         fprintf(stderr, "error: calm run: no prompt (-p TEXT)\n");
