@@ -35,7 +35,8 @@ def main():
                     "hero:3,smoothquant:8,calm:4,calm-nohero:4,calm:3,calm:3.5",
                     help="ALGO:BITS (calm: the CALM search; BITS with a point: --target-bpw)")
     ap.add_argument("--no-baselines", dest="baselines", action="store_false",
-                    help="skip the f32 and llama.cpp rows")
+                    help="skip the f32 rows")
+    ap.add_argument("--llama", default="Q4_0,Q4_K_M,Q3_K_M", help="llama-quantize types to compare")
     a = ap.parse_args()
 
     ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
@@ -93,7 +94,8 @@ def main():
     if a.baselines:
         row("full precision", "f32", "calm", f32, ppls(f32), calm_speed(f32), "")
         row("full precision", "f32", "llama.cpp", f32, ppls(f32, True), llama_speed(f32), "")
-        for t in ["Q4_0", "Q4_K_M", "Q3_K_M"]:
+    for t in [t for t in a.llama.split(",") if t]:
+        if True:
             p = os.path.join(md, f"smollm2-{t}.gguf")
             t0 = time.time()
             run([f"{ll}/build/bin/llama-quantize", f32, p, t])
