@@ -95,34 +95,28 @@ double calm_cka_value(const calm_cka *c, int j) {
     return xx > 0 && yy > 0 ? xy / (sqrt(xx) * sqrt(yy)) : NAN;
 }
 
+// |A~^T B~|_F^2 for n rows of a (width pa) and b (width pb), columns centred by ma and mb.
+static double cross_norm2(const float *a, int pa, const double *ma, const float *b, int pb,
+                          const double *mb, int n) {
+    double acc = 0;
+    for (int i = 0; i < pa; i++)
+        for (int j = 0; j < pb; j++) {
+            double s = 0;
+            for (int t = 0; t < n; t++)
+                s += (a[(size_t)t * pa + i] - ma[i]) * (b[(size_t)t * pb + j] - mb[j]);
+            acc += s * s;
+        }
+    return acc;
+}
+
 double calm_cka_direct(const float *x, int p, const float *y, int q, int n) {
     double *mx = calloc((size_t)p, sizeof(double)), *my = calloc((size_t)q, sizeof(double));
     for (int t = 0; t < n; t++) {
         for (int i = 0; i < p; i++) mx[i] += x[(size_t)t * p + i] / (double)n;
         for (int i = 0; i < q; i++) my[i] += y[(size_t)t * q + i] / (double)n;
     }
-    double xy = 0, xx = 0, yy = 0;
-    for (int a = 0; a < q; a++) // (Y~^T X~)[a][b] = sum_t y~_ta x~_tb
-        for (int b = 0; b < p; b++) {
-            double s = 0;
-            for (int t = 0; t < n; t++)
-                s += (y[(size_t)t * q + a] - my[a]) * (x[(size_t)t * p + b] - mx[b]);
-            xy += s * s;
-        }
-    for (int a = 0; a < p; a++)
-        for (int b = 0; b < p; b++) {
-            double s = 0;
-            for (int t = 0; t < n; t++)
-                s += (x[(size_t)t * p + a] - mx[a]) * (x[(size_t)t * p + b] - mx[b]);
-            xx += s * s;
-        }
-    for (int a = 0; a < q; a++)
-        for (int b = 0; b < q; b++) {
-            double s = 0;
-            for (int t = 0; t < n; t++)
-                s += (y[(size_t)t * q + a] - my[a]) * (y[(size_t)t * q + b] - my[b]);
-            yy += s * s;
-        }
+    double xy = cross_norm2(y, q, my, x, p, mx, n), xx = cross_norm2(x, p, mx, x, p, mx, n),
+           yy = cross_norm2(y, q, my, y, q, my, n);
     free(mx), free(my);
     return xy / (sqrt(xx) * sqrt(yy));
 }

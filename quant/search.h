@@ -16,8 +16,8 @@ typedef struct {
     const calm_algo *pool[CALM_MAX_POOL];
     int n_pool;
     calm_granularity grain;
-    int bits, group; // every layer at `bits` unless target_bpw is set
-    uint32_t type;   // nonzero: every candidate in this storage type (e.g. q4_0), not qgB_G
+    int bits, group;  // every layer at `bits` unless target_bpw is set
+    uint32_t type;    // nonzero: every candidate in this storage type (e.g. q4_0), not qgB_G
     float target_bpw; // > 0: bit widths per layer under this average (see calm_search)
     calm_qopts base;  // algorithm options (the grid is set per candidate)
     calm_calib_opts calib;

@@ -1,6 +1,7 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,17 @@ const char *th_tmp(const char *name) {
     }
     snprintf(path, sizeof paths[0], "%s/%s", dir, name);
     return path;
+}
+
+double th_peak_ratio(const float *x, int T, int n) {
+    double r = 0;
+    for (int t = 0; t < T; t++) {
+        double m = 0, s = 0;
+        for (int c = 0; c < n; c++) {
+            double a = fabs(x[(size_t)t * n + c]);
+            m = fmax(m, a), s += a;
+        }
+        r += m / (s / n) / T;
+    }
+    return r;
 }

@@ -15,4 +15,7 @@ int th_calm(const char *args, char *out, size_t cap, char *err, size_t errcap);
 // A path in a fresh temporary directory.
 const char *th_tmp(const char *name);
 
+// Mean over T rows of n of max|x| / mean|x|: how much a few channels stand out.
+double th_peak_ratio(const float *x, int T, int n);
+
 #endif

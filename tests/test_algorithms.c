@@ -11,6 +11,7 @@
 #include "kernels/matmul.h"
 #include "kernels/types.h"
 #include "quant/algo.h"
+#include "helpers.h"
 
 static uint64_t rng = 99;
 static float gauss(void) { // Box-Muller on a xorshift
@@ -136,15 +137,7 @@ Test(algorithms, rotation_flattens_activations) {
     quantize("hadamard", &L, (uint32_t)calm_type_qg(4, 128), &q);
     float *xt = malloc(sizeof(float) * L.T * L.cols);
     calm_transform_input(xt, L.x, L.cols, L.T, q.in_scale, q.in_rot);
-    double r0 = 0, r1 = 0; // mean over tokens of max|x| / mean|x|
-    for (int t = 0; t < L.T; t++) {
-        double m0 = 0, m1 = 0, s0 = 0, s1 = 0;
-        for (int c = 0; c < L.cols; c++) {
-            double a = fabs(L.x[t * L.cols + c]), b = fabs(xt[t * L.cols + c]);
-            m0 = fmax(m0, a), m1 = fmax(m1, b), s0 += a, s1 += b;
-        }
-        r0 += m0 / (s0 / L.cols) / L.T, r1 += m1 / (s1 / L.cols) / L.T;
-    }
+    double r0 = th_peak_ratio(L.x, L.T, L.cols), r1 = th_peak_ratio(xt, L.T, L.cols);
     cr_log_info("max/mean |x|: %.2f -> %.2f", r0, r1);
     cr_assert(r1 < 0.5 * r0, "max/mean %g -> %g", r0, r1);
     free(xt);

@@ -92,15 +92,7 @@ Test(quantize_model, rotation_flattens_real_activations) {
     calm_block_forward(s, &f.m.layers[1], 1, T, 0, NULL, NULL);
     float *x = s->hb, *xt = malloc(sizeof(float) * T * n); // silu(gate) * up, still in the state
     calm_transform_input(xt, x, n, T, q.q.in_scale, q.q.in_rot);
-    double r0 = 0, r1 = 0;
-    for (int t = 0; t < T; t++) {
-        double m0 = 0, m1 = 0, s0 = 0, s1 = 0;
-        for (int c = 0; c < n; c++) {
-            double a = fabs(x[t * n + c]), b = fabs(xt[t * n + c]);
-            m0 = fmax(m0, a), m1 = fmax(m1, b), s0 += a, s1 += b;
-        }
-        r0 += m0 / (s0 / n) / T, r1 += m1 / (s1 / n) / T;
-    }
+    double r0 = th_peak_ratio(x, T, n), r1 = th_peak_ratio(xt, T, n);
     cr_log_info("ffn_down input max/mean |x|: %.1f -> %.1f", r0, r1);
     cr_assert(r1 < r0, "%g -> %g", r0, r1);
     free(xt);
