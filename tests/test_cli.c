@@ -15,8 +15,9 @@ static int lines(const char *s) {
 }
 
 Test(cli, help_on_every_command) {
-    const char *cmds[] = {"run", "chat", "perplexity", "tokenize", "convert", "inspect", "bench"};
-    for (int i = 0; i < 7; i++) {
+    const char *cmds[] = {"run",     "chat",  "perplexity", "tokenize", "convert",
+                          "inspect", "bench", "quantize",   "calibrate"};
+    for (int i = 0; i < 9; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", a);
@@ -37,6 +38,31 @@ Test(cli, bad_options) {
                          sizeof err),
                  2);
     cr_assert(strstr(err, "--type must be"), "%s", err);
+    // quantize and calibrate: one line naming what is missing or wrong
+    static const struct {
+        const char *args, *says;
+    } q[] = {
+        {"quantize -m x.gguf --algo magic -o y.gguf", "unknown --algo 'magic'"},
+        {"quantize -m x.gguf --algo gptq -o y.gguf", "gptq needs calibration text"},
+        {"quantize -m x.gguf --algo rtn", "no output"},
+        {"quantize -m x.gguf --algo rtn --bits 5 -o y.gguf", "--bits must be"},
+        {"quantize -m x.gguf --algo rtn --bits 9 -o y.gguf", "--bits expects an integer"},
+        {"calibrate -m x.gguf -o y.gguf", "--data FILE"},
+        {"calibrate -m x.gguf --data d --pool rtn,magic -o y.gguf", "unknown algorithm 'magic'"},
+        {"calibrate -m x.gguf --data d --granularity layer -o y.gguf", "--granularity must be"},
+        {"calibrate -m x.gguf --data d --target-bpw 1 -o y.gguf", "--target-bpw expects"},
+    };
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        cr_assert_eq(th_calm(q[i].args, out, sizeof out, err, sizeof err), 2, "%s: %s", q[i].args,
+                     err);
+        cr_assert(strstr(err, q[i].says) && lines(err) == 1, "%s: %s", q[i].args, err);
+    }
+    // a missing calibration file is named
+    cr_assert_eq(th_calm("quantize -m " CALM_MODEL_Q41 " --algo gptq --data /nonexistent.txt -o "
+                         "/tmp/calm-never.gguf",
+                         out, sizeof out, err, sizeof err),
+                 1);
+    cr_assert(strstr(err, "/nonexistent.txt"), "%s", err);
 }
 
 Test(cli, bad_model_files) {
