@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--no-baselines", dest="baselines", action="store_false",
                     help="skip the f32 rows")
     ap.add_argument("--llama", default="Q4_0,Q4_K_M,Q3_K_M", help="llama-quantize types to compare")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only pp512/tg128 of the files an earlier run made (on a quiet machine)")
     a = ap.parse_args()
 
     ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
@@ -73,6 +75,16 @@ def main():
         return ts["pp512"], ts["tg128"]
 
     ev = os.path.join(DATA, "eval.raw")
+    if a.speed_only:
+        print("| file | runtime | pp512 t/s | tg128 t/s |\n| --- | --- | ---: | ---: |")
+        for t in [t for t in a.llama.split(",") if t]:
+            p = os.path.join(md, f"smollm2-{t}.gguf")
+            print(f"| {t} | llama.cpp | %.0f | %.0f |" % llama_speed(p), flush=True)
+        for spec in a.rows.split(","):
+            algo, bits = spec.split(":")
+            p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
+            print(f"| {algo} {bits} | calm | %.0f | %.0f |" % calm_speed(p), flush=True)
+        return
 
     def ppls(path, llama=False):
         if llama:
