@@ -106,15 +106,20 @@ static void probe_linear(void *ctx, calm_linear_input which, const float *x, int
     }
 }
 
-// Winner among nc candidates by CKA; ties go to the smaller format, then to the one without an
-// input transform (faster), then to the earlier in the pool.
-static int pick(const double *score, calm_qmat *const *q, int nc) {
+// Winner among nc candidates by CKA. Differences below 1e-6 are below what CKA resolves (a layer
+// whose update is dominated by one direction scores 0.99999x for every candidate, including
+// round to nearest): those ties go to the smaller output error on the calibration inputs
+// (err, the algorithms' own measure), then to the smaller format, then to the one without an
+// online rotation, then to the earlier in the pool.
+static int pick(const double *score, const double *err, calm_qmat *const *q, int nc) {
     int best = 0;
     for (int j = 1; j < nc; j++) {
         double d = score[j] - score[best];
-        if (d > 1e-9 || (fabs(d) <= 1e-9 && (q[j]->q.nbytes < q[best]->q.nbytes ||
-                                             (q[j]->q.nbytes == q[best]->q.nbytes &&
-                                              !q[j]->q.in_rot && q[best]->q.in_rot))))
+        int tie = fabs(d) <= 1e-6;
+        if (d > 1e-6 || (tie && err[j] < err[best] - 1e-12) ||
+            (tie && fabs(err[j] - err[best]) <= 1e-12 &&
+             (q[j]->q.nbytes < q[best]->q.nbytes ||
+              (q[j]->q.nbytes == q[best]->q.nbytes && !q[j]->q.in_rot && q[best]->q.in_rot))))
             best = j;
     }
     return best;
@@ -260,9 +265,13 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                     for (int i = 0; i < CALM_BLOCK_MATS; i++) score[j][i] = calm_cka_value(&ck, j);
                     first[j] = &q[j][0];
                 }
-                double s[CALM_MAX_POOL];
-                for (int j = 0; j < nc; j++) s[j] = score[j][0];
-                int best = pick(s, first, nc);
+                double s[CALM_MAX_POOL], er[CALM_MAX_POOL];
+                for (int j = 0; j < nc; j++) {
+                    s[j] = score[j][0], er[j] = 0;
+                    for (int i = 0; i < CALM_BLOCK_MATS; i++)
+                        er[j] += q[j][i].q.err / CALM_BLOCK_MATS;
+                }
+                int best = pick(s, er, first, nc);
                 for (int i = 0; i < CALM_BLOCK_MATS; i++) win_of[i] = best;
                 calm_cka_free(&ck);
             }
@@ -287,11 +296,12 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                 calm_block_forward(&c.st, FL, l, c.ctx, 0, probe_linear, &p);
             }
             for (int i = 0; i < CALM_BLOCK_MATS && !rc; i++) {
-                double s[CALM_MAX_POOL];
+                double s[CALM_MAX_POOL], er[CALM_MAX_POOL];
                 calm_qmat *qi[CALM_MAX_POOL];
                 for (int j = 0; j < nc; j++)
-                    score[j][i] = s[j] = calm_cka_value(&ck[i], j), qi[j] = &q[j][i];
-                win_of[i] = pick(s, qi, nc);
+                    score[j][i] = s[j] = calm_cka_value(&ck[i], j), qi[j] = &q[j][i],
+                    er[j] = q[j][i].q.err;
+                win_of[i] = pick(s, er, qi, nc);
             }
             for (int i = 0; i < CALM_BLOCK_MATS; i++) calm_cka_free(&ck[i]);
             free(p.yf), free(p.yq);
