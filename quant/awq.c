@@ -56,7 +56,10 @@ int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
     }
     if (calm_qlinear_alloc(out, f, rows, cols, e)) goto done;
     out->in_scale = malloc((size_t)cols * 4);
-    if (!out->in_scale) goto done;
+    if (!out->in_scale) {
+        calm_fail(e, "out of memory for AWQ's scales");
+        goto done;
+    }
     double den = calm_quad_error(w, rows, cols, h);
     for (int k = 0; k < grid; k++) {
         float alpha = (float)k / (float)grid, smax = 0, smin = INFINITY;

@@ -225,8 +225,7 @@ int calm_quantize_model(const calm_model *m, const calm_tokenizer *t, const calm
     for (int l = 0; l < c->n_layers && !rc; l++) {
         const calm_layer *L = &m->layers[l];
         if (use_data) {
-            for (int i = 0; i < CALM_IN_COUNT; i++) calm_xstats_free(&xs[i]);
-            if ((rc = calm_block_xstats_init(xs, c, e))) break;
+            for (int i = 0; i < CALM_IN_COUNT; i++) calm_xstats_reset(&xs[i]);
             calm_calib_layer(&cal, L, l, xs, NULL, NULL, 0);
         }
         double err = 0;

@@ -214,7 +214,8 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
     calm_xstats xs[CALM_IN_COUNT];
     memset(xs, 0, sizeof xs);
     if (calm_qmodel_init(&qm, L, e)) return free(bits), -1;
-    if (calm_calib_init(&c, m, t, o->data, &o->calib, e)) {
+    if (calm_calib_init(&c, m, t, o->data, &o->calib, e) || calm_block_xstats_init(xs, cf, e)) {
+        calm_calib_free(&c);
         calm_qmodel_free(&qm);
         return free(bits), -1;
     }
@@ -244,8 +245,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
             rc = calm_fail(e, "no algorithm of the pool works at %d bits", bits[l]);
             break;
         }
-        calm_block_xstats_free(xs);
-        if ((rc = calm_block_xstats_init(xs, cf, e))) break;
+        for (int i = 0; i < CALM_IN_COUNT; i++) calm_xstats_reset(&xs[i]);
         calm_calib_layer(&c, FL, l, xs, store_output, yfp, 0);
         calm_qmat(*q)[CALM_BLOCK_MATS] = calloc((size_t)nc, sizeof *q);
         double score[CALM_MAX_POOL][CALM_BLOCK_MATS];

@@ -27,6 +27,13 @@ void calm_xstats_free(calm_xstats *s) {
     memset(s, 0, sizeof *s);
 }
 
+void calm_xstats_reset(calm_xstats *s) {
+    memset(s->xtx, 0, (size_t)s->n * s->n * sizeof(double));
+    memset(s->asum, 0, (size_t)s->n * sizeof(double));
+    memset(s->amax, 0, (size_t)s->n * sizeof(float));
+    s->count = 0;
+}
+
 void calm_xstats_add(calm_xstats *s, const float *x, int T) {
     const int n = s->n;
     // A float rank-T update of a few hundred tokens is exact enough; the running sum is double.

@@ -19,6 +19,8 @@ typedef struct {
 
 int calm_xstats_init(calm_xstats *s, int n, calm_err *e);
 void calm_xstats_free(calm_xstats *s);
+// Forgets every token seen, keeping the memory (the next layer's statistics).
+void calm_xstats_reset(calm_xstats *s);
 // Adds T rows of x (T x n, row-major).
 void calm_xstats_add(calm_xstats *s, const float *x, int T);
 // H = X^T X / count as floats (n x n), for BLAS; NULL when out of memory.
