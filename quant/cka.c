@@ -1,12 +1,14 @@
 #include "cka.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e) {
     memset(c, 0, sizeof *c);
+    c->kdom = -1;
     c->p = p, c->q = q, c->k = k;
     c->xx = calloc((size_t)p * p, sizeof(double));
     c->sx = calloc((size_t)p, sizeof(double));
@@ -26,6 +28,7 @@ int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e) {
 void calm_cka_free(calm_cka *c) {
     free(c->xx), free(c->sx), free(c->yy), free(c->yx), free(c->sy);
     free(c->shx), free(c->shy), free(c->y_shifted), free(c->bx), free(c->by);
+    free(c->U);
     memset(c, 0, sizeof *c);
 }
 
@@ -119,4 +122,88 @@ double calm_cka_direct(const float *x, int p, const float *y, int q, int n) {
            yy = cross_norm2(y, q, my, y, q, my, n);
     free(mx), free(my);
     return xy / (sqrt(xx) * sqrt(yy));
+}
+
+// The centred a x b matrix of an accumulated block: S - u v^T / n (sym: S stored upper).
+static void centred(const double *s, const double *u, const double *v, int a, int b, double n,
+                    int sym, double *out) {
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < b; j++) {
+            double m = sym && j < i ? s[(size_t)j * b + i] : s[(size_t)i * b + j];
+            out[(size_t)i * b + j] = m - u[i] * v[j] / n;
+        }
+}
+
+int calm_cka_dominant(calm_cka *c) {
+    if (c->kdom >= 0) return c->kdom;
+    c->kdom = 0;
+    const int p = c->p, kmax = CALM_CKA_MAX_DOMINANT;
+    if (c->n < 2 || p != c->q || p <= kmax) return 0;
+    double *C = malloc(sizeof(double) * p * p), *ev = malloc(sizeof(double) * kmax);
+    int *sup = malloc(sizeof(int) * 2 * kmax), m = 0;
+    c->U = malloc(sizeof(double) * p * kmax);
+    if (C && ev && sup && c->U) {
+        centred(c->xx, c->sx, c->sx, p, p, (double)c->n, 1, C);
+        double rest = 0; // |C|_F^2 = sum of squared eigenvalues
+        for (size_t i = 0; i < (size_t)p * p; i++) rest += C[i] * C[i];
+        double *Z = malloc(sizeof(double) * p * kmax);
+        if (Z &&
+            !LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', p, C, p, 0, 0, p - kmax + 1, p, 0, &m,
+                            ev, Z, kmax, sup) &&
+            m == kmax) {
+            // leading first: dsyevr returns them ascending
+            for (int i = 0; i < kmax; i++) {
+                double l2 = ev[kmax - 1 - i] * ev[kmax - 1 - i];
+                if (l2 <= 0.5 * rest) break;
+                for (int r = 0; r < p; r++)
+                    c->U[(size_t)r * kmax + i] = Z[(size_t)r * kmax + kmax - 1 - i];
+                rest -= l2, c->kdom++;
+            }
+        }
+        free(Z);
+    }
+    free(C), free(ev), free(sup);
+    return c->kdom;
+}
+
+// |P C P|_F^2 with P = I - U U^T, U: the first k columns of a p x ld matrix.
+static double projected_norm2(const double *C, const double *U, int p, int k, int ld, double *t,
+                              double *w) {
+    // t = C - U (U^T C), then t - (t U) U^T
+    memcpy(t, C, sizeof(double) * (size_t)p * p);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, p, p, 1.0, U, ld, C, p, 0.0, w, p);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, p, k, -1.0, U, ld, w, p, 1.0, t, p);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, k, p, 1.0, t, p, U, ld, 0.0, w, k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p, p, k, -1.0, w, k, U, ld, 1.0, t, p);
+    double acc = 0;
+    for (size_t i = 0; i < (size_t)p * p; i++) acc += t[i] * t[i];
+    return acc;
+}
+
+double calm_cka_value_deflated(calm_cka *c, int j) {
+    int k = calm_cka_dominant(c);
+    if (k == 0) return calm_cka_value(c, j);
+    const int p = c->p;
+    const double n = (double)c->n, *sy = c->sy + (size_t)j * p;
+    double *C = malloc(sizeof(double) * p * p), *t = malloc(sizeof(double) * p * p),
+           *w = malloc(sizeof(double) * p * k), v = NAN;
+    if (C && t && w) {
+        const int ld = CALM_CKA_MAX_DOMINANT;
+        centred(c->xx, c->sx, c->sx, p, p, n, 1, C);
+        double xx = projected_norm2(C, c->U, p, k, ld, t, w);
+        centred(c->yy + (size_t)j * p * p, sy, sy, p, p, n, 1, C);
+        double yy = projected_norm2(C, c->U, p, k, ld, t, w);
+        centred(c->yx + (size_t)j * p * p, sy, c->sx, p, p, n, 0, C);
+        double xy = projected_norm2(C, c->U, p, k, ld, t, w);
+        v = xx > 0 && yy > 0 ? xy / (sqrt(xx) * sqrt(yy)) : NAN;
+    }
+    free(C), free(t), free(w);
+    return v;
+}
+
+double calm_cka_score(calm_cka *c, int j) {
+    double a = calm_cka_value(c, j);
+    if (calm_cka_dominant(c) == 0) return a;
+    double b = calm_cka_value_deflated(c, j);
+    return b < a ? b : a;
 }

@@ -106,11 +106,10 @@ static void probe_linear(void *ctx, calm_linear_input which, const float *x, int
     }
 }
 
-// Winner among nc candidates by CKA. Differences below 1e-6 are below what CKA resolves (a layer
-// whose update is dominated by one direction scores 0.99999x for every candidate, including
-// round to nearest): those ties go to the smaller output error on the calibration inputs
-// (err, the algorithms' own measure), then to the smaller format, then to the one without an
-// online rotation, then to the earlier in the pool.
+// Winner among nc candidates by score (calm_cka_score). Differences below 1e-6 are below what
+// CKA resolves: those ties go to the smaller output error on the calibration inputs (err, the
+// algorithms' own measure), then to the smaller format, then to the one without an online
+// rotation, then to the earlier in the pool.
 static int pick(const double *score, const double *err, calm_qmat *const *q, int nc) {
     int best = 0;
     for (int j = 1; j < nc; j++) {
@@ -174,7 +173,7 @@ static int allocate_bits(const calm_model *m, const calm_tokenizer *t, const cal
         if (!rc && !(rc = calm_cka_init(&ck, c.dim, c.dim, 2, e))) {
             calm_calib_layer(&c, &m->layers[l], l, NULL, store_output, yfp, 0);
             blocks_cka(&c, l, yfp, cl, 2, &ck, delta);
-            gain[l] = calm_cka_value(&ck, 1) - calm_cka_value(&ck, 0);
+            gain[l] = calm_cka_score(&ck, 1) - calm_cka_score(&ck, 0);
             calm_cka_free(&ck);
             memcpy(c.hidden, yfp, win * c.n * sizeof(float)); // full-precision inputs onward
         }
@@ -253,7 +252,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
         for (int j = 0; j < nc && !rc; j++)
             for (int i = 0; i < CALM_BLOCK_MATS && !rc; i++)
                 rc = quantize_cand(o, &cs[j], FL, i, xs, &q[j][i], e);
-        int win_of[CALM_BLOCK_MATS] = {0};
+        int win_of[CALM_BLOCK_MATS] = {0}, ndom = 0;
         if (!rc && o->grain == CALM_GRAIN_BLOCK) {
             calm_layer cl[CALM_MAX_POOL];
             for (int j = 0; j < nc; j++) calm_layer_quantized(&cl[j], FL, q[j]);
@@ -262,7 +261,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                 blocks_cka(&c, l, yfp, cl, nc, &ck, delta);
                 calm_qmat *first[CALM_MAX_POOL];
                 for (int j = 0; j < nc; j++) {
-                    for (int i = 0; i < CALM_BLOCK_MATS; i++) score[j][i] = calm_cka_value(&ck, j);
+                    for (int i = 0; i < CALM_BLOCK_MATS; i++) score[j][i] = calm_cka_score(&ck, j);
                     first[j] = &q[j][0];
                 }
                 double s[CALM_MAX_POOL], er[CALM_MAX_POOL];
@@ -272,6 +271,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                         er[j] += q[j][i].q.err / CALM_BLOCK_MATS;
                 }
                 int best = pick(s, er, first, nc);
+                ndom = calm_cka_dominant(&ck);
                 for (int i = 0; i < CALM_BLOCK_MATS; i++) win_of[i] = best;
                 calm_cka_free(&ck);
             }
@@ -299,7 +299,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                 double s[CALM_MAX_POOL], er[CALM_MAX_POOL];
                 calm_qmat *qi[CALM_MAX_POOL];
                 for (int j = 0; j < nc; j++)
-                    score[j][i] = s[j] = calm_cka_value(&ck[i], j), qi[j] = &q[j][i],
+                    score[j][i] = s[j] = calm_cka_score(&ck[i], j), qi[j] = &q[j][i],
                     er[j] = q[j][i].q.err;
                 win_of[i] = pick(s, er, qi, nc);
             }
@@ -324,6 +324,9 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                     k += snprintf(row + k, sizeof row - k, " %s %.5f%s |", cs[j].a->name, mean,
                                   o->grain == CALM_GRAIN_BLOCK && j == win_of[0] ? "*" : "");
                 }
+                if (ndom)
+                    k += snprintf(row + k, sizeof row - k, " %d dominant direction%s", ndom,
+                                  ndom > 1 ? "s" : "");
                 if (o->grain == CALM_GRAIN_LINEAR)
                     for (int i = 0; i < CALM_BLOCK_MATS && k < (int)sizeof row; i++)
                         k += snprintf(row + k, sizeof row - k, " %s", cs[win_of[i]].a->name);

@@ -61,3 +61,64 @@ Test(cka, invariant_to_rotation_and_scale) {
     cr_assert(noisy < 0.99 && noisy > 0.2, "noisy copy: %g", noisy);
     free(x), free(y);
 }
+
+// A reference with one massive direction (a block that writes a massive activation on a few
+// tokens), a candidate that keeps everything and one that keeps only that direction.
+static void planted(float *x, float *good, float *bad, int n, int p) {
+    for (int t = 0; t < n; t++) {
+        float spike = t % 50 == 0 ? 400.0f : 0.0f;
+        for (int i = 0; i < p; i++) {
+            float rest = frand(), d = i == 5 ? spike : 0.0f;
+            x[t * p + i] = d + rest;
+            good[t * p + i] = d + rest + 0.1f * frand();
+            bad[t * p + i] = d + frand();
+        }
+    }
+}
+
+Test(cka, deflation_sees_past_a_dominant_direction) {
+    const int n = 500, p = 32;
+    float *x = malloc(sizeof(float) * n * p), *good = malloc(sizeof(float) * n * p),
+          *bad = malloc(sizeof(float) * n * p);
+    planted(x, good, bad, n, p);
+    calm_cka c;
+    cr_assert_eq(calm_cka_init(&c, p, p, 2, NULL), 0);
+    for (int t = 0; t < n; t += 100) {
+        calm_cka_add_x(&c, x + t * p, 100);
+        calm_cka_add_y(&c, 0, good + t * p, 100);
+        calm_cka_add_y(&c, 1, bad + t * p, 100);
+    }
+    double pg = calm_cka_value(&c, 0), pb = calm_cka_value(&c, 1);
+    cr_log_info("plain: good %.6f bad %.6f", pg, pb);
+    cr_assert(pb > 0.99, "the plain CKA should saturate here (bad %.6f)", pb);
+    cr_assert_eq(calm_cka_dominant(&c), 1);
+    double dg = calm_cka_value_deflated(&c, 0), db = calm_cka_value_deflated(&c, 1);
+    cr_log_info("deflated: good %.6f bad %.6f", dg, db);
+    cr_assert(dg > 0.95 && db < 0.2, "deflated: good %.4f, bad %.4f", dg, db);
+    cr_assert_eq(calm_cka_score(&c, 1), db < pb ? db : pb);
+
+    // the deflated value is the CKA of both sides projected off the dominant direction
+    const double *u = c.U; // column 0, stride CALM_CKA_MAX_DOMINANT
+    for (int t = 0; t < n; t++) {
+        double ax = 0, ag = 0;
+        for (int i = 0; i < p; i++)
+            ax += x[t * p + i] * u[i * CALM_CKA_MAX_DOMINANT],
+                ag += good[t * p + i] * u[i * CALM_CKA_MAX_DOMINANT];
+        for (int i = 0; i < p; i++)
+            x[t * p + i] -= (float)(ax * u[i * CALM_CKA_MAX_DOMINANT]),
+                good[t * p + i] -= (float)(ag * u[i * CALM_CKA_MAX_DOMINANT]);
+    }
+    double direct = calm_cka_direct(x, p, good, p, n);
+    cr_assert(fabs(direct - dg) < 1e-5, "deflated %.9f, projected directly %.9f", dg, direct);
+    calm_cka_free(&c);
+
+    // without a dominant direction nothing is deflated and the score is the plain CKA
+    for (int i = 0; i < n * p; i++) x[i] = frand(), good[i] = x[i] + 0.5f * frand();
+    cr_assert_eq(calm_cka_init(&c, p, p, 1, NULL), 0);
+    calm_cka_add_x(&c, x, n);
+    calm_cka_add_y(&c, 0, good, n);
+    cr_assert_eq(calm_cka_dominant(&c), 0);
+    cr_assert_eq(calm_cka_score(&c, 0), calm_cka_value(&c, 0));
+    calm_cka_free(&c);
+    free(x), free(good), free(bad);
+}
