@@ -20,6 +20,28 @@ static inline __m256i calm_nibbles(const uint8_t *qs) {
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 }
 
+// Codes of column block c (32 weights) of a 2- or 3-bit calm group with glen weights, as bytes:
+// byte j of the 2-bit plane holds weights j, j+8, j+16, j+24, so the 8 bytes broadcast to four
+// 64-bit lanes shifted by 0, 2, 4, 6 put weight 8i + j in byte j of lane i; the third bit of
+// weight k is bit k % 8 of byte k / 8 of the high plane.
+static inline __m256i calm_qg_low_bits(const uint8_t *codes, int bits, int glen, int c) {
+    uint64_t lo;
+    memcpy(&lo, codes + c * 8, 8);
+    __m256i q = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x((long long)lo),
+                                                   _mm256_setr_epi64x(0, 2, 4, 6)),
+                                 _mm256_set1_epi8(3));
+    if (bits == 3) {
+        uint32_t hb;
+        memcpy(&hb, codes + glen / 4 + c * 4, 4);
+        const __m256i idx = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                             2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+        __m256i sel = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)hb), idx), bit);
+        q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi8(sel, bit), _mm256_set1_epi8(4)));
+    }
+    return q;
+}
+
 static inline float calm_f16c(calm_f16 h) {
     return _cvtsh_ss(h);
 }

@@ -156,7 +156,8 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
-// calm group formats with 4 and 8 bits; 2 and 3 bits use the scalar kernels.
+// calm group formats. 2-, 3- and 4-bit codes fit vpmaddubsw as unsigned bytes (at most
+// 2 * 15 * 127, no saturation); 8-bit codes can reach 255 and are widened to 16 bits.
 static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
                    int g) {
     __m256 acc[CALM_NT];
@@ -173,7 +174,9 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
             __m256i lo = _mm256_setzero_si256(), hi = lo, q = lo;
             if (bits == 4) {
                 q = calm_nibbles(p + 4 + c * 16);
-            } else { // u8 codes can reach 255: widen to 16 bits so nothing saturates
+            } else if (bits < 4) {
+                q = calm_qg_low_bits(p + 4, bits, glen, c);
+            } else {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32));
                 lo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v));
                 hi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1));
@@ -182,7 +185,7 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
                 const block_q8x *a = XQ(t) + i0 / 32 + c;
                 __m256i xv = _mm256_loadu_si256((const __m256i *)a->qs);
                 __m256 s;
-                if (bits == 4) {
+                if (bits <= 4) {
                     s = dot_us(q, xv);
                 } else {
                     __m256i xl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xv));
@@ -198,6 +201,12 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
+QG_DOT(2, 32)
+QG_DOT(2, 64)
+QG_DOT(2, 128)
+QG_DOT(3, 32)
+QG_DOT(3, 64)
+QG_DOT(3, 128)
 QG_DOT(4, 32)
 QG_DOT(4, 64)
 QG_DOT(4, 128)
@@ -323,6 +332,12 @@ const calm_isa calm_isa_avx2 = {
         [CALM_TYPE_Q4_K] = dot_q4_k,
         [CALM_TYPE_Q5_K] = dot_q5_k,
         [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_QG + 0] = dot_qg2_32,
+        [CALM_TYPE_QG + 1] = dot_qg2_64,
+        [CALM_TYPE_QG + 2] = dot_qg2_128,
+        [CALM_TYPE_QG + 3] = dot_qg3_32,
+        [CALM_TYPE_QG + 4] = dot_qg3_64,
+        [CALM_TYPE_QG + 5] = dot_qg3_128,
         [CALM_TYPE_QG + 6] = dot_qg4_32,
         [CALM_TYPE_QG + 7] = dot_qg4_64,
         [CALM_TYPE_QG + 8] = dot_qg4_128,

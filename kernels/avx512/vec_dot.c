@@ -167,28 +167,6 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
 
 // calm group formats with 4 and 8 bits: one 32-block per 256-bit vpdpbusd (u8 codes need no
 // sign trick, and 32-bit accumulation cannot saturate).
-// Codes of column block c (32 weights) of a 2- or 3-bit calm group with glen weights, as bytes:
-// byte j of the 2-bit plane holds weights j, j+8, j+16, j+24, so the 8 bytes broadcast to four
-// 64-bit lanes shifted by 0, 2, 4, 6 put weight 8i + j in byte j of lane i; the third bit of
-// weight k is bit k % 8 of byte k / 8 of the high plane.
-static inline __m256i qg_low_bits(const uint8_t *codes, int bits, int glen, int c) {
-    uint64_t lo;
-    memcpy(&lo, codes + c * 8, 8);
-    __m256i q = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x((long long)lo),
-                                                   _mm256_setr_epi64x(0, 2, 4, 6)),
-                                 _mm256_set1_epi8(3));
-    if (bits == 3) {
-        uint32_t hb;
-        memcpy(&hb, codes + glen / 4 + c * 4, 4);
-        const __m256i idx = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
-                                             2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-        const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-        __m256i sel = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)hb), idx), bit);
-        q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi8(sel, bit), _mm256_set1_epi8(4)));
-    }
-    return q;
-}
-
 static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, const void *x,
                                                          size_t xs, const int nt, float *out,
                                                          const int bits, const int g) {
@@ -204,7 +182,7 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
         for (int c = 0; c < glen / 32; c++) {
             __m256i q = bits == 4   ? calm_nibbles(p + 4 + c * 16)
                         : bits == 8 ? _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32))
-                                    : qg_low_bits(p + 4, bits, glen, c);
+                                    : calm_qg_low_bits(p + 4, bits, glen, c);
             for (int t = 0; t < nt; t++) {
                 const block_q8x *a = XQ(t) + i0 / 32 + c;
                 __m256 s = dpbusd256(q, _mm256_loadu_si256((const __m256i *)a->qs));

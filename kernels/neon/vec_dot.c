@@ -96,8 +96,29 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]);
 }
 
-// calm group formats with 4 and 8 bits. 8-bit codes reach 255: they are taken as q - 128 (s8)
-// and the 128 * sum(x) this removes is added back from the block sums.
+// Codes of column block c (32 weights) of a 2- or 3-bit calm group with glen weights: byte j of
+// the 2-bit plane holds weights j, j+8, j+16, j+24 (shifts 0, 2, 4, 6); the third bit of weight
+// k is bit k % 8 of byte k / 8 of the high plane.
+static inline void qg_low_bits(const uint8_t *codes, int bits, int glen, int c, int8x16_t *lo,
+                               int8x16_t *hi) {
+    uint8x8_t b = vld1_u8(codes + c * 8), three = vdup_n_u8(3);
+    uint8x16_t l = vcombine_u8(vand_u8(b, three), vand_u8(vshr_n_u8(b, 2), three));
+    uint8x16_t h = vcombine_u8(vand_u8(vshr_n_u8(b, 4), three), vshr_n_u8(b, 6));
+    if (bits == 3) {
+        const uint8_t *hb = codes + glen / 4 + c * 4;
+        static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+        uint8x16_t m = vld1q_u8(bit), four = vdupq_n_u8(4);
+        uint8x16_t b01 = vcombine_u8(vdup_n_u8(hb[0]), vdup_n_u8(hb[1]));
+        uint8x16_t b23 = vcombine_u8(vdup_n_u8(hb[2]), vdup_n_u8(hb[3]));
+        l = vorrq_u8(l, vandq_u8(vtstq_u8(b01, m), four));
+        h = vorrq_u8(h, vandq_u8(vtstq_u8(b23, m), four));
+    }
+    *lo = vreinterpretq_s8_u8(l), *hi = vreinterpretq_s8_u8(h);
+}
+
+// calm group formats. 2-, 3- and 4-bit codes are small enough to be s8 as they are; 8-bit codes
+// reach 255: they are taken as q - 128 (s8) and the 128 * sum(x) this removes is added back from
+// the block sums.
 static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
                    int g) {
     float32x4_t acc[CALM_NT];
@@ -112,6 +133,8 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
             int8x16_t lo, hi;
             if (bits == 4) {
                 nibbles(p + 4 + c * 16, &lo, &hi);
+            } else if (bits < 4) {
+                qg_low_bits(p + 4, bits, glen, c, &lo, &hi);
             } else {
                 lo = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p + 4 + c * 32), vdupq_n_u8(0x80)));
                 hi = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p + 4 + c * 32 + 16), vdupq_n_u8(0x80)));
@@ -126,6 +149,12 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]) + corr[t];
 }
 
+QG_DOT(2, 32)
+QG_DOT(2, 64)
+QG_DOT(2, 128)
+QG_DOT(3, 32)
+QG_DOT(3, 64)
+QG_DOT(3, 128)
 QG_DOT(4, 32)
 QG_DOT(4, 64)
 QG_DOT(4, 128)
@@ -215,6 +244,12 @@ const calm_isa calm_isa_neon = {
         [CALM_TYPE_Q5_1] = dot_q5_1,
         [CALM_TYPE_Q4_K] = dot_q4_k,
         [CALM_TYPE_Q5_K] = dot_q5_k,
+        [CALM_TYPE_QG + 0] = dot_qg2_32,
+        [CALM_TYPE_QG + 1] = dot_qg2_64,
+        [CALM_TYPE_QG + 2] = dot_qg2_128,
+        [CALM_TYPE_QG + 3] = dot_qg3_32,
+        [CALM_TYPE_QG + 4] = dot_qg3_64,
+        [CALM_TYPE_QG + 5] = dot_qg3_128,
         [CALM_TYPE_QG + 6] = dot_qg4_32,
         [CALM_TYPE_QG + 7] = dot_qg4_64,
         [CALM_TYPE_QG + 8] = dot_qg4_128,
