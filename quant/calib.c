@@ -28,7 +28,8 @@ int calm_calib_init(calm_calib *c, const calm_model *m, const calm_tokenizer *t,
                     const calm_calib_opts *o, calm_err *e) {
     memset(c, 0, sizeof *c);
     c->m = m;
-    c->n = o->samples > 0 ? o->samples : 128;
+    c->n_fit = o->samples > 0 ? o->samples : 128;
+    c->n = c->n_fit + (o->holdout > 0 ? o->holdout : 0);
     c->ctx = o->ctx > 0 ? o->ctx : 512;
     c->dim = m->cfg.dim;
     if (c->ctx > m->cfg.seq_len) c->ctx = m->cfg.seq_len;
@@ -90,7 +91,8 @@ void calm_calib_layer(calm_calib *c, const calm_layer *L, int l, calm_xstats *xs
     for (int i = 0; i < c->n; i++) {
         memcpy(c->st.x, c->hidden + i * win, win * sizeof(float));
         c->st.kv.n = 0;
-        calm_block_forward(&c->st, L, l, c->ctx, 0, xs ? add_stats : NULL, xs);
+        int stats = xs && i < c->n_fit;
+        calm_block_forward(&c->st, L, l, c->ctx, 0, stats ? add_stats : NULL, stats ? xs : NULL);
         if (fn) fn(ctx, i, c->st.x, c->ctx, c->dim);
         if (advance) memcpy(c->next + i * win, c->st.x, win * sizeof(float));
     }

@@ -14,11 +14,13 @@
 typedef struct {
     int samples, ctx; // default 128 x 512
     uint64_t seed;
+    int holdout; // further windows that statistics never see (the CALM search scores on them)
 } calm_calib_opts;
 
 typedef struct {
     const calm_model *m;
     int n, ctx, dim;
+    int n_fit;          // windows 0 .. n_fit-1 feed statistics; n_fit .. n-1 are held out
     int *tokens;        // n x ctx
     float *hidden;      // n x ctx x dim: the input of the next layer to run
     float *next;        // the same for its output
@@ -34,8 +36,8 @@ void calm_calib_free(calm_calib *c);
 typedef void (*calm_sample_fn)(void *ctx, int sample, const float *y, int T, int dim);
 
 // Runs block L (cache slot l) over every window from c->hidden. xs (CALM_IN_COUNT statistics, or
-// NULL) accumulates the input of each linear; fn (or NULL) sees each output. With advance, the
-// outputs become the inputs of the next layer.
+// NULL) accumulates the input of each linear over the first n_fit windows; fn (or NULL) sees each
+// output. With advance, the outputs become the inputs of the next layer.
 void calm_calib_layer(calm_calib *c, const calm_layer *L, int l, calm_xstats *xs, calm_sample_fn fn,
                       void *ctx, int advance);
 

@@ -134,6 +134,7 @@ int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_q
     gguf_w_u32(&w, "calm.bits", (uint32_t)qm->bits);
     gguf_w_u32(&w, "calm.group", (uint32_t)qm->group);
     gguf_w_u32(&w, "calm.calib.samples", (uint32_t)qm->samples);
+    if (qm->holdout) gguf_w_u32(&w, "calm.calib.holdout", (uint32_t)qm->holdout);
     gguf_w_u32(&w, "calm.calib.ctx", (uint32_t)qm->ctx);
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)qm->data_hash);

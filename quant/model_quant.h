@@ -28,7 +28,7 @@ typedef struct {
     calm_qmat (*mats)[CALM_BLOCK_MATS];
     // file-wide metadata
     const char *pool, *granularity;
-    int bits, group, samples, ctx;
+    int bits, group, samples, holdout, ctx;
     uint64_t data_hash;
     uint32_t embd_type; // token_embd / output (not searched)
 } calm_qmodel;

@@ -56,14 +56,20 @@ static void store_output(void *ctx, int sample, const float *y, int T, int dim) 
     memcpy((float *)ctx + (size_t)sample * T * dim, y, sizeof(float) * T * dim);
 }
 
-// CKA of each candidate block against the full-precision block over every window. A block's
+// The windows the search scores on: the held-out ones when there are any. Scored on the windows
+// the algorithms fit, a method that overfits them (GPTQ on a few windows) looks better than it is.
+static int first_scored(const calm_calib *c) {
+    return c->n > c->n_fit ? c->n_fit : 0;
+}
+
+// CKA of each candidate block against the full-precision block over the scored windows. A block's
 // output is its input plus the residual update; the input is the same for all, and it dominates
 // (CKA of whole outputs is 0.9999x for any candidate), so the representations compared are the
 // updates, output - input.
 static void blocks_cka(calm_calib *c, int l, const float *yfp, const calm_layer *cands, int nc,
                        calm_cka *ck, float *delta) {
     size_t win = (size_t)c->ctx * c->dim;
-    for (int w = 0; w < c->n; w++) {
+    for (int w = first_scored(c); w < c->n; w++) {
         const float *in = c->hidden + w * win;
         for (size_t i = 0; i < win; i++) delta[i] = yfp[w * win + i] - in[i];
         calm_cka_add_x(ck, delta, c->ctx);
@@ -226,10 +232,12 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
     qm.granularity = o->grain == CALM_GRAIN_LINEAR ? "linear" : "block";
     qm.bits = o->target_bpw > 0 ? 0 : o->bits;
     qm.group = o->group;
-    qm.samples = c.n, qm.ctx = c.ctx, qm.data_hash = c.data_hash;
+    qm.samples = c.n_fit, qm.holdout = c.n - c.n_fit, qm.ctx = c.ctx, qm.data_hash = c.data_hash;
     qm.embd_type = o->embd_type;
-    fprintf(stderr, "calm: CALM search over %s, %s granularity, %d windows of %d tokens from %s\n",
-            pool, qm.granularity, c.n, c.ctx, o->data);
+    fprintf(stderr,
+            "calm: CALM search over %s, %s granularity, %d windows of %d tokens from %s, %d more "
+            "held out for scoring\n",
+            pool, qm.granularity, c.n_fit, c.ctx, o->data, c.n - c.n_fit);
 
     size_t win = (size_t)c.ctx * c.dim;
     float *yfp = malloc(win * c.n * sizeof(float)), *delta = malloc(win * sizeof(float));
@@ -290,7 +298,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                 int r = (int)calm_block_mat((calm_layer *)FL, i)->ne[1];
                 rc = calm_cka_init(&ck[i], r, r, nc, e);
             }
-            for (int w = 0; w < c.n && !rc; w++) {
+            for (int w = first_scored(&c); w < c.n && !rc; w++) {
                 memcpy(c.st.x, c.hidden + w * win, win * sizeof(float));
                 c.st.kv.n = 0;
                 calm_block_forward(&c.st, FL, l, c.ctx, 0, probe_linear, &p);

@@ -32,6 +32,8 @@ Test(calibrate, hybrid_file_records_the_search) {
     cr_assert_str_eq(s, "block");
     cr_assert_eq(gguf_get_u32(&m.gguf, "calm.calib.samples", &u), 0);
     cr_assert_eq(u, 2);
+    cr_assert_eq(gguf_get_u32(&m.gguf, "calm.calib.holdout", &u), 0); // samples / 4, at least 1
+    cr_assert_eq(u, 1);
     cr_assert_eq(gguf_get_str(&m.gguf, "calm.calib.hash", s, sizeof s), 0);
     cr_assert_eq(strlen(s), 16);
     int won[2] = {0};

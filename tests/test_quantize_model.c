@@ -27,7 +27,7 @@ static void setup(fixture *f, int l) {
     calm_err e;
     cr_assert_eq(calm_model_load(&f->m, CALM_MODEL_F32, &e), 0, "%s", e.msg);
     cr_assert_eq(calm_tokenizer_from_gguf(&f->t, &f->m.gguf, &e), 0, "%s", e.msg);
-    calm_calib_opts o = {8, 256, 7};
+    calm_calib_opts o = {8, 256, 7, 0};
     cr_assert_eq(calm_calib_init(&f->c, &f->m, &f->t, CALIB, &o, &e), 0, "%s", e.msg);
     for (int i = 0; i < l; i++) calm_calib_layer(&f->c, &f->m.layers[i], i, NULL, NULL, NULL, 1);
     cr_assert_eq(calm_block_xstats_init(f->xs, &f->m.cfg, &e), 0);
@@ -50,6 +50,34 @@ static double err_of(fixture *f, const char *algo, int l, int mat, uint32_t type
         calm_quantize_block_mat(calm_algo_find(algo), &o, &f->m.layers[l], mat, f->xs, q, &e), 0,
         "%s", e.msg);
     return q->q.err;
+}
+
+// Held-out windows (the CALM search scores on them) run through the layers but never reach the
+// statistics the algorithms fit.
+Test(quantize_model, held_out_windows_feed_no_statistics) {
+    calm_model m;
+    calm_tokenizer t;
+    calm_calib c;
+    calm_xstats xs[CALM_IN_COUNT];
+    calm_err e;
+    cr_assert_eq(calm_model_load(&m, CALM_MODEL_F32, &e), 0, "%s", e.msg);
+    cr_assert_eq(calm_tokenizer_from_gguf(&t, &m.gguf, &e), 0, "%s", e.msg);
+    calm_calib_opts o = {3, 64, 7, 2};
+    cr_assert_eq(calm_calib_init(&c, &m, &t, CALIB, &o, &e), 0, "%s", e.msg);
+    cr_assert_eq(c.n, 5);
+    cr_assert_eq(c.n_fit, 3);
+    calm_calib fit; // the same seed without held-out windows: the same first three windows
+    o.holdout = 0;
+    cr_assert_eq(calm_calib_init(&fit, &m, &t, CALIB, &o, &e), 0, "%s", e.msg);
+    cr_assert_eq(memcmp(fit.tokens, c.tokens, sizeof(int) * 3 * 64), 0);
+    cr_assert_eq(calm_block_xstats_init(xs, &m.cfg, &e), 0);
+    calm_calib_layer(&c, &m.layers[0], 0, xs, NULL, NULL, 1);
+    for (int i = 0; i < CALM_IN_COUNT; i++) cr_assert_eq(xs[i].count, 3 * 64);
+    calm_block_xstats_free(xs);
+    calm_calib_free(&fit);
+    calm_calib_free(&c);
+    calm_tokenizer_free(&t);
+    calm_model_free(&m);
 }
 
 Test(quantize_model, pool_on_a_real_layer) {

@@ -43,6 +43,7 @@ static const struct opt {
     {NULL, "--no-clip", NULL, "AWQ: no clipping search"},
     {NULL, "--data", "FILE", "calibration text (e.g. wikitext-2 calib.raw)"},
     {NULL, "--samples", "N", "calibration windows (default 128)"},
+    {NULL, "--holdout", "N", "CALM search: further windows it scores on (default samples/4)"},
     {NULL, "--embd-type", "T", "type of token_embd/output: q8_0 (default), q4_0, f16, f32"},
     {NULL, "--pool", "LIST", "algorithms to choose from (default rtn,gptq,awq,hadamard,hero)"},
     {NULL, "--granularity", "G", "block (default: one algorithm per layer) or linear (per matrix)"},
@@ -107,6 +108,7 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
     o->bits = 4;
     o->group = 128;
     o->samples = 128;
+    o->holdout = -1;
     o->alpha = 0.5f;
     o->embd_type = "q8_0";
     o->pool = "rtn,gptq,awq,hadamard,hero";
@@ -212,6 +214,8 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
             o->data = v;
         else if (!strcmp(l, "--samples"))
             rc = to_int(a, v, 1, 1 << 20, &o->samples);
+        else if (!strcmp(l, "--holdout"))
+            rc = to_int(a, v, 0, 1 << 20, &o->holdout);
         else if (!strcmp(l, "--embd-type"))
             o->embd_type = v;
         else if (!strcmp(l, "--pool"))

@@ -12,7 +12,7 @@ typedef struct {
     int n_predict, threads, ctx, batch, chunks, add_bos, parse_special, show_ids, tensors, chat;
     // quantize / calibrate
     const char *algo, *data, *pool, *granularity, *embd_type;
-    int bits, group, sym, act_order, no_clip, samples, calibrate;
+    int bits, group, sym, act_order, no_clip, samples, holdout, calibrate;
     float alpha, target_bpw;
     calm_sampler_params sp;
 } calm_opts;

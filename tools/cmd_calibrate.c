@@ -44,7 +44,9 @@ int calm_search_opts_from(const calm_opts *o, calm_search_opts *so) {
     if (calm_qopts_from(o, (uint32_t)calm_type_qg(so->bits, so->group), &so->base) ||
         calm_pick_embd_type(o->embd_type, &so->embd_type))
         return -1;
-    so->calib = (calm_calib_opts){o->samples, o->ctx ? o->ctx : 512, o->sp.seed};
+    // Held-out windows: the algorithms fit the --samples windows, CKA is measured on others.
+    int holdout = o->holdout >= 0 ? o->holdout : (o->samples / 4 > 0 ? o->samples / 4 : 1);
+    so->calib = (calm_calib_opts){o->samples, o->ctx ? o->ctx : 512, o->sp.seed, holdout};
     so->data = o->data;
     if (!so->data) {
         fprintf(stderr, "error: calibration needs text: --data FILE (e.g. "
@@ -82,9 +84,10 @@ int cmd_calibrate(int argc, char **argv) {
         "With --type q4_0|q4_1|q8_0 and a pool without input transforms (rtn, gptq) every tensor\n"
         "keeps a ggml type and the file loads in llama.cpp too."};
     calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc,
-                             "model output pool bits group type target-bpw granularity data "
-                             "samples ctx-size seed embd-type sym act-order alpha no-clip threads");
+    int rc = calm_parse_opts(
+        argc, argv, &o, &doc,
+        "model output pool bits group type target-bpw granularity data "
+        "samples holdout ctx-size seed embd-type sym act-order alpha no-clip threads");
     if (rc) return rc > 0 ? 0 : 2;
     if (!o.out) {
         fprintf(stderr, "error: calm calibrate: no output (-o OUT.gguf)\n");
@@ -128,10 +131,11 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     }
     uint64_t h = 1469598103934665603ull;
     char key[512];
-    int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%d|%d|%.3f|%d|%d|%llu|%d|%s",
+    int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%d|%d|%.3f|%d|%d|%d|%llu|%d|%s",
                      CALM_VERSION, o->model, (long long)ms.st_size, (long long)ms.st_mtime, co.pool,
                      co.granularity, co.bits, co.group, co.target_bpw, so.calib.samples,
-                     so.calib.ctx, (unsigned long long)so.calib.seed, co.sym, co.embd_type);
+                     so.calib.holdout, so.calib.ctx, (unsigned long long)so.calib.seed, co.sym,
+                     co.embd_type);
     h = fnv(fnv(h, key, (size_t)k), text, n);
     free(text);
     char base[1024];

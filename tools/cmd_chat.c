@@ -43,7 +43,7 @@ int cmd_chat(int argc, char **argv) {
         argc, argv, &o, &doc,
         "model n-predict threads ctx-size batch-size temp top-k top-p min-p "
         "repeat-penalty seed system calibrate pool bits group target-bpw granularity data "
-        "samples embd-type");
+        "samples holdout embd-type");
     if (rc) return rc > 0 ? 0 : 2;
     char calibrated[1200];
     if (o.calibrate) { // calibrate once (cached next to the model), then run the hybrid model

@@ -43,7 +43,7 @@ int cmd_quantize(int argc, char **argv) {
     calm_quantize_opts qo;
     memset(&qo, 0, sizeof qo);
     qo.algo = a;
-    qo.calib = (calm_calib_opts){o.samples, o.ctx ? o.ctx : 512, o.sp.seed};
+    qo.calib = (calm_calib_opts){o.samples, o.ctx ? o.ctx : 512, o.sp.seed, 0};
     qo.data = o.data;
     int type = calm_pick_type(&o, a->name);
     if (type < 0 || calm_qopts_from(&o, (uint32_t)type, &qo.q) ||
