@@ -56,6 +56,28 @@ static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, con
         dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
 
+// Every group format's kernel through the file's QG_DOT, and their entries in its dispatch table.
+#define QG_DOT_ALL                                                                                 \
+    QG_DOT(2, 32)                                                                                  \
+    QG_DOT(2, 64)                                                                                  \
+    QG_DOT(2, 128)                                                                                 \
+    QG_DOT(3, 32)                                                                                  \
+    QG_DOT(3, 64)                                                                                  \
+    QG_DOT(3, 128)                                                                                 \
+    QG_DOT(4, 32)                                                                                  \
+    QG_DOT(4, 64)                                                                                  \
+    QG_DOT(4, 128)                                                                                 \
+    QG_DOT(8, 32)                                                                                  \
+    QG_DOT(8, 64)                                                                                  \
+    QG_DOT(8, 128)
+#define QG_TABLE                                                                                   \
+    [CALM_TYPE_QG + 0] = dot_qg2_32, [CALM_TYPE_QG + 1] = dot_qg2_64,                              \
+                    [CALM_TYPE_QG + 2] = dot_qg2_128, [CALM_TYPE_QG + 3] = dot_qg3_32,             \
+                    [CALM_TYPE_QG + 4] = dot_qg3_64, [CALM_TYPE_QG + 5] = dot_qg3_128,             \
+                    [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,              \
+                    [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,             \
+                    [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128
+
 extern const calm_isa calm_isa_scalar;
 #if defined(__x86_64__)
 extern const calm_isa calm_isa_avx2;

@@ -213,18 +213,7 @@ static inline __attribute__((always_inline)) void dot_qg(int n, const void *w, c
             break;                                                                                 \
         }                                                                                          \
     }
-QG_DOT(2, 32)
-QG_DOT(2, 64)
-QG_DOT(2, 128)
-QG_DOT(3, 32)
-QG_DOT(3, 64)
-QG_DOT(3, 128)
-QG_DOT(4, 32)
-QG_DOT(4, 64)
-QG_DOT(4, 128)
-QG_DOT(8, 32)
-QG_DOT(8, 64)
-QG_DOT(8, 128)
+QG_DOT_ALL
 
 static inline __m512 load16(const void *w, uint32_t type, int i) {
     if (type == CALM_TYPE_F32) return _mm512_loadu_ps((const float *)w + i);
@@ -398,18 +387,7 @@ const calm_isa calm_isa_avx512 = {
         [CALM_TYPE_Q4_K] = dot_q4_k,
         [CALM_TYPE_Q5_K] = dot_q5_k,
         [CALM_TYPE_Q6_K] = dot_q6_k,
-        [CALM_TYPE_QG + 0] = dot_qg2_32,
-        [CALM_TYPE_QG + 1] = dot_qg2_64,
-        [CALM_TYPE_QG + 2] = dot_qg2_128,
-        [CALM_TYPE_QG + 3] = dot_qg3_32,
-        [CALM_TYPE_QG + 4] = dot_qg3_64,
-        [CALM_TYPE_QG + 5] = dot_qg3_128,
-        [CALM_TYPE_QG + 6] = dot_qg4_32,
-        [CALM_TYPE_QG + 7] = dot_qg4_64,
-        [CALM_TYPE_QG + 8] = dot_qg4_128,
-        [CALM_TYPE_QG + 9] = dot_qg8_32,
-        [CALM_TYPE_QG + 10] = dot_qg8_64,
-        [CALM_TYPE_QG + 11] = dot_qg8_128,
+        QG_TABLE,
         [CALM_TYPE_W8A8] = dot_w8a8,
     },
     quantize_q8x,

@@ -189,18 +189,7 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     }
 }
 
-QG_DOT(2, 32)
-QG_DOT(2, 64)
-QG_DOT(2, 128)
-QG_DOT(3, 32)
-QG_DOT(3, 64)
-QG_DOT(3, 128)
-QG_DOT(4, 32)
-QG_DOT(4, 64)
-QG_DOT(4, 128)
-QG_DOT(8, 32)
-QG_DOT(8, 64)
-QG_DOT(8, 128)
+QG_DOT_ALL
 
 void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
                         int hd, float scale, float *scores, float *out);
@@ -209,18 +198,19 @@ void calm_silu_mul_scalar(float *g, const float *u, size_t n);
 const calm_isa calm_isa_scalar = {
     "scalar",
     {
-        [CALM_TYPE_F32] = dot_f32,         [CALM_TYPE_F16] = dot_f16,
-        [CALM_TYPE_BF16] = dot_bf16,       [CALM_TYPE_Q4_0] = dot_q4_0,
-        [CALM_TYPE_Q4_1] = dot_q4_1,       [CALM_TYPE_Q8_0] = dot_q8_0,
-        [CALM_TYPE_Q5_0] = dot_q5_0,       [CALM_TYPE_Q5_1] = dot_q5_1,
-        [CALM_TYPE_Q4_K] = dot_q4_k,       [CALM_TYPE_Q5_K] = dot_q5_k,
-        [CALM_TYPE_Q6_K] = dot_q6_k,       [CALM_TYPE_QG + 0] = dot_qg2_32,
-        [CALM_TYPE_QG + 1] = dot_qg2_64,   [CALM_TYPE_QG + 2] = dot_qg2_128,
-        [CALM_TYPE_QG + 3] = dot_qg3_32,   [CALM_TYPE_QG + 4] = dot_qg3_64,
-        [CALM_TYPE_QG + 5] = dot_qg3_128,  [CALM_TYPE_QG + 6] = dot_qg4_32,
-        [CALM_TYPE_QG + 7] = dot_qg4_64,   [CALM_TYPE_QG + 8] = dot_qg4_128,
-        [CALM_TYPE_QG + 9] = dot_qg8_32,   [CALM_TYPE_QG + 10] = dot_qg8_64,
-        [CALM_TYPE_QG + 11] = dot_qg8_128, [CALM_TYPE_W8A8] = dot_w8a8,
+        [CALM_TYPE_F32] = dot_f32,
+        [CALM_TYPE_F16] = dot_f16,
+        [CALM_TYPE_BF16] = dot_bf16,
+        [CALM_TYPE_Q4_0] = dot_q4_0,
+        [CALM_TYPE_Q4_1] = dot_q4_1,
+        [CALM_TYPE_Q8_0] = dot_q8_0,
+        [CALM_TYPE_Q5_0] = dot_q5_0,
+        [CALM_TYPE_Q5_1] = dot_q5_1,
+        [CALM_TYPE_Q4_K] = dot_q4_k,
+        [CALM_TYPE_Q5_K] = dot_q5_k,
+        [CALM_TYPE_Q6_K] = dot_q6_k,
+        [CALM_TYPE_W8A8] = dot_w8a8,
+        QG_TABLE,
     },
     quantize_q8x,
     quantize_q8t,
