@@ -56,7 +56,8 @@ static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, con
         dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
     }
 
-// Every group format's kernel through the file's QG_DOT, and their entries in its dispatch table.
+// Every group format's kernel through the file's QG_DOT; DOT_TABLE: the entries of an ISA's
+// dispatch table for the kernels every ISA names alike (Q6_K is added where an ISA has it).
 #define QG_DOT_ALL                                                                                 \
     QG_DOT(2, 32)                                                                                  \
     QG_DOT(2, 64)                                                                                  \
@@ -77,6 +78,11 @@ static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, con
                     [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,              \
                     [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,             \
                     [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128
+#define DOT_TABLE                                                                                  \
+    [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,             \
+    [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,         \
+    [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k,         \
+    [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_W8A8] = dot_w8a8, QG_TABLE
 
 extern const calm_isa calm_isa_scalar;
 #if defined(__x86_64__)
