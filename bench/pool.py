@@ -80,7 +80,7 @@ def main():
         for t in [t for t in a.llama.split(",") if t]:
             p = os.path.join(md, f"smollm2-{t}.gguf")
             print(f"| {t} | llama.cpp | %.0f | %.0f |" % llama_speed(p), flush=True)
-        for spec in a.rows.split(","):
+        for spec in [s for s in a.rows.split(",") if s]:
             algo, bits = spec.split(":")
             p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
             print(f"| {algo} {bits} | calm | %.0f | %.0f |" % calm_speed(p), flush=True)
@@ -112,7 +112,7 @@ def main():
             t0 = time.time()
             run([f"{ll}/build/bin/llama-quantize", f32, p, t])
             row(f"llama-quantize {t}", t, "llama.cpp", p, ppls(p, True), llama_speed(p), f"{time.time() - t0:.0f}")
-    for spec in a.rows.split(","):
+    for spec in [s for s in a.rows.split(",") if s]:
         algo, bits = spec.split(":")
         p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
         common = ["--data", calib, "--samples", str(a.samples), "-t", a.threads, "-o", p]

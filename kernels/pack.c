@@ -9,7 +9,7 @@ int calm_pack_supported(uint32_t type) {
     const calm_type_traits *t = calm_type_get(type);
     return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
            type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1 || type == CALM_TYPE_Q4_K ||
-           type == CALM_TYPE_Q5_K || (t && (t->qg_bits == 4 || t->qg_bits == 8));
+           type == CALM_TYPE_Q5_K || (t && t->qg_bits);
 }
 
 // The unsigned codes u[32] and d, c of block b of row r.
@@ -87,7 +87,7 @@ int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) 
     if (!calm_pack_supported(type) || cols % 32) return -1;
     const calm_type_traits *t = calm_type_get(type);
     p->bits = type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
-                      t->qg_bits == 4
+                      (t->qg_bits && t->qg_bits <= 4)
                   ? 4
                   : 8;
     p->f32_scales = type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K;

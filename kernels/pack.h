@@ -26,7 +26,9 @@ typedef struct {
     uint8_t *data;      // ceil(rows / 16) panels x (cols / 32) blocks
 } calm_packed;
 
-// Whether a type can be packed (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, qg4_*, qg8_*).
+// Whether a type can be packed (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, qgB_G). 2- and 3-bit
+// groups go into 4-bit panels: the panel kernel is far faster than unpacking bit planes per token,
+// at the cost of 4 bits of memory per weight at run time (the file keeps 2 or 3).
 int calm_pack_supported(uint32_t type);
 // Packs a rows x cols matrix; returns 0, or -1 if the type is not supported or memory runs out.
 int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols);

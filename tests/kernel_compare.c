@@ -167,6 +167,8 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
                         CALM_TYPE_Q5_1,
                         CALM_TYPE_Q4_K,
                         CALM_TYPE_Q5_K,
+                        (uint32_t)calm_type_qg(2, 64),
+                        (uint32_t)calm_type_qg(3, 128),
                         (uint32_t)calm_type_qg(4, 32),
                         (uint32_t)calm_type_qg(4, 128),
                         (uint32_t)calm_type_qg(8, 64),
