@@ -7,9 +7,10 @@
 
 // The search options from the command line; -1 with a message on stderr.
 int calm_search_opts_from(const calm_opts *o, calm_search_opts *so);
-// Runs the search on a loaded model and writes out; -1 with a message on stderr.
+// Runs the search on a loaded model and writes out (the summary names `final`, where the file
+// will be once renamed); -1 with a message on stderr.
 int calm_calibrate_to(const calm_model *m, const calm_tokenizer *t, const calm_search_opts *so,
-                      const char *out);
+                      const char *out, const char *final);
 // --calibrate: the path of the calibrated copy of o->model for these options (next to the model,
 // named by a hash of the options and the calibration text), made by calibrating if it is not
 // there yet. Returns 0 and fills path, or -1 with a message on stderr.

@@ -57,7 +57,7 @@ int calm_search_opts_from(const calm_opts *o, calm_search_opts *so) {
 }
 
 int calm_calibrate_to(const calm_model *m, const calm_tokenizer *t, const calm_search_opts *so,
-                      const char *out) {
+                      const char *out, const char *final) {
     calm_err e;
     double t0 = calm_now();
     if (calm_search(m, t, so, out, &e)) {
@@ -67,7 +67,7 @@ int calm_calibrate_to(const calm_model *m, const calm_tokenizer *t, const calm_s
     struct stat st;
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     fprintf(stderr, "calm: wrote %s in %.1f s (%.1f MB); `calm inspect %s` lists the choices\n",
-            out, calm_now() - t0, mb, out);
+            final, calm_now() - t0, mb, final);
     return 0;
 }
 
@@ -103,7 +103,7 @@ int cmd_calibrate(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 1;
     }
-    rc = calm_calibrate_to(&m, &t, &so, o.out);
+    rc = calm_calibrate_to(&m, &t, &so, o.out, o.out);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     return rc ? 1 : 0;
@@ -159,7 +159,7 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     }
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.part", path); // a crash leaves no half-written cache behind
-    int rc = calm_calibrate_to(&m, &t, &so, tmp);
+    int rc = calm_calibrate_to(&m, &t, &so, tmp, path);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     if (!rc && rename(tmp, path) != 0) {
