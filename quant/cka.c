@@ -18,7 +18,9 @@ int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e) {
     c->shx = calloc((size_t)p, sizeof(float));
     c->shy = calloc((size_t)k * q, sizeof(float));
     c->y_shifted = calloc((size_t)k, sizeof(int));
-    if (!c->xx || !c->sx || !c->yy || !c->yx || !c->sy || !c->shx || !c->shy || !c->y_shifted) {
+    c->e2 = calloc((size_t)k, sizeof(double));
+    if (!c->xx || !c->sx || !c->yy || !c->yx || !c->sy || !c->shx || !c->shy || !c->y_shifted ||
+        !c->e2) {
         calm_cka_free(c);
         return calm_fail(e, "out of memory for CKA of %d x %d features, %d candidates", p, q, k);
     }
@@ -28,7 +30,7 @@ int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e) {
 void calm_cka_free(calm_cka *c) {
     free(c->xx), free(c->sx), free(c->yy), free(c->yx), free(c->sy);
     free(c->shx), free(c->shy), free(c->y_shifted), free(c->bx), free(c->by);
-    free(c->U);
+    free(c->U), free(c->e2);
     memset(c, 0, sizeof *c);
 }
 
@@ -52,6 +54,7 @@ void calm_cka_add_x(calm_cka *c, const float *x, int T) {
             double v = (double)x[(size_t)t * p + i] - c->shx[i];
             c->bx[(size_t)t * p + i] = v;
             c->sx[i] += v;
+            c->x2 += (double)x[(size_t)t * p + i] * x[(size_t)t * p + i];
         }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, p, T, 1.0, c->bx, p, 1.0, c->xx, p);
     c->n += T;
@@ -67,6 +70,11 @@ void calm_cka_add_y(calm_cka *c, int j, const float *y, int T) {
             double v = (double)y[(size_t)t * q + i] - sh[i];
             c->by[(size_t)t * q + i] = v;
             sy[i] += v;
+        }
+    if (p == q) // the block of x added last, unshifted
+        for (size_t i = 0; i < (size_t)T * q; i++) {
+            double d = (double)y[i] - (c->bx[i] + c->shx[i % q]);
+            c->e2[j] += d * d;
         }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, q, T, 1.0, c->by, q, 1.0,
                 c->yy + (size_t)j * q * q, q);
@@ -206,4 +214,8 @@ double calm_cka_score(calm_cka *c, int j) {
     if (calm_cka_dominant(c) == 0) return a;
     double b = calm_cka_value_deflated(c, j);
     return b < a ? b : a;
+}
+
+double calm_cka_relerr(const calm_cka *c, int j) {
+    return c->p == c->q && c->x2 > 0 ? c->e2[j] / c->x2 : NAN;
 }

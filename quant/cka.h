@@ -24,6 +24,7 @@ typedef struct {
     int cap;         // rows the block buffers hold
     int kdom;        // dominant directions of the reference: -1 until computed
     double *U;       // their basis, p x CALM_CKA_MAX_DOMINANT
+    double x2, *e2;  // sum |x|^2, and per candidate sum |y - x|^2 (p == q)
 } calm_cka;
 
 int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e);
@@ -45,6 +46,8 @@ double calm_cka_value(const calm_cka *c, int j);
 #define CALM_CKA_MAX_DOMINANT 4
 int calm_cka_dominant(calm_cka *c);
 double calm_cka_value_deflated(calm_cka *c, int j);
+// The relative squared error |Y - X|_F^2 / |X|_F^2 of candidate j (p == q), not centred.
+double calm_cka_relerr(const calm_cka *c, int j);
 // The CALM search's score: the smaller of the plain and the deflated CKA, so that a candidate must
 // keep both the dominant directions and everything else.
 double calm_cka_score(calm_cka *c, int j);

@@ -131,6 +131,7 @@ int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_q
     gguf_w_str(&w, "calm.version", CALM_VERSION);
     gguf_w_str(&w, "calm.pool", qm->pool ? qm->pool : "");
     gguf_w_str(&w, "calm.granularity", qm->granularity ? qm->granularity : "block");
+    if (qm->score) gguf_w_str(&w, "calm.score", qm->score);
     gguf_w_u32(&w, "calm.bits", (uint32_t)qm->bits);
     gguf_w_u32(&w, "calm.group", (uint32_t)qm->group);
     gguf_w_u32(&w, "calm.calib.samples", (uint32_t)qm->samples);

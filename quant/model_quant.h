@@ -29,6 +29,7 @@ typedef struct {
     // file-wide metadata
     const char *pool, *granularity;
     int bits, group, samples, holdout, ctx;
+    const char *score; // the search's criterion (cka or error), NULL for calm quantize
     uint64_t data_hash;
     uint32_t embd_type; // token_embd / output (not searched)
 } calm_qmodel;

@@ -112,6 +112,10 @@ static void probe_linear(void *ctx, calm_linear_input which, const float *x, int
     }
 }
 
+static double score_of(const calm_search_opts *o, calm_cka *ck, int j) {
+    return o->score == CALM_SCORE_ERROR ? 1.0 - calm_cka_relerr(ck, j) : calm_cka_score(ck, j);
+}
+
 // Winner among nc candidates by score (calm_cka_score). Differences below 1e-6 are below what
 // CKA resolves: those ties go to the smaller output error on the calibration inputs (err, the
 // algorithms' own measure), then to the smaller format, then to the one without an online
@@ -179,7 +183,7 @@ static int allocate_bits(const calm_model *m, const calm_tokenizer *t, const cal
         if (!rc && !(rc = calm_cka_init(&ck, c.dim, c.dim, 2, e))) {
             calm_calib_layer(&c, &m->layers[l], l, NULL, store_output, yfp, 0);
             blocks_cka(&c, l, yfp, cl, 2, &ck, delta);
-            gain[l] = calm_cka_score(&ck, 1) - calm_cka_score(&ck, 0);
+            gain[l] = score_of(o, &ck, 1) - score_of(o, &ck, 0);
             calm_cka_free(&ck);
             memcpy(c.hidden, yfp, win * c.n * sizeof(float)); // full-precision inputs onward
         }
@@ -230,6 +234,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                  o->pool[i]->name);
     qm.pool = pool;
     qm.granularity = o->grain == CALM_GRAIN_LINEAR ? "linear" : "block";
+    qm.score = o->score == CALM_SCORE_ERROR ? "error" : "cka";
     qm.bits = o->target_bpw > 0 ? 0 : o->bits;
     qm.group = o->group;
     qm.samples = c.n_fit, qm.holdout = c.n - c.n_fit, qm.ctx = c.ctx, qm.data_hash = c.data_hash;
@@ -269,7 +274,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                 blocks_cka(&c, l, yfp, cl, nc, &ck, delta);
                 calm_qmat *first[CALM_MAX_POOL];
                 for (int j = 0; j < nc; j++) {
-                    for (int i = 0; i < CALM_BLOCK_MATS; i++) score[j][i] = calm_cka_score(&ck, j);
+                    for (int i = 0; i < CALM_BLOCK_MATS; i++) score[j][i] = score_of(o, &ck, j);
                     first[j] = &q[j][0];
                 }
                 double s[CALM_MAX_POOL], er[CALM_MAX_POOL];
@@ -307,7 +312,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                 double s[CALM_MAX_POOL], er[CALM_MAX_POOL];
                 calm_qmat *qi[CALM_MAX_POOL];
                 for (int j = 0; j < nc; j++)
-                    score[j][i] = s[j] = calm_cka_score(&ck[i], j), qi[j] = &q[j][i],
+                    score[j][i] = s[j] = score_of(o, &ck[i], j), qi[j] = &q[j][i],
                     er[j] = q[j][i].q.err;
                 win_of[i] = pick(s, er, qi, nc);
             }

@@ -11,11 +11,15 @@
 #define CALM_MAX_POOL 8
 
 typedef enum { CALM_GRAIN_BLOCK = 0, CALM_GRAIN_LINEAR = 1 } calm_granularity;
+// What ranks the candidates: CKA (calm_cka_score, the paper's criterion) or 1 - the relative
+// squared error of the output (calm_cka_relerr), which sees scale and low-variance directions.
+typedef enum { CALM_SCORE_CKA = 0, CALM_SCORE_ERROR = 1 } calm_score;
 
 typedef struct {
     const calm_algo *pool[CALM_MAX_POOL];
     int n_pool;
     calm_granularity grain;
+    calm_score score;
     int bits, group;  // every layer at `bits` unless target_bpw is set
     uint32_t type;    // nonzero: every candidate in this storage type (e.g. q4_0), not qgB_G
     float target_bpw; // > 0: bit widths per layer under this average (see calm_search)

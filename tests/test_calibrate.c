@@ -65,6 +65,26 @@ Test(calibrate, hybrid_file_records_the_search) {
     cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
 }
 
+// --score error ranks by the relative squared error of each block's update and says so.
+Test(calibrate, error_score_is_recorded) {
+    const char *path = th_tmp("by-error.gguf");
+    char args[2048];
+    snprintf(args, sizeof args,
+             "calibrate -m %s --data %s --samples 2 -c 64 --pool rtn,awq --score error -o %s",
+             CALM_MODEL_F32, CALIB, path);
+    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    calm_model m;
+    calm_err e;
+    cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
+    char s[64];
+    cr_assert_eq(gguf_get_str(&m.gguf, "calm.score", s, sizeof s), 0);
+    cr_assert_str_eq(s, "error");
+    float v; // 1 - relative error: at most 1, and well above 0 for 4-bit AWQ or RTN
+    cr_assert_eq(gguf_get_f32(&m.gguf, "calm.tensor.blk.0.attn_q.weight.cka", &v), 0);
+    cr_assert(v > 0.5f && v <= 1.0f, "score %g", v);
+    calm_model_free(&m);
+}
+
 Test(calibrate, target_bpw_mixes_bit_widths_under_the_average) {
     const char *path = th_tmp("mixed.gguf");
     char args[2048];

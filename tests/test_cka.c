@@ -96,6 +96,13 @@ Test(cka, deflation_sees_past_a_dominant_direction) {
     cr_log_info("deflated: good %.6f bad %.6f", dg, db);
     cr_assert(dg > 0.95 && db < 0.2, "deflated: good %.4f, bad %.4f", dg, db);
     cr_assert_eq(calm_cka_score(&c, 1), db < pb ? db : pb);
+    // the relative squared error, against its direct computation
+    double e2 = 0, x2 = 0;
+    for (int i = 0; i < n * p; i++)
+        e2 += ((double)bad[i] - x[i]) * ((double)bad[i] - x[i]), x2 += (double)x[i] * x[i];
+    double re = calm_cka_relerr(&c, 1);
+    cr_assert(fabs(re - e2 / x2) < 1e-9 * (e2 / x2), "relerr %.12g, direct %.12g", re, e2 / x2);
+    cr_assert(calm_cka_relerr(&c, 0) < re, "the good candidate has the smaller error");
 
     // the deflated value is the CKA of both sides projected off the dominant direction
     const double *u = c.U; // column 0, stride CALM_CKA_MAX_DOMINANT

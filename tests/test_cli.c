@@ -50,6 +50,7 @@ Test(cli, bad_options) {
         {"calibrate -m x.gguf -o y.gguf", "--data FILE"},
         {"calibrate -m x.gguf --data d --pool rtn,magic -o y.gguf", "unknown algorithm 'magic'"},
         {"calibrate -m x.gguf --data d --granularity layer -o y.gguf", "--granularity must be"},
+        {"calibrate -m x.gguf --data d --score mse -o y.gguf", "--score must be cka or error"},
         {"calibrate -m x.gguf --data d --target-bpw 1 -o y.gguf", "--target-bpw expects"},
     };
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {

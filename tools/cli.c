@@ -47,6 +47,8 @@ static const struct opt {
     {NULL, "--embd-type", "T", "type of token_embd/output: q8_0 (default), q4_0, f16, f32"},
     {NULL, "--pool", "LIST", "algorithms to choose from (default rtn,gptq,awq,hadamard,hero)"},
     {NULL, "--granularity", "G", "block (default: one algorithm per layer) or linear (per matrix)"},
+    {NULL, "--score", "S",
+     "what ranks candidates: cka (default) or error (relative squared error)"},
     {NULL, "--target-bpw", "X", "mixed bit widths per layer under this average bits per weight"},
     {NULL, "--calibrate", NULL, "calibrate the model first (cached next to it), then use it"},
 };
@@ -113,6 +115,7 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
     o->embd_type = "q8_0";
     o->pool = "rtn,gptq,awq,hadamard,hero";
     o->granularity = "block";
+    o->score = "cka";
     int positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -222,6 +225,8 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
             o->pool = v;
         else if (!strcmp(l, "--granularity"))
             o->granularity = v;
+        else if (!strcmp(l, "--score"))
+            o->score = v;
         else if (!strcmp(l, "--target-bpw"))
             rc = to_float(a, v, 2, 9, &o->target_bpw);
         else if (!strcmp(l, "--calibrate"))

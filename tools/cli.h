@@ -13,6 +13,7 @@ typedef struct {
     // quantize / calibrate
     const char *algo, *data, *pool, *granularity, *embd_type;
     int bits, group, sym, act_order, no_clip, samples, holdout, calibrate;
+    const char *score;
     float alpha, target_bpw;
     calm_sampler_params sp;
 } calm_opts;

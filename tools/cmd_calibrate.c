@@ -27,6 +27,12 @@ int calm_search_opts_from(const calm_opts *o, calm_search_opts *so) {
         fprintf(stderr, "error: --granularity must be block or linear, not '%s'\n", o->granularity);
         return -1;
     }
+    if (!strcmp(o->score, "cka") || !strcmp(o->score, "error"))
+        so->score = o->score[0] == 'e' ? CALM_SCORE_ERROR : CALM_SCORE_CKA;
+    else {
+        fprintf(stderr, "error: --score must be cka or error, not '%s'\n", o->score);
+        return -1;
+    }
     so->bits = o->bits, so->group = o->group, so->target_bpw = o->target_bpw;
     if (o->type && strcmp(o->type, "f32")) { // --type q4_0 etc.: ggml types, llama.cpp-loadable
         int t = calm_pick_type(o, "");
@@ -86,7 +92,7 @@ int cmd_calibrate(int argc, char **argv) {
     calm_opts o;
     int rc = calm_parse_opts(
         argc, argv, &o, &doc,
-        "model output pool bits group type target-bpw granularity data "
+        "model output pool bits group type target-bpw granularity score data "
         "samples holdout ctx-size seed embd-type sym act-order alpha no-clip threads");
     if (rc) return rc > 0 ? 0 : 2;
     if (!o.out) {
@@ -131,9 +137,9 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     }
     uint64_t h = 1469598103934665603ull;
     char key[512];
-    int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%d|%d|%.3f|%d|%d|%d|%llu|%d|%s",
+    int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%s|%d|%d|%.3f|%d|%d|%d|%llu|%d|%s",
                      CALM_VERSION, o->model, (long long)ms.st_size, (long long)ms.st_mtime, co.pool,
-                     co.granularity, co.bits, co.group, co.target_bpw, so.calib.samples,
+                     co.granularity, co.score, co.bits, co.group, co.target_bpw, so.calib.samples,
                      so.calib.holdout, so.calib.ctx, (unsigned long long)so.calib.seed, co.sym,
                      co.embd_type);
     h = fnv(fnv(h, key, (size_t)k), text, n);

@@ -42,7 +42,7 @@ int cmd_chat(int argc, char **argv) {
     int rc = calm_parse_opts(
         argc, argv, &o, &doc,
         "model n-predict threads ctx-size batch-size temp top-k top-p min-p "
-        "repeat-penalty seed system calibrate pool bits group target-bpw granularity data "
+        "repeat-penalty seed system calibrate pool bits group target-bpw granularity score data "
         "samples holdout embd-type");
     if (rc) return rc > 0 ? 0 : 2;
     char calibrated[1200];

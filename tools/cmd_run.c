@@ -25,7 +25,7 @@ int cmd_run(int argc, char **argv) {
         argc, argv, &o, &doc,
         "model prompt n-predict threads ctx-size batch-size temp top-k top-p "
         "min-p repeat-penalty seed system chat no-bos calibrate pool bits group target-bpw "
-        "granularity data samples holdout embd-type");
+        "granularity score data samples holdout embd-type");
     if (rc) return rc > 0 ? 0 : 2;
     if (!o.prompt) {
         fprintf(stderr, "error: calm run: no prompt (-p TEXT)\n");
