@@ -14,6 +14,18 @@
 
 static char out[1 << 16], err[1 << 16];
 
+// Calibrates the default model on 2 windows of 64 tokens with `opts` into a temporary file named
+// `name` and loads the result into m.
+static void calibrate_small(calm_model *m, const char *name, const char *opts) {
+    const char *path = th_tmp(name);
+    char args[2048];
+    snprintf(args, sizeof args, "calibrate -m %s --data %s --samples 2 -c 64 %s -o %s",
+             CALM_MODEL_F32, CALIB, opts, path);
+    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    calm_err e;
+    cr_assert_eq(calm_model_load(m, path, &e), 0, "%s", e.msg);
+}
+
 Test(calibrate, hybrid_file_records_the_search) {
     const char *path = th_tmp("hybrid.gguf");
     char args[2048];
@@ -67,15 +79,8 @@ Test(calibrate, hybrid_file_records_the_search) {
 
 // --score error ranks by the relative squared error of each block's update and says so.
 Test(calibrate, error_score_is_recorded) {
-    const char *path = th_tmp("by-error.gguf");
-    char args[2048];
-    snprintf(args, sizeof args,
-             "calibrate -m %s --data %s --samples 2 -c 64 --pool rtn,awq --score error -o %s",
-             CALM_MODEL_F32, CALIB, path);
-    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
     calm_model m;
-    calm_err e;
-    cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
+    calibrate_small(&m, "by-error.gguf", "--pool rtn,awq --score error");
     char s[64];
     cr_assert_eq(gguf_get_str(&m.gguf, "calm.score", s, sizeof s), 0);
     cr_assert_str_eq(s, "error");
@@ -86,15 +91,8 @@ Test(calibrate, error_score_is_recorded) {
 }
 
 Test(calibrate, target_bpw_mixes_bit_widths_under_the_average) {
-    const char *path = th_tmp("mixed.gguf");
-    char args[2048];
-    snprintf(args, sizeof args,
-             "calibrate -m %s --data %s --samples 2 -c 64 --pool rtn --target-bpw 3.5 -o %s",
-             CALM_MODEL_F32, CALIB, path);
-    cr_assert_eq(th_calm(args, out, sizeof out, err, sizeof err), 0, "%s", err);
     calm_model m;
-    calm_err e;
-    cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
+    calibrate_small(&m, "mixed.gguf", "--pool rtn --target-bpw 3.5");
     int n3 = 0, n4 = 0;
     for (int l = 0; l < m.cfg.n_layers; l++) {
         uint32_t t = m.layers[l].wq.type;
