@@ -284,7 +284,7 @@ int calm_search(const calm_model *m, const calm_tokenizer *t, const calm_search_
                         er[j] += q[j][i].q.err / CALM_BLOCK_MATS;
                 }
                 int best = pick(s, er, first, nc);
-                ndom = calm_cka_dominant(&ck);
+                ndom = o->score == CALM_SCORE_CKA ? calm_cka_dominant(&ck) : 0;
                 for (int i = 0; i < CALM_BLOCK_MATS; i++) win_of[i] = best;
                 calm_cka_free(&ck);
             }
