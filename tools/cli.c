@@ -246,10 +246,15 @@ int calm_tokenizer_load(const calm_model *m, calm_tokenizer *t, calm_err *e) {
     return calm_tokenizer_from_gguf(t, &m->gguf, e);
 }
 
-int calm_load(const char *path, calm_model *m, calm_tokenizer *t, calm_err *e) {
+int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
     double t0 = calm_now();
-    if (calm_model_load(m, path, e)) return -1;
-    if ((t && calm_tokenizer_load(m, t, e)) || calm_model_pack(m, e)) {
+    calm_err e;
+    if (calm_model_load(m, path, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return -1;
+    }
+    if ((t && calm_tokenizer_load(m, t, &e)) || calm_model_pack(m, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
         calm_model_free(m);
         return -1;
     }

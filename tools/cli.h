@@ -27,8 +27,9 @@ typedef struct {
 int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc,
                     const char *allowed);
 
-// Loads model and tokenizer, printing the load time to stderr.
-int calm_load(const char *path, calm_model *m, calm_tokenizer *t, calm_err *e);
+// Loads model and tokenizer (t may be NULL), printing the load time to stderr, or the error
+// ("error: ...") and -1.
+int calm_load(const char *path, calm_model *m, calm_tokenizer *t);
 int calm_tokenizer_load(const calm_model *m, calm_tokenizer *t, calm_err *e);
 char *calm_read_file(const char *path, size_t *n, calm_err *e);
 

@@ -71,10 +71,7 @@ int cmd_bench(int argc, char **argv) {
     if (n_threads == 0) threads[n_threads++] = calm_physical_cores();
     calm_err e;
     calm_model m;
-    if (calm_load(o.model, &m, NULL, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    if (calm_load(o.model, &m, NULL)) return 1;
     int64_t params;
     size_t bytes;
     calm_model_size(&m, &params, &bytes);

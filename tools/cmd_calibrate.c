@@ -102,13 +102,9 @@ int cmd_calibrate(int argc, char **argv) {
     calm_search_opts so;
     if (calm_search_opts_from(&o, &so)) return 2;
     calm_threads_init(o.threads);
-    calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o.model, &m, &t, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    if (calm_load(o.model, &m, &t)) return 1;
     rc = calm_calibrate_to(&m, &t, &so, o.out, o.out);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
@@ -159,10 +155,7 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     calm_threads_init(o->threads);
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o->model, &m, &t, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return -1;
-    }
+    if (calm_load(o->model, &m, &t)) return -1;
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.part", path); // a crash leaves no half-written cache behind
     int rc = calm_calibrate_to(&m, &t, &so, tmp, path);

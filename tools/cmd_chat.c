@@ -54,10 +54,7 @@ int cmd_chat(int argc, char **argv) {
     calm_err e;
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    if (calm_load(o.model, &m, &tok)) return 1;
     calm_chat_template ct = calm_chat_detect(tok.chat_template);
     calm_state s;
     calm_sampler smp;

@@ -118,10 +118,7 @@ int cmd_convert(int argc, char **argv) {
     calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o.model, &m, &t, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    if (calm_load(o.model, &m, &t)) return 1;
     rc = hf ? calm_hf_write(&m, &t, type, o.out, &e) : write_gguf(&m, &t, type, o.out, &e);
     if (rc)
         fprintf(stderr, "error: %s\n", e.msg);

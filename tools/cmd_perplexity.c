@@ -29,8 +29,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
+    if (calm_load(o.model, &m, &tok)) {
         free(text);
         return 1;
     }

@@ -53,10 +53,7 @@ int cmd_quantize(int argc, char **argv) {
     calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o.model, &m, &t, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    if (calm_load(o.model, &m, &t)) return 1;
     fprintf(stderr, "calm: quantizing %s with %s to %s%s\n", o.model, a->name,
             calm_type_get((uint32_t)type)->name, qo.q.fmt.sym ? " (symmetric)" : "");
     double t0 = calm_now();

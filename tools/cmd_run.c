@@ -40,10 +40,7 @@ int cmd_run(int argc, char **argv) {
     calm_err e;
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    if (calm_load(o.model, &m, &tok)) return 1;
     char *text = NULL;
     if (o.chat || o.system) {
         calm_chat_template ct = calm_chat_detect(tok.chat_template);

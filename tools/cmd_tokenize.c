@@ -25,8 +25,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
+    if (calm_load(o.model, &m, &tok)) {
         free(text);
         return 1;
     }
