@@ -71,11 +71,13 @@ void calm_cka_add_y(calm_cka *c, int j, const float *y, int T) {
             c->by[(size_t)t * q + i] = v;
             sy[i] += v;
         }
-    if (p == q) // the block of x added last, unshifted
-        for (size_t i = 0; i < (size_t)T * q; i++) {
-            double d = (double)y[i] - (c->bx[i] + c->shx[i % q]);
-            c->e2[j] += d * d;
-        }
+    if (p == q) // against the block of x added last, unshifted
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < q; i++) {
+                size_t k = (size_t)t * q + i;
+                double d = (double)y[k] - (c->bx[k] + c->shx[i]);
+                c->e2[j] += d * d;
+            }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, q, T, 1.0, c->by, q, 1.0,
                 c->yy + (size_t)j * q * q, q);
     // yx += by^T bx (the block of x added last)
@@ -142,6 +144,20 @@ static void centred(const double *s, const double *u, const double *v, int a, in
         }
 }
 
+// |P C P|_F^2 with P = I - U U^T, U: the first k columns of a p x ld matrix.
+static double projected_norm2(const double *C, const double *U, int p, int k, int ld, double *t,
+                              double *w) {
+    // t = C - U (U^T C), then t - (t U) U^T
+    memcpy(t, C, sizeof(double) * (size_t)p * p);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, p, p, 1.0, U, ld, C, p, 0.0, w, p);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, p, k, -1.0, U, ld, w, p, 1.0, t, p);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, k, p, 1.0, t, p, U, ld, 0.0, w, k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p, p, k, -1.0, w, k, U, ld, 1.0, t, p);
+    double acc = 0;
+    for (size_t i = 0; i < (size_t)p * p; i++) acc += t[i] * t[i];
+    return acc;
+}
+
 int calm_cka_dominant(calm_cka *c) {
     if (c->kdom >= 0) return c->kdom;
     c->kdom = 0;
@@ -169,23 +185,16 @@ int calm_cka_dominant(calm_cka *c) {
             }
         }
         free(Z);
+        // the reference's side of every candidate's deflated CKA (C was overwritten by dsyevr)
+        double *t = malloc(sizeof(double) * p * p), *w = malloc(sizeof(double) * p * kmax);
+        if (c->kdom && t && w) {
+            centred(c->xx, c->sx, c->sx, p, p, (double)c->n, 1, C);
+            c->xx_deflated = projected_norm2(C, c->U, p, c->kdom, kmax, t, w);
+        }
+        free(t), free(w);
     }
     free(C), free(ev), free(sup);
     return c->kdom;
-}
-
-// |P C P|_F^2 with P = I - U U^T, U: the first k columns of a p x ld matrix.
-static double projected_norm2(const double *C, const double *U, int p, int k, int ld, double *t,
-                              double *w) {
-    // t = C - U (U^T C), then t - (t U) U^T
-    memcpy(t, C, sizeof(double) * (size_t)p * p);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, p, p, 1.0, U, ld, C, p, 0.0, w, p);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, p, k, -1.0, U, ld, w, p, 1.0, t, p);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, k, p, 1.0, t, p, U, ld, 0.0, w, k);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p, p, k, -1.0, w, k, U, ld, 1.0, t, p);
-    double acc = 0;
-    for (size_t i = 0; i < (size_t)p * p; i++) acc += t[i] * t[i];
-    return acc;
 }
 
 double calm_cka_value_deflated(calm_cka *c, int j) {
@@ -197,8 +206,7 @@ double calm_cka_value_deflated(calm_cka *c, int j) {
            *w = malloc(sizeof(double) * p * k), v = NAN;
     if (C && t && w) {
         const int ld = CALM_CKA_MAX_DOMINANT;
-        centred(c->xx, c->sx, c->sx, p, p, n, 1, C);
-        double xx = projected_norm2(C, c->U, p, k, ld, t, w);
+        double xx = c->xx_deflated;
         centred(c->yy + (size_t)j * p * p, sy, sy, p, p, n, 1, C);
         double yy = projected_norm2(C, c->U, p, k, ld, t, w);
         centred(c->yx + (size_t)j * p * p, sy, c->sx, p, p, n, 0, C);

@@ -20,11 +20,12 @@ typedef struct {
     double *yy, *yx, *sy; // per candidate: q x q, q x p, q
     float *shx, *shy;     // shifts: p, and q per candidate
     int *y_shifted;
-    double *bx, *by; // the current block in double (rows of p, rows of q)
-    int cap;         // rows the block buffers hold
-    int kdom;        // dominant directions of the reference: -1 until computed
-    double *U;       // their basis, p x CALM_CKA_MAX_DOMINANT
-    double x2, *e2;  // sum |x|^2, and per candidate sum |y - x|^2 (p == q)
+    double *bx, *by;    // the current block in double (rows of p, rows of q)
+    int cap;            // rows the block buffers hold
+    int kdom;           // dominant directions of the reference: -1 until computed
+    double *U;          // their basis, p x CALM_CKA_MAX_DOMINANT
+    double xx_deflated; // |P X~^T X~ P|_F^2 with P their complement
+    double x2, *e2;     // sum |x|^2, and per candidate sum |y - x|^2 (p == q)
 } calm_cka;
 
 int calm_cka_init(calm_cka *c, int p, int q, int k, calm_err *e);
