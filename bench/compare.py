@@ -8,18 +8,14 @@ both on the first chunks of wiki.test.raw.
 
 Needs the llama.cpp build of tests/ref/build_llama.sh (made if missing) and calm in build/."""
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, bound, calm_bench, llama_bench, roofline, run
+
 WIKI = os.path.join(ROOT, "..", "shared", "data", "wikitext-2", "wiki.test.raw")
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, **kw).stdout
 
 
 def main():
@@ -49,10 +45,8 @@ def main():
         run([calm, "convert", "-m", f32, "-o", qg, "--type", "qg4_32"])
     files["calm qg4_32"] = qg
 
-    roof = {}
+    roof = roofline(os.path.join(ROOT, "build", "bench", "calm-roofline"), a.threads)
     for t in a.threads.split(","):
-        out = run([os.path.join(ROOT, "build", "bench", "calm-roofline")], env={**os.environ, "OMP_NUM_THREADS": t})
-        roof[t] = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([\d.]+)", out))
         print(f"machine, {t} thread(s): read {roof[t]['bandwidth_gib_s']:.1f} GiB/s, "
               f"int8 {roof[t]['int8_gmac_s']:.0f} GMAC/s, f32 {roof[t]['f32_gflop_s']:.0f} GFLOP/s")
 
@@ -62,19 +56,11 @@ def main():
         # calm's own format has no llama.cpp kernel: its baseline is llama.cpp's format of the
         # same bits per weight (qg4_32 and Q4_1 both take 5.0).
         base = files["Q4_1"] if name.startswith("calm") else path
-        lj = json.loads(run([f"{ll}/build/bin/llama-bench", "-m", base, "-t", a.threads, "-p", "512",
-                             "-n", "128", "-r", str(a.reps), "-o", "json"]))
-        lts = {(str(r["n_threads"]), "pp512" if r["n_prompt"] else "tg128"): r["avg_ts"] for r in lj}
-        cout = run([calm, "bench", "-m", path, "-t", a.threads, "-r", str(a.reps)])
-        cts = {(m[0], m[1]): float(m[2]) for m in re.findall(r"\|\s+(\d+) \| (pp512|tg128) \|\s+([\d.]+)", cout)}
-        size = float(re.search(r"\|\s+([\d.]+) MiB", cout).group(1))
-        params = float(re.search(r"\|\s+([\d.]+) M \|", cout).group(1)) * 1e6
+        lts = llama_bench(f"{ll}/build/bin/llama-bench", base, a.threads, a.reps)
+        cts, size, params = calm_bench(calm, path, a.threads, a.reps)
         for t in a.threads.split(","):
             for test in ["pp512", "tg128"]:
-                if test == "tg128":
-                    rl = roof[t]["bandwidth_gib_s"] * (1 << 30) / (size * (1 << 20))
-                else:
-                    rl = roof[t]["int8_gmac_s"] * 1e9 / params
+                rl = bound(test, roof[t], size, params)
                 l, c = lts[(t, test)], cts[(t, test)]
                 print(f"| {name}{' (vs Q4_1)' if base != path else ''} | {size:.1f} | {t} | {test} | {l:.1f} | "
                       f"{c:.1f} | {c / l:.2f} | {rl:.0f} | {c / rl:.2f} |")

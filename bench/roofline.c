@@ -1,12 +1,18 @@
-// The machine's ceilings for the roofline in bench/compare.py: read bandwidth (all threads
-// streaming a buffer much larger than the caches) and the int8 (VNNI) and f32 FMA peaks.
-// Prints "bandwidth_gib_s=... int8_gmac_s=... f32_gflop_s=...".
+// The machine's ceilings for the roofline in bench/compare.py and bench/device.py: read
+// bandwidth (all threads streaming a buffer much larger than the caches), the int8 peaks of
+// AVX-512 VNNI and of AMX tiles, and the f32 FMA peak. Prints
+// "threads=... bandwidth_gib_s=... int8_gmac_s=... amx_int8_gmac_s=... f32_gflop_s=..."
+// (0 for a unit the CPU lacks).
+#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void) {
     struct timespec t;
@@ -65,6 +71,54 @@ __attribute__((target("avx512f,avx512vnni"))) static double int8_peak(void) {
     return omp_get_max_threads() * iters * 12.0 * 64 / (now() - t0) / 1e9;
 }
 
+// Linux hands out the AMX tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM for
+// XFEATURE_XTILEDATA); before that the first tile instruction faults.
+static int amx_usable(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+        return 0;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
+
+// Four accumulator tiles of 16 x 16 int32, each tdpbusd 16 x 16 x 64 = 16,384 MACs; the two A and
+// two B tiles stay loaded, so this measures the tile unit alone.
+__attribute__((target("amx-tile,amx-int8"))) static double amx_peak(void) {
+    const long iters = 2000000;
+    double t0 = now();
+#pragma omp parallel
+    {
+        struct __attribute__((aligned(64))) {
+            uint8_t palette, start_row, reserved[14];
+            uint16_t colsb[16];
+            uint8_t rows[16];
+        } cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.palette = 1;
+        for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+        _tile_loadconfig(&cfg);
+        static const int8_t ones[16 * 64] = {1};
+        _tile_zero(0); // tile numbers are immediates: no loop
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        _tile_loadd(4, ones, 64);
+        _tile_loadd(5, ones, 64);
+        _tile_loadd(6, ones, 64);
+        _tile_loadd(7, ones, 64);
+        for (long i = 0; i < iters; i++) {
+            _tile_dpbusd(0, 4, 6);
+            _tile_dpbusd(1, 4, 7);
+            _tile_dpbusd(2, 5, 6);
+            _tile_dpbusd(3, 5, 7);
+        }
+        int32_t out[16 * 16];
+        _tile_stored(0, out, 64);
+        if (out[0] == 42) puts(""); // keep the products alive
+        _tile_release();
+    }
+    return omp_get_max_threads() * iters * 4.0 * 16384 / (now() - t0) / 1e9;
+}
+
 __attribute__((target("avx512f"))) static double f32_peak(void) {
     const long iters = 20000000;
     double t0 = now();
@@ -84,7 +138,8 @@ __attribute__((target("avx512f"))) static double f32_peak(void) {
 int main(void) {
     __builtin_cpu_init();
     int vnni = __builtin_cpu_supports("avx512vnni"), avx512 = __builtin_cpu_supports("avx512f");
-    printf("threads=%d bandwidth_gib_s=%.1f int8_gmac_s=%.0f f32_gflop_s=%.0f\n",
-           omp_get_max_threads(), bandwidth(), vnni ? int8_peak() : 0.0, avx512 ? f32_peak() : 0.0);
+    double bw = bandwidth(), int8 = vnni ? int8_peak() : 0.0, amx = amx_usable() ? amx_peak() : 0.0;
+    printf("threads=%d bandwidth_gib_s=%.1f int8_gmac_s=%.0f amx_int8_gmac_s=%.0f f32_gflop_s=%.0f\n",
+           omp_get_max_threads(), bw, int8, amx, avx512 ? f32_peak() : 0.0);
     return 0;
 }

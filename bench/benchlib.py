@@ -1,0 +1,51 @@
+"""What bench/compare.py and bench/device.py share: running a command, reading `calm bench`'s and
+llama-bench's results, the machine's ceilings from calm-roofline, and the roofline of a result."""
+import json
+import os
+import re
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, env=None):
+    """Runs cmd in the project root and returns its standard output; raises on failure."""
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}).stdout
+
+
+def calm_bench(calm, path, threads, reps, pp=512, tg=128, env=None):
+    """`calm bench` on one file: ({(threads, "pp512"|"tg128"): t/s}, size MiB, parameters)."""
+    out = run([calm, "bench", "-m", path, "-t", threads, "-r", str(reps), "-p", str(pp), "-n", str(tg)],
+              env=env)
+    ts = {(m[0], m[1]): float(m[2])
+          for m in re.findall(r"\|\s+(\d+) \| (pp\d+|tg\d+) \|\s+([\d.]+)", out)}
+    size = float(re.search(r"\|\s+([\d.]+) MiB", out).group(1))
+    params = float(re.search(r"\|\s+([\d.]+) M \|", out).group(1)) * 1e6
+    return ts, size, params
+
+
+def llama_bench(binary, path, threads, reps, pp=512, tg=128):
+    """llama-bench on one file: {(threads, "pp512"|"tg128"): t/s}."""
+    rows = json.loads(run([binary, "-m", path, "-t", threads, "-p", str(pp), "-n", str(tg),
+                           "-r", str(reps), "-o", "json"]))
+    return {(str(r["n_threads"]), f"pp{pp}" if r["n_prompt"] else f"tg{tg}"): r["avg_ts"] for r in rows}
+
+
+def roofline(binary, threads):
+    """calm-roofline at each thread count: {threads: {"bandwidth_gib_s": ..., "int8_gmac_s": ...,
+    "amx_int8_gmac_s": ..., "f32_gflop_s": ...}}."""
+    roof = {}
+    for t in threads.split(","):
+        out = run([binary], env={"OMP_NUM_THREADS": t})
+        roof[t] = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", out)}
+    return roof
+
+
+def bound(test, roof, size_mib, params):
+    """The roofline in tokens/s: generation streams every weight byte once per token; prompt
+    processing does one multiply-accumulate per parameter and token at the best int8 peak."""
+    if test.startswith("tg"):
+        return roof["bandwidth_gib_s"] * (1 << 30) / (size_mib * (1 << 20))
+    peak = max(roof.get("int8_gmac_s", 0), roof.get("amx_int8_gmac_s", 0))
+    return peak * 1e9 / params
