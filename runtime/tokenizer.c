@@ -275,12 +275,49 @@ typedef struct {
     int id, start, len;
 } sym;
 
-// Merges symbols best and best+1 of s (ns of them) into token id.
-static void merge_syms(sym *s, int *ns, int best, int id) {
-    s[best].id = id;
-    s[best].len += s[best + 1].len;
-    memmove(&s[best + 1], &s[best + 2], (size_t)(*ns - best - 2) * sizeof(sym));
-    (*ns)--;
+// The token merging adjacent symbols a and b of text would make (-1: none), and its priority.
+typedef int (*pair_fn)(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
+                       float *priority);
+
+// Merges the adjacent pair of highest priority (the first of equals) until none merges.
+static void merge_all(const calm_tokenizer *t, const char *text, sym *s, int *ns, pair_fn pair) {
+    for (;;) {
+        int best = -1, best_id = -1;
+        float best_prio = 0;
+        for (int i = 0; i + 1 < *ns; i++) {
+            float prio;
+            int id = pair(t, text, &s[i], &s[i + 1], &prio);
+            if (id >= 0 && (best < 0 || prio > best_prio)) {
+                best = i;
+                best_id = id;
+                best_prio = prio;
+            }
+        }
+        if (best < 0) return;
+        s[best].id = best_id;
+        s[best].len += s[best + 1].len;
+        memmove(&s[best + 1], &s[best + 2], (size_t)(*ns - best - 2) * sizeof(sym));
+        (*ns)--;
+    }
+}
+
+// Byte-level BPE: the pair's merge rule; lower ranks merge first (ranks < 2^24 are exact floats).
+static int bpe_pair(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
+                    float *priority) {
+    (void)text;
+    if (a->id < 0 || b->id < 0) return -1;
+    const struct calm_merge *mg = merge_find(t, a->id, b->id);
+    if (!mg) return -1;
+    *priority = -(float)mg->rank;
+    return mg->id;
+}
+
+// SentencePiece BPE: the token spelling both, if any; higher scores merge first.
+static int spm_pair(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
+                    float *priority) {
+    int id = calm_token_lookup(t, text + a->start, (size_t)(a->len + b->len));
+    if (id >= 0) *priority = t->scores[id];
+    return id;
 }
 
 // Pushes the ids of symbols s. One without a token becomes the tokens of its bytes when bytes (the
@@ -319,20 +356,7 @@ static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
             goto done;
         }
     }
-    for (;;) {
-        int best = -1, best_rank = 0, best_id = -1;
-        for (int i = 0; i + 1 < ns; i++) {
-            if (s[i].id < 0 || s[i + 1].id < 0) continue;
-            const struct calm_merge *mg = merge_find(t, s[i].id, s[i + 1].id);
-            if (mg && (best < 0 || mg->rank < best_rank)) {
-                best = i;
-                best_rank = mg->rank;
-                best_id = mg->id;
-            }
-        }
-        if (best < 0) break;
-        merge_syms(s, &ns, best, best_id);
-    }
+    merge_all(t, mapped, s, &ns, bpe_pair);
     rc = push_syms(t, s, ns, NULL, o);
 done:
     free(mapped);
@@ -365,20 +389,7 @@ static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int
         s[ns++] = (sym){calm_token_lookup(t, buf + i, (size_t)k), (int)i, k};
         i += (size_t)k;
     }
-    for (;;) {
-        int best = -1, best_id = -1;
-        float best_score = 0;
-        for (int i = 0; i + 1 < ns; i++) {
-            int id = calm_token_lookup(t, buf + s[i].start, (size_t)(s[i].len + s[i + 1].len));
-            if (id >= 0 && (best < 0 || t->scores[id] > best_score)) {
-                best = i;
-                best_id = id;
-                best_score = t->scores[id];
-            }
-        }
-        if (best < 0) break;
-        merge_syms(s, &ns, best, best_id);
-    }
+    merge_all(t, buf, s, &ns, spm_pair);
     rc = push_syms(t, s, ns, buf, o);
 done:
     free(buf);
