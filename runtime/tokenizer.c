@@ -275,16 +275,35 @@ typedef struct {
     int id, start, len;
 } sym;
 
+// Pushes the ids of symbols s. One without a token becomes the tokens of its bytes when bytes (the
+// text the symbols index) is given, as SentencePiece's byte fallback, and the unknown token else.
+static int push_syms(const calm_tokenizer *t, const sym *s, int ns, const char *bytes, ids *o) {
+    int unk = t->unk >= 0 ? t->unk : 0;
+    for (int i = 0; i < ns; i++) {
+        if (s[i].id >= 0 || !bytes) {
+            if (push_id(o, s[i].id >= 0 ? s[i].id : unk)) return -1;
+            continue;
+        }
+        for (int b = 0; b < s[i].len; b++) {
+            int id = t->byte_token[(unsigned char)bytes[s[i].start + b]];
+            if (push_id(o, id >= 0 ? id : unk)) return -1;
+        }
+    }
+    return 0;
+}
+
 // The token merging adjacent symbols a and b of text would make (-1: none), and its priority.
 typedef int (*pair_fn)(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
                        float *priority);
 
-// Merges the adjacent pair of highest priority (the first of equals) until none merges.
-static void merge_all(const calm_tokenizer *t, const char *text, sym *s, int *ns, pair_fn pair) {
+// Merges the adjacent pair of highest priority (the first of equals) until none merges, then
+// pushes the symbols' ids (push_syms; byte_fallback: a symbol without a token becomes its bytes').
+static int merge_and_push(const calm_tokenizer *t, const char *text, sym *s, int ns, pair_fn pair,
+                          int byte_fallback, ids *o) {
     for (;;) {
         int best = -1, best_id = -1;
         float best_prio = 0;
-        for (int i = 0; i + 1 < *ns; i++) {
+        for (int i = 0; i + 1 < ns; i++) {
             float prio;
             int id = pair(t, text, &s[i], &s[i + 1], &prio);
             if (id >= 0 && (best < 0 || prio > best_prio)) {
@@ -293,11 +312,11 @@ static void merge_all(const calm_tokenizer *t, const char *text, sym *s, int *ns
                 best_prio = prio;
             }
         }
-        if (best < 0) return;
+        if (best < 0) return push_syms(t, s, ns, byte_fallback ? text : NULL, o);
         s[best].id = best_id;
         s[best].len += s[best + 1].len;
-        memmove(&s[best + 1], &s[best + 2], (size_t)(*ns - best - 2) * sizeof(sym));
-        (*ns)--;
+        memmove(&s[best + 1], &s[best + 2], (size_t)(ns - best - 2) * sizeof(sym));
+        ns--;
     }
 }
 
@@ -320,23 +339,6 @@ static int spm_pair(const calm_tokenizer *t, const char *text, const sym *a, con
     return id;
 }
 
-// Pushes the ids of symbols s. One without a token becomes the tokens of its bytes when bytes (the
-// text the symbols index) is given, as SentencePiece's byte fallback, and the unknown token else.
-static int push_syms(const calm_tokenizer *t, const sym *s, int ns, const char *bytes, ids *o) {
-    int unk = t->unk >= 0 ? t->unk : 0;
-    for (int i = 0; i < ns; i++) {
-        if (s[i].id >= 0 || !bytes) {
-            if (push_id(o, s[i].id >= 0 ? s[i].id : unk)) return -1;
-            continue;
-        }
-        for (int b = 0; b < s[i].len; b++) {
-            int id = t->byte_token[(unsigned char)bytes[s[i].start + b]];
-            if (push_id(o, id >= 0 ? id : unk)) return -1;
-        }
-    }
-    return 0;
-}
-
 // Byte-level BPE of one word.
 static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
     char *mapped = malloc(n * 2 + 1); // each byte maps to a 1- or 2-byte UTF-8 char
@@ -356,8 +358,7 @@ static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
             goto done;
         }
     }
-    merge_all(t, mapped, s, &ns, bpe_pair);
-    rc = push_syms(t, s, ns, NULL, o);
+    rc = merge_and_push(t, mapped, s, ns, bpe_pair, 0, o);
 done:
     free(mapped);
     free(s);
@@ -367,10 +368,10 @@ done:
 // SentencePiece BPE: merge the adjacent pair whose concatenation is the highest-scoring token.
 static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int prefix, ids *o) {
     size_t cap = n * 3 + 4;
-    char *buf = malloc(cap);
-    sym *s = malloc((cap + 1) * sizeof(sym));
-    int rc = -1, ns = 0;
-    if (!buf || !s) goto done;
+    sym *s = malloc((cap + 1) * sizeof(sym) + cap); // the symbols, then the text they index
+    if (!s) return -1;
+    char *buf = (char *)(s + cap + 1);
+    int ns = 0;
     size_t m = 0;
     if (prefix) {
         memcpy(buf, "\xe2\x96\x81", 3);
@@ -389,10 +390,7 @@ static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int
         s[ns++] = (sym){calm_token_lookup(t, buf + i, (size_t)k), (int)i, k};
         i += (size_t)k;
     }
-    merge_all(t, buf, s, &ns, spm_pair);
-    rc = push_syms(t, s, ns, buf, o);
-done:
-    free(buf);
+    int rc = merge_and_push(t, buf, s, ns, spm_pair, 1, o);
     free(s);
     return rc;
 }
