@@ -25,24 +25,26 @@ typedef struct {
     const char *hf;   // config.json
     size_t field;     // offsetof(calm_config, ...): an int, or a float when is_float
     int is_float;
+    int required;
     double def_gguf, def_hf;
     size_t def_from; // when non-zero: absent means the value of this (earlier) field
 } config_key;
 
 #define I(f) offsetof(calm_config, f), 0
 #define R(f) offsetof(calm_config, f), 1
+// head_dim 0 and vocab_size 0 mean "from dim / heads" and "from the embeddings" at bind time.
 static const config_key keys[] = {
-    {"embedding_length", "hidden_size", I(dim), 0, 0, 0},
-    {"feed_forward_length", "intermediate_size", I(hidden_dim), 0, 0, 0},
-    {"block_count", "num_hidden_layers", I(n_layers), 0, 0, 0},
-    {"attention.head_count", "num_attention_heads", I(n_heads), 0, 0, 0},
-    {"attention.head_count_kv", "num_key_value_heads", I(n_kv_heads), 0, 0,
+    {"embedding_length", "hidden_size", I(dim), 1, 0, 0, 0},
+    {"feed_forward_length", "intermediate_size", I(hidden_dim), 1, 0, 0, 0},
+    {"block_count", "num_hidden_layers", I(n_layers), 1, 0, 0, 0},
+    {"attention.head_count", "num_attention_heads", I(n_heads), 1, 0, 0, 0},
+    {"attention.head_count_kv", "num_key_value_heads", I(n_kv_heads), 0, 0, 0,
      offsetof(calm_config, n_heads)},
-    {"attention.key_length", "head_dim", I(head_dim), 0, 0, 0},
-    {"context_length", "max_position_embeddings", I(seq_len), 2048, 2048, 0},
-    {"vocab_size", "vocab_size", I(vocab_size), 0, 0, 0},
-    {"attention.layer_norm_rms_epsilon", "rms_norm_eps", R(norm_eps), 1e-5, 1e-6, 0},
-    {"rope.freq_base", "rope_theta", R(rope_theta), 10000, 10000, 0},
+    {"attention.key_length", "head_dim", I(head_dim), 0, 0, 0, 0},
+    {"context_length", "max_position_embeddings", I(seq_len), 0, 2048, 2048, 0},
+    {"vocab_size", "vocab_size", I(vocab_size), 0, 0, 0, 0},
+    {"attention.layer_norm_rms_epsilon", "rms_norm_eps", R(norm_eps), 0, 1e-5, 1e-6, 0},
+    {"rope.freq_base", "rope_theta", R(rope_theta), 0, 10000, 10000, 0},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -80,10 +82,14 @@ static int find_arch(calm_config *c, const char *name, const char *path, const c
 int calm_config_from_gguf(calm_config *c, const gguf_file *g, calm_err *e) {
     memset(c, 0, sizeof *c);
     char arch[32];
-    int rc = gguf_get_str(g, "general.architecture", arch, sizeof arch, e);
-    if (rc) return rc < 0 ? -1 : calm_fail(e, "%s: missing general.architecture", g->path);
-    if (find_arch(c, arch, g->path, "architecture", e)) return -1;
+    const char *key0 = "general.architecture";
+    if (gguf_require(gguf_get_str(g, key0, arch, sizeof arch, e), g, key0, e) ||
+        find_arch(c, arch, g->path, "architecture", e))
+        return -1;
+    const char *missing = NULL; // reported once every present key has passed its type check
+    char missing_key[128];
     for (size_t i = 0; i < N_KEYS; i++) {
+        int rc;
         const config_key *k = &keys[i];
         char key[128];
         snprintf(key, sizeof key, "%s.%s", arch, k->gguf);
@@ -96,8 +102,9 @@ int calm_config_from_gguf(calm_config *c, const gguf_file *g, calm_err *e) {
             if ((rc = gguf_get_u32(g, key, &v, e)) == 0) set(c, k, v);
         }
         if (rc < 0) return -1;
+        if (rc == 1 && k->required && !missing) missing = strcpy(missing_key, key);
     }
-    return 0;
+    return missing ? calm_fail(e, "%s: missing key '%s'", g->path, missing) : 0;
 }
 
 // llama3 rope scaling: rope_scaling (or transformers 5's rope_parameters) with rope_type llama3.
@@ -133,6 +140,7 @@ int calm_config_from_hf(calm_config *c, const cJSON *j, const char *path, calm_e
     const char *type = "";
     if (calm_json_str(j, "model_type", &type, path, e) < 0) return -1;
     if (find_arch(c, type, path, "model_type", e)) return -1;
+    const char *missing = NULL; // reported once every present key has passed its type check
     for (size_t i = 0; i < N_KEYS; i++) {
         const config_key *k = &keys[i];
         set_default(c, k, 1);
@@ -145,8 +153,10 @@ int calm_config_from_hf(calm_config *c, const cJSON *j, const char *path, calm_e
             if ((rc = calm_json_int(j, k->hf, &v, path, e)) == 0) set(c, k, v);
         }
         if (rc < 0) return -1;
+        if (rc == 1 && k->required && !missing) missing = k->hf;
     }
-    return rope_scaling(c, j, path, e);
+    if (rope_scaling(c, j, path, e)) return -1;
+    return missing ? calm_fail(e, "%s: missing key '%s'", path, missing) : 0;
 }
 
 void calm_config_to_gguf(gguf_writer *w, const calm_config *c) {

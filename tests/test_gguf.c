@@ -205,4 +205,13 @@ Test(gguf, wrong_typed_keys_fail_naming_key_and_types) {
     cr_assert(strstr(e.msg, "string-dim.gguf") && strstr(e.msg, "'llama.embedding_length'") &&
                   strstr(e.msg, "type string") && strstr(e.msg, "u32"),
               "%s", e.msg);
+    // A required key that is absent is named too, not replaced by a default.
+    gguf_writer_init(&w);
+    gguf_w_str(&w, "general.architecture", "llama");
+    gguf_w_u32(&w, "llama.embedding_length", 64);
+    path = th_tmp("no-layers.gguf");
+    cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+    gguf_writer_free(&w);
+    cr_assert_neq(calm_model_load(&m, path, &e), 0);
+    cr_assert(strstr(e.msg, "missing key 'llama.feed_forward_length'"), "%s", e.msg);
 }

@@ -123,4 +123,9 @@ Test(hf, wrong_typed_config_keys_fail_naming_them) {
                       strstr(e.msg, cases[i].found),
                   "%s: %s", cases[i].json, e.msg);
     }
+    const char *no_layers = "{\"model_type\": \"llama\", \"hidden_size\": 64, "
+                            "\"intermediate_size\": 128, \"num_attention_heads\": 4}";
+    th_write(p, no_layers, strlen(no_layers));
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "config.json: missing key 'num_hidden_layers'"), "%s", e.msg);
 }
