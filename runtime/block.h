@@ -41,12 +41,12 @@ typedef enum {
 } calm_extent;
 
 typedef struct {
-    const char *gguf;       // after "blk.N.", e.g. "attn_q.weight"
-    const char *hf;         // after "model.layers.N.", e.g. "self_attn.q_proj.weight"
-    size_t field;           // offsetof(calm_layer, ...)
-    calm_extent cols, rows; // ne[0] and ne[1]; rows ONE: a vector (norm or bias), kept as f32
-    int required;
-    calm_linear_input input; // matrices: the activation they multiply
+    const char *gguf;        // after "blk.N.", e.g. "attn_q.weight"
+    const char *hf;          // after "model.layers.N.", e.g. "self_attn.q_proj.weight"
+    size_t field;            // offsetof(calm_layer, ...)
+    calm_extent cols, rows;  // ne[0] and ne[1]; rows ONE: a vector (norm or bias), kept as f32
+    int required;            // else optional: biases and QK-norms are features of some families
+    calm_linear_input input; // matrices: the activation they multiply; vectors: CALM_IN_COUNT
     int rotary; // Q/K matrix: its rows are rotary pairs, which llama's HF layout splits
 } calm_block_tensor;
 
@@ -54,14 +54,14 @@ extern const calm_block_tensor calm_block_tensors[CALM_BLOCK_TENSORS];
 
 // Tensor i (a calm_block_id) of layer L.
 calm_tensor *calm_block_tensor_of(calm_layer *L, int i);
-// Matrix i (< CALM_BLOCK_MATS) of layer L; the same as calm_block_tensor_of.
+// Matrix i (< CALM_BLOCK_MATS) of layer L: calm_block_tensor_of under the name quant/ uses.
 calm_tensor *calm_block_mat(calm_layer *L, int i);
 // The length an extent stands for under config c.
 int calm_extent_of(const calm_config *c, calm_extent x);
 
 // Maps a Hugging Face tensor name to the GGUF one (and back), block tensors by the table and the
 // embeddings, final norm and output by name; 0 on success, -1 for a name calm does not know (e.g.
-// rotary caches).
+// rotary caches), 1 when the result does not fit in cap.
 int calm_name_hf_to_gguf(const char *hf, char *gguf, size_t cap);
 int calm_name_gguf_to_hf(const char *gguf, char *hf, size_t cap);
 // Whether a GGUF name is a rotary (Q or K) matrix of a block.
