@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,7 +100,9 @@ int calm_config_from_gguf(calm_config *c, const gguf_file *g, calm_err *e) {
             if ((rc = gguf_get_f32(g, key, &v, e)) == 0) set(c, k, v);
         } else {
             uint32_t v;
-            if ((rc = gguf_get_u32(g, key, &v, e)) == 0) set(c, k, v);
+            if ((rc = gguf_get_u32(g, key, &v, e)) == 0 && v > INT32_MAX)
+                return calm_fail(e, "%s: key '%s' is %u, too large", g->path, key, v);
+            if (rc == 0) set(c, k, v);
         }
         if (rc < 0) return -1;
         if (rc == 1 && k->required && !missing) missing = strcpy(missing_key, key);
