@@ -47,7 +47,9 @@ float *calm_tensor_f32(const calm_tensor *t) {
 }
 
 int calm_block_xstats_init(calm_xstats *xs, const calm_config *c, calm_err *e) {
-    int n[CALM_IN_COUNT] = {c->dim, c->n_heads * c->head_dim, c->dim, c->hidden_dim};
+    int n[CALM_IN_COUNT] = {0}; // each input's width: the row length of the matrices reading it
+    for (int i = 0; i < CALM_BLOCK_MATS; i++)
+        n[calm_block_tensors[i].input] = calm_extent_of(c, calm_block_tensors[i].cols);
     memset(xs, 0, sizeof(calm_xstats) * CALM_IN_COUNT);
     for (int i = 0; i < CALM_IN_COUNT; i++)
         if (calm_xstats_init(&xs[i], n[i], e)) {
