@@ -68,54 +68,41 @@ const char *gguf_vtype_name(uint32_t t) {
     return t < GGUF_NTYPES ? names[t] : "?";
 }
 
-// Reads one scalar into the kv's union, widening to u64/i64/double.
-static int rd_scalar(cursor *c, uint32_t t, gguf_kv *kv, const char *what) {
-    uint8_t b[8] = {0};
+static int is_uint(uint32_t t) {
+    return t == GGUF_U8 || t == GGUF_U16 || t == GGUF_U32 || t == GGUF_U64;
+}
+static int is_int(uint32_t t) {
+    return t == GGUF_I8 || t == GGUF_I16 || t == GGUF_I32 || t == GGUF_I64;
+}
+
+// Decodes one scalar of type t from p into the kv's union, widening to u64/i64/double.
+static void decode_scalar(uint32_t t, const void *p, gguf_kv *kv) {
+    union {
+        uint8_t u8;
+        int8_t i8;
+        uint16_t u16;
+        int16_t i16;
+        uint32_t u32;
+        int32_t i32;
+        float f32;
+        uint64_t u64;
+        int64_t i64;
+        double f64;
+    } x = {0};
     size_t n = gguf_scalar_size(t);
-    if (rd(c, b, n, what)) return -1;
-    switch (t) {
-    case GGUF_U8:
-    case GGUF_BOOL:
-        kv->v.u = b[0];
-        break;
-    case GGUF_I8:
-        kv->v.i = (int8_t)b[0];
-        break;
-    case GGUF_U16: {
-        uint16_t x;
-        memcpy(&x, b, 2);
-        kv->v.u = x;
-    } break;
-    case GGUF_I16: {
-        int16_t x;
-        memcpy(&x, b, 2);
-        kv->v.i = x;
-    } break;
-    case GGUF_U32: {
-        uint32_t x;
-        memcpy(&x, b, 4);
-        kv->v.u = x;
-    } break;
-    case GGUF_I32: {
-        int32_t x;
-        memcpy(&x, b, 4);
-        kv->v.i = x;
-    } break;
-    case GGUF_F32: {
-        float x;
-        memcpy(&x, b, 4);
-        kv->v.f = x;
-    } break;
-    case GGUF_U64:
-        memcpy(&kv->v.u, b, 8);
-        break;
-    case GGUF_I64:
-        memcpy(&kv->v.i, b, 8);
-        break;
-    case GGUF_F64:
-        memcpy(&kv->v.f, b, 8);
-        break;
-    }
+    memcpy(&x, p, n); // little-endian, as GGUF is
+    if (t == GGUF_F32 || t == GGUF_F64)
+        kv->v.f = t == GGUF_F32 ? x.f32 : x.f64;
+    else if (is_int(t))
+        kv->v.i = n == 1 ? x.i8 : n == 2 ? x.i16 : n == 4 ? x.i32 : x.i64;
+    else // unsigned and bool
+        kv->v.u = n == 1 ? x.u8 : n == 2 ? x.u16 : n == 4 ? x.u32 : x.u64;
+}
+
+static int rd_scalar(cursor *c, uint32_t t, gguf_kv *kv, const char *what) {
+    if (need(c, gguf_scalar_size(t), what)) return -1;
+    decode_scalar(t, c->p + c->pos, kv);
+    c->pos += gguf_scalar_size(t);
     return 0;
 }
 
@@ -286,109 +273,83 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name) {
     return NULL;
 }
 
-static int is_uint(uint32_t t) {
-    return t == GGUF_U8 || t == GGUF_U16 || t == GGUF_U32 || t == GGUF_U64;
+static int is_integer(uint32_t t) {
+    return is_uint(t) || is_int(t);
 }
-static int is_int(uint32_t t) {
-    return t == GGUF_I8 || t == GGUF_I16 || t == GGUF_I32 || t == GGUF_I64;
+static int is_number(uint32_t t) {
+    return is_integer(t) || t == GGUF_F32 || t == GGUF_F64;
+}
+static int is_bool(uint32_t t) {
+    return t == GGUF_BOOL;
+}
+static int is_string(uint32_t t) {
+    return t == GGUF_STRING;
 }
 
-int gguf_get_u32(const gguf_file *g, const char *key, uint32_t *out) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv) return -1;
-    if (is_uint(kv->type) && kv->v.u <= UINT32_MAX)
-        *out = (uint32_t)kv->v.u;
-    else if (is_int(kv->type) && kv->v.i >= 0 && kv->v.i <= UINT32_MAX)
-        *out = (uint32_t)kv->v.i;
-    else
-        return -1;
+// The key/value of key when present (1 when absent); one whose type fails ok is an error naming
+// the key, the type wanted and the type found.
+static int find_typed(const gguf_file *g, const char *key, int (*ok)(uint32_t), const char *want,
+                      const gguf_kv **kv, calm_err *e) {
+    *kv = gguf_find(g, key);
+    if (!*kv) return 1;
+    if (ok((*kv)->type)) return 0;
+    return calm_fail(e, "%s: key '%s' has type %s, expected %s", g->path, key,
+                     gguf_vtype_name((*kv)->type), want);
+}
+
+int gguf_get_u32(const gguf_file *g, const char *key, uint32_t *out, calm_err *e) {
+    const gguf_kv *kv;
+    int rc = find_typed(g, key, is_integer, "an unsigned integer (u32)", &kv, e);
+    if (rc) return rc;
+    int neg = is_int(kv->type) && kv->v.i < 0;
+    if (neg || kv->v.u > UINT32_MAX) // i >= 0 reads the same through u
+        return calm_fail(e, "%s: key '%s' is out of the range of a u32", g->path, key);
+    *out = (uint32_t)kv->v.u;
     return 0;
 }
 
-int gguf_get_f32(const gguf_file *g, const char *key, float *out) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv) return -1;
-    if (kv->type == GGUF_F32 || kv->type == GGUF_F64)
-        *out = (float)kv->v.f;
-    else if (is_uint(kv->type))
-        *out = (float)kv->v.u;
-    else if (is_int(kv->type))
-        *out = (float)kv->v.i;
-    else
-        return -1;
-    return 0;
+int gguf_get_f32(const gguf_file *g, const char *key, float *out, calm_err *e) {
+    const gguf_kv *kv;
+    int rc = find_typed(g, key, is_number, "a number (f32)", &kv, e);
+    if (rc == 0)
+        *out = is_int(kv->type)    ? (float)kv->v.i
+               : is_uint(kv->type) ? (float)kv->v.u
+                                   : (float)kv->v.f;
+    return rc;
 }
 
-int gguf_get_bool(const gguf_file *g, const char *key, int *out) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv || kv->type != GGUF_BOOL) return -1;
-    *out = kv->v.u != 0;
-    return 0;
+int gguf_get_bool(const gguf_file *g, const char *key, int *out, calm_err *e) {
+    const gguf_kv *kv;
+    int rc = find_typed(g, key, is_bool, "bool", &kv, e);
+    if (rc == 0) *out = kv->v.u != 0;
+    return rc;
 }
 
-int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv || kv->type != GGUF_STRING || cap == 0) return -1;
+int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap, calm_err *e) {
+    const gguf_kv *kv;
+    int rc = find_typed(g, key, is_string, "string", &kv, e);
+    if (rc) return rc;
+    if (cap == 0) return calm_fail(e, "%s: no room for key '%s'", g->path, key);
     size_t n = kv->v.s.len < cap - 1 ? kv->v.s.len : cap - 1;
     memcpy(buf, kv->v.s.ptr, n);
     buf[n] = 0;
     return 0;
 }
 
-static void print_scalar(FILE *f, uint32_t t, const void *p) {
-    uint8_t b[8];
-    memcpy(b, p, gguf_scalar_size(t));
-    switch (t) {
-    case GGUF_U8:
-        fprintf(f, "%u", b[0]);
-        break;
-    case GGUF_I8:
-        fprintf(f, "%d", (int8_t)b[0]);
-        break;
-    case GGUF_BOOL:
-        fprintf(f, "%s", b[0] ? "true" : "false");
-        break;
-    case GGUF_U16: {
-        uint16_t x;
-        memcpy(&x, b, 2);
-        fprintf(f, "%u", x);
-    } break;
-    case GGUF_I16: {
-        int16_t x;
-        memcpy(&x, b, 2);
-        fprintf(f, "%d", x);
-    } break;
-    case GGUF_U32: {
-        uint32_t x;
-        memcpy(&x, b, 4);
-        fprintf(f, "%u", x);
-    } break;
-    case GGUF_I32: {
-        int32_t x;
-        memcpy(&x, b, 4);
-        fprintf(f, "%d", x);
-    } break;
-    case GGUF_F32: {
-        float x;
-        memcpy(&x, b, 4);
-        fprintf(f, "%g", x);
-    } break;
-    case GGUF_U64: {
-        uint64_t x;
-        memcpy(&x, b, 8);
-        fprintf(f, "%llu", (unsigned long long)x);
-    } break;
-    case GGUF_I64: {
-        int64_t x;
-        memcpy(&x, b, 8);
-        fprintf(f, "%lld", (long long)x);
-    } break;
-    case GGUF_F64: {
-        double x;
-        memcpy(&x, b, 8);
-        fprintf(f, "%g", x);
-    } break;
-    }
+int gguf_require(int rc, const gguf_file *g, const char *key, calm_err *e) {
+    return rc == 1 ? calm_fail(e, "%s: missing key '%s'", g->path, key) : rc;
+}
+
+// Prints a scalar from the kv's (widened) union.
+static void print_scalar(FILE *f, const gguf_kv *kv, uint32_t t) {
+    if (t == GGUF_BOOL)
+        fputs(kv->v.u ? "true" : "false", f);
+    else if (t == GGUF_F32 || t == GGUF_F64)
+        fprintf(f, "%g", kv->v.f);
+    else if (is_int(t))
+        fprintf(f, "%lld", (long long)kv->v.i);
+    else
+        fprintf(f, "%llu", (unsigned long long)kv->v.u);
 }
 
 static void print_str(FILE *f, gguf_str s, size_t max) {
@@ -408,41 +369,23 @@ static void print_str(FILE *f, gguf_str s, size_t max) {
 void gguf_print_value(FILE *f, const gguf_kv *kv) {
     if (kv->type == GGUF_STRING) {
         print_str(f, kv->v.s, 60);
-    } else if (kv->type == GGUF_ARRAY) {
-        fprintf(f, "[%s × %llu]", gguf_vtype_name(kv->v.arr.type), (unsigned long long)kv->v.arr.n);
-        for (uint64_t i = 0; i < kv->v.arr.n && i < 4; i++) {
-            fputc(' ', f);
-            if (kv->v.arr.type == GGUF_STRING)
-                print_str(f, kv->v.arr.strs[i], 20);
-            else
-                print_scalar(f, kv->v.arr.type,
-                             (const uint8_t *)kv->v.arr.data +
-                                 i * gguf_scalar_size(kv->v.arr.type));
-        }
-        if (kv->v.arr.n > 4) fputs(" ...", f);
-    } else {
-        uint8_t b[8] = {0};
-        switch (gguf_scalar_size(kv->type)) {
-        case 1:
-            b[0] = (uint8_t)kv->v.u;
-            break;
-        case 2: {
-            uint16_t x = (uint16_t)kv->v.u;
-            memcpy(b, &x, 2);
-        } break;
-        case 4:
-            if (kv->type == GGUF_F32) {
-                float x = (float)kv->v.f;
-                memcpy(b, &x, 4);
-            } else {
-                uint32_t x = (uint32_t)kv->v.u;
-                memcpy(b, &x, 4);
-            }
-            break;
-        default:
-            memcpy(b, &kv->v.u, 8);
-            break;
-        }
-        print_scalar(f, kv->type, b);
+        return;
     }
+    if (kv->type != GGUF_ARRAY) {
+        print_scalar(f, kv, kv->type);
+        return;
+    }
+    uint32_t et = kv->v.arr.type;
+    fprintf(f, "[%s × %llu]", gguf_vtype_name(et), (unsigned long long)kv->v.arr.n);
+    for (uint64_t i = 0; i < kv->v.arr.n && i < 4; i++) {
+        fputc(' ', f);
+        if (et == GGUF_STRING) {
+            print_str(f, kv->v.arr.strs[i], 20);
+        } else {
+            gguf_kv el;
+            decode_scalar(et, (const uint8_t *)kv->v.arr.data + i * gguf_scalar_size(et), &el);
+            print_scalar(f, &el, et);
+        }
+    }
+    if (kv->v.arr.n > 4) fputs(" ...", f);
 }

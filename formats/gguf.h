@@ -82,12 +82,18 @@ const gguf_kv *gguf_find(const gguf_file *g, const char *key);
 const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name);
 int gguf_str_eq(gguf_str s, const char *c);
 
-// Typed getters: return 0 and set *out if the key exists with a compatible type.
-int gguf_get_u32(const gguf_file *g, const char *key, uint32_t *out);
-int gguf_get_f32(const gguf_file *g, const char *key, float *out);
-int gguf_get_bool(const gguf_file *g, const char *key, int *out);
-// Copies a string value into buf (NUL-terminated, truncated to cap); returns 0 if found.
-int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap);
+// Typed getters, split as llama.cpp's loader splits get_ and require_: each returns 0 and sets
+// *out when the key holds a value of a compatible type (any integer width for u32, any number
+// for f32), 1 and leaves *out alone when the key is absent (so the caller's default stands), and
+// -1 with a message naming the key, the type wanted and the type found when it holds another.
+int gguf_get_u32(const gguf_file *g, const char *key, uint32_t *out, calm_err *e);
+int gguf_get_f32(const gguf_file *g, const char *key, float *out, calm_err *e);
+int gguf_get_bool(const gguf_file *g, const char *key, int *out, calm_err *e);
+// Copies a string value into buf (NUL-terminated, truncated to cap).
+int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap, calm_err *e);
+// A required key: turns a getter's "absent" (1) into an error naming the key; passes 0 and -1.
+// Use as gguf_require(gguf_get_u32(g, key, &v, e), g, key, e).
+int gguf_require(int rc, const gguf_file *g, const char *key, calm_err *e);
 const char *gguf_vtype_name(uint32_t t);
 // Bytes of one scalar of type t (0 for strings and arrays).
 size_t gguf_scalar_size(uint32_t t);

@@ -4,22 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../formats/gguf_model.h"
+#include "../runtime/model_gguf.h"
 #include "../kernels/matmul.h"
 #include "../kernels/types.h"
 #include "../runtime/progress.h"
-
-const char *const calm_block_mat_names[CALM_BLOCK_MATS] = {
-    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-const calm_linear_input calm_block_mat_input[CALM_BLOCK_MATS] = {
-    CALM_IN_ATTN, CALM_IN_ATTN, CALM_IN_ATTN, CALM_IN_ATTN_OUT,
-    CALM_IN_FFN,  CALM_IN_FFN,  CALM_IN_DOWN};
-
-calm_tensor *calm_block_mat(calm_layer *L, int i) {
-    calm_tensor *t[CALM_BLOCK_MATS] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
-                                       &L->w_gate, &L->w_up, &L->w_down};
-    return t[i];
-}
 
 int calm_qmodel_init(calm_qmodel *qm, int n_layers, calm_err *e) {
     memset(qm, 0, sizeof *qm);
@@ -59,7 +47,9 @@ float *calm_tensor_f32(const calm_tensor *t) {
 }
 
 int calm_block_xstats_init(calm_xstats *xs, const calm_config *c, calm_err *e) {
-    int n[CALM_IN_COUNT] = {c->dim, c->n_heads * c->head_dim, c->dim, c->hidden_dim};
+    int n[CALM_IN_COUNT] = {0}; // each input's width: the row length of the matrices reading it
+    for (int i = 0; i < CALM_BLOCK_MATS; i++)
+        n[calm_block_tensors[i].input] = calm_extent_of(c, calm_block_tensors[i].cols);
     memset(xs, 0, sizeof(calm_xstats) * CALM_IN_COUNT);
     for (int i = 0; i < CALM_IN_COUNT; i++)
         if (calm_xstats_init(&xs[i], n[i], e)) {
@@ -79,7 +69,7 @@ int calm_quantize_block_mat(const calm_algo *a, const calm_qopts *o, const calm_
     float *w = calm_tensor_f32(t);
     if (!w) return calm_fail(e, "out of memory for '%s'", t->name);
     int rc = a->quantize(o, w, (int)t->ne[1], (int)t->ne[0],
-                         xs ? &xs[calm_block_mat_input[i]] : NULL, &out->q, e);
+                         xs ? &xs[calm_block_tensors[i].input] : NULL, &out->q, e);
     free(w);
     out->algo = a->name;
     out->cka = -1;
@@ -145,11 +135,10 @@ int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_q
     char key[256], name[160];
     for (int i = 0; i < m->n_tensors && !rc; i++) {
         const calm_tensor *s = &m->tensors[i];
-        int l = -1, k = -1;
-        char mat[64] = "";
-        if (sscanf(s->name, "blk.%d.%63[a-z_].weight", &l, mat) == 2)
+        int l = -1, k = -1, n = -1;
+        if (sscanf(s->name, "blk.%d.%n", &l, &n) == 1 && n > 0)
             for (int j = 0; j < CALM_BLOCK_MATS; j++)
-                if (!strcmp(mat, calm_block_mat_names[j])) k = j;
+                if (!strcmp(s->name + n, calm_block_tensors[j].gguf)) k = j;
         if (strstr(s->name, ".in_scale") || strstr(s->name, ".in_hadamard")) continue;
         if (k >= 0 && l >= 0 && l < qm->n_layers) {
             const calm_qmat *q = &qm->mats[l][k];
@@ -163,8 +152,9 @@ int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_q
                 snprintf(key, sizeof key, "calm.tensor.%s.cka", s->name);
                 gguf_w_f32(&w, key, (float)q->cka);
             }
-            if (q->q.in_scale) {
-                snprintf(name, sizeof name, "blk.%d.%s.%s", l, mat,
+            if (q->q.in_scale) { // blk.N.attn_q.weight -> blk.N.attn_q.in_scale
+                int base = (int)(strrchr(s->name, '.') - s->name);
+                snprintf(name, sizeof name, "%.*s.%s", base, s->name,
                          q->q.in_rot ? "in_hadamard" : "in_scale");
                 int64_t ne[4] = {s->ne[0], 1, 1, 1};
                 gguf_w_tensor(&w, name, CALM_TYPE_F32, ne, 1, q->q.in_scale,

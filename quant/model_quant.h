@@ -1,5 +1,5 @@
 // Quantizing a whole model layer by layer: the inputs of layer l come from the model whose layers
-// 0 .. l-1 are already quantized (as at run time), each of the block's seven matrices is
+// 0 .. l-1 are already quantized (as at run time), each matrix of the block (runtime/block.h) is
 // quantized from the statistics of its own input, and the result is written as one GGUF whose
 // metadata records, per matrix, the algorithm and its score. Used by `calm quantize` (one
 // algorithm) and `calm calibrate` (the CALM search picks one per layer).
@@ -9,12 +9,7 @@
 #include "algo.h"
 #include "calib.h"
 
-#define CALM_BLOCK_MATS 7
-
-// The seven matrices of a block, in this order, their GGUF names and which input each reads.
-extern const char *const calm_block_mat_names[CALM_BLOCK_MATS];
-extern const calm_linear_input calm_block_mat_input[CALM_BLOCK_MATS];
-calm_tensor *calm_block_mat(calm_layer *L, int i);
+#include "../runtime/block.h"
 
 // One quantized matrix and how it was chosen.
 typedef struct {

@@ -97,7 +97,7 @@ static void probe_linear(void *ctx, calm_linear_input which, const float *x, int
     linear_probe *p = ctx;
     const calm_isa *isa = calm_kernels();
     for (int i = 0; i < CALM_BLOCK_MATS; i++) {
-        if (calm_block_mat_input[i] != which) continue;
+        if (calm_block_tensors[i].input != which) continue;
         const calm_tensor *w = calm_block_mat((calm_layer *)p->L, i);
         int rows = (int)w->ne[1];
         calm_mm f = {w->data, w->type, rows, p->yf, w->packed, w->in_scale, w->in_rot};

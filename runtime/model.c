@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "block.h"
+#include "config.h"
+#include "model_hf.h"
 #include "../formats/hf.h"
 #include "../kernels/matmul.h"
 #include "../kernels/types.h"
@@ -95,7 +98,6 @@ int calm_model_bind(calm_model *m, calm_err *e) {
     if (!emb) return calm_fail(e, "%s: missing tensor 'token_embd.weight'", m->path);
     if (c->vocab_size <= 0) c->vocab_size = (int)emb->ne[1];
     if (c->seq_len <= 0) c->seq_len = 2048;
-    int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
     if (bind(m, &m->tok_embd, "token_embd.weight", c->dim, c->vocab_size, 1, e) ||
         bind(m, &m->out_norm, "output_norm.weight", c->dim, 0, 1, e) ||
         bind(m, &m->output, "output.weight", c->dim, c->vocab_size, 0, e))
@@ -107,28 +109,16 @@ int calm_model_bind(calm_model *m, calm_err *e) {
     if (!m->layers) return calm_fail(e, "%s: out of memory", m->path);
     for (int l = 0; l < c->n_layers; l++) {
         calm_layer *L = &m->layers[l];
-        char n[14][96];
-        const char *suffix[14] = {"attn_norm", "attn_q",   "attn_k", "attn_v",      "attn_output",
-                                  "attn_q",    "attn_k",   "attn_v", "attn_q_norm", "attn_k_norm",
-                                  "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
-        for (int i = 0; i < 14; i++)
-            snprintf(n[i], sizeof n[i], "blk.%d.%s.%s", l, suffix[i],
-                     (i >= 5 && i <= 7) ? "bias" : "weight");
-        if (bind(m, &L->attn_norm, n[0], c->dim, 0, 1, e) ||
-            bind(m, &L->wq, n[1], c->dim, qd, 1, e) || bind(m, &L->wk, n[2], c->dim, kvd, 1, e) ||
-            bind(m, &L->wv, n[3], c->dim, kvd, 1, e) || bind(m, &L->wo, n[4], qd, c->dim, 1, e) ||
-            bind(m, &L->bq, n[5], qd, 0, 0, e) || bind(m, &L->bk, n[6], kvd, 0, 0, e) ||
-            bind(m, &L->bv, n[7], kvd, 0, 0, e) ||
-            bind(m, &L->q_norm, n[8], c->head_dim, 0, 0, e) ||
-            bind(m, &L->k_norm, n[9], c->head_dim, 0, 0, e) ||
-            bind(m, &L->ffn_norm, n[10], c->dim, 0, 1, e) ||
-            bind(m, &L->w_gate, n[11], c->dim, c->hidden_dim, 1, e) ||
-            bind(m, &L->w_up, n[12], c->dim, c->hidden_dim, 1, e) ||
-            bind(m, &L->w_down, n[13], c->hidden_dim, c->dim, 1, e))
-            return -1;
-        calm_tensor *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++)
-            if (bind_transform(m, mats[i], e)) return -1;
+        for (int i = 0; i < CALM_BLOCK_TENSORS; i++) {
+            const calm_block_tensor *b = &calm_block_tensors[i];
+            calm_tensor *t = calm_block_tensor_of(L, i);
+            char name[96];
+            snprintf(name, sizeof name, "blk.%d.%s", l, b->gguf);
+            int rows = b->rows == CALM_EXT_ONE ? 0 : calm_extent_of(c, b->rows);
+            if (bind(m, t, name, calm_extent_of(c, b->cols), rows, b->required, e) ||
+                (i < CALM_BLOCK_MATS && bind_transform(m, t, e)))
+                return -1;
+        }
         if (l == 0) {
             c->qkv_bias = L->bq.data != NULL;
             c->qk_norm = L->q_norm.data != NULL;
@@ -140,42 +130,10 @@ int calm_model_bind(calm_model *m, calm_err *e) {
     return 0;
 }
 
-static uint32_t kv_u32(const gguf_file *g, const char *arch, const char *key, uint32_t def) {
-    char k[128];
-    snprintf(k, sizeof k, "%s.%s", arch, key);
-    uint32_t v;
-    return gguf_get_u32(g, k, &v) == 0 ? v : def;
-}
-
-static float kv_f32(const gguf_file *g, const char *arch, const char *key, float def) {
-    char k[128];
-    snprintf(k, sizeof k, "%s.%s", arch, key);
-    float v;
-    return gguf_get_f32(g, k, &v) == 0 ? v : def;
-}
-
+// The GGUF file's tensors as the model's tensor table (names as stored).
 static int load_gguf(calm_model *m, const char *path, calm_err *e) {
     gguf_file *g = &m->gguf;
-    if (gguf_open(g, path, e)) return -1;
-    calm_config *c = &m->cfg;
-    if (gguf_get_str(g, "general.architecture", c->arch, sizeof c->arch))
-        return calm_fail(e, "%s: missing general.architecture", path);
-    const char *a = c->arch;
-    if (strcmp(a, "llama") && strcmp(a, "qwen2") && strcmp(a, "qwen3") && strcmp(a, "mistral"))
-        return calm_fail(e, "%s: architecture '%s' is not supported (llama, qwen2, qwen3)", path,
-                         a);
-    c->dim = (int)kv_u32(g, a, "embedding_length", 0);
-    c->hidden_dim = (int)kv_u32(g, a, "feed_forward_length", 0);
-    c->n_layers = (int)kv_u32(g, a, "block_count", 0);
-    c->n_heads = (int)kv_u32(g, a, "attention.head_count", 0);
-    c->n_kv_heads = (int)kv_u32(g, a, "attention.head_count_kv", (uint32_t)c->n_heads);
-    c->head_dim = (int)kv_u32(g, a, "attention.key_length", 0);
-    c->seq_len = (int)kv_u32(g, a, "context_length", 2048);
-    c->vocab_size = (int)kv_u32(g, a, "vocab_size", 0);
-    c->norm_eps = kv_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f);
-    c->rope_theta = kv_f32(g, a, "rope.freq_base", 10000.0f);
-    c->rope_style =
-        strcmp(a, "llama") == 0 || strcmp(a, "mistral") == 0 ? CALM_ROPE_NORM : CALM_ROPE_NEOX;
+    if (gguf_open(g, path, e) || calm_config_from_gguf(&m->cfg, g, e)) return -1;
     m->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(calm_tensor));
     if (!m->tensors) return calm_fail(e, "%s: out of memory", path);
     for (uint64_t i = 0; i < g->n_tensors; i++) {
@@ -199,36 +157,29 @@ int calm_model_load(calm_model *m, const char *path, calm_err *e) {
     snprintf(m->path, sizeof m->path, "%s", path);
     struct stat st;
     if (stat(path, &st) != 0) return calm_fail(e, "%s: no such file or directory", path);
-    int rc = S_ISDIR(st.st_mode) ? calm_hf_load(m, path, e) : load_gguf(m, path, e);
+    int rc = S_ISDIR(st.st_mode) ? calm_model_load_hf(m, path, e) : load_gguf(m, path, e);
     if (rc) calm_model_free(m);
     return rc;
 }
 
+static int pack_one(calm_model *m, calm_tensor *t, calm_err *e) {
+    if (!calm_pack_supported(t->type)) return 0;
+    calm_packed *p = &m->packed[m->n_packed];
+    if (calm_pack(p, t->data, t->type, (int)t->ne[1], (int)t->ne[0]))
+        return calm_fail(e, "%s: out of memory packing '%s'", m->path, t->name);
+    m->n_packed++;
+    t->packed = p;
+    return 0;
+}
+
 int calm_model_pack(calm_model *m, calm_err *e) {
     if (!calm_kernels()->panel_dot || m->packed) return 0;
-    int per_layer = 7, n = m->cfg.n_layers * per_layer + 1;
-    m->packed = calloc((size_t)n, sizeof(calm_packed));
+    m->packed = calloc((size_t)m->cfg.n_layers * CALM_BLOCK_MATS + 1, sizeof(calm_packed));
     if (!m->packed) return calm_fail(e, "%s: out of memory for packed weights", m->path);
-    for (int l = 0; l <= m->cfg.n_layers; l++) {
-        calm_layer *L = l < m->cfg.n_layers ? &m->layers[l] : NULL;
-        calm_tensor *ts[7] = {&m->output};
-        int k = 1;
-        if (L) {
-            calm_tensor *lt[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-            memcpy(ts, lt, sizeof lt);
-            k = 7;
-        }
-        for (int i = 0; i < k; i++) {
-            calm_tensor *t = ts[i];
-            if (!calm_pack_supported(t->type)) continue;
-            calm_packed *p = &m->packed[m->n_packed];
-            if (calm_pack(p, t->data, t->type, (int)t->ne[1], (int)t->ne[0]))
-                return calm_fail(e, "%s: out of memory packing '%s'", m->path, t->name);
-            m->n_packed++;
-            t->packed = p;
-        }
-    }
-    return 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int i = 0; i < CALM_BLOCK_MATS; i++)
+            if (pack_one(m, calm_block_mat(&m->layers[l], i), e)) return -1;
+    return pack_one(m, &m->output, e);
 }
 
 void calm_model_free(calm_model *m) {
@@ -238,7 +189,8 @@ void calm_model_free(calm_model *m) {
     free(m->owned);
     free(m->tensors);
     gguf_close(&m->gguf);
-    calm_hf_free(m->hf);
+    if (m->hf) calm_hf_close(m->hf);
+    free(m->hf);
     memset(m, 0, sizeof *m);
 }
 

@@ -142,9 +142,12 @@ static char *dupn(const char *s, size_t n) {
 int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e) {
     memset(t, 0, sizeof *t);
     char model[32] = "", pre[64] = "";
-    if (gguf_get_str(g, "tokenizer.ggml.model", model, sizeof model))
-        return calm_fail(e, "%s: no tokenizer in the file (tokenizer.ggml.model missing)", g->path);
-    gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
+    int rc = gguf_get_str(g, "tokenizer.ggml.model", model, sizeof model, e);
+    if (rc)
+        return rc < 0 ? -1
+                      : calm_fail(e, "%s: no tokenizer in the file (tokenizer.ggml.model missing)",
+                                  g->path);
+    if (gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre, e) < 0) return -1;
     if (strcmp(model, "gpt2") == 0)
         t->kind = CALM_TOK_BPE;
     else if (strcmp(model, "llama") == 0)
@@ -193,21 +196,23 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
         else
             t->type[i] = CALM_TT_NORMAL;
     }
-    uint32_t v;
-    t->bos =
-        gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
-    t->eos =
-        gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
-    t->eot =
-        gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &v) == 0 && v < (uint32_t)n ? (int)v : -1;
-    t->unk = gguf_get_u32(g, "tokenizer.ggml.unknown_token_id", &v) == 0 && v < (uint32_t)n ? (int)v
-                                                                                            : -1;
-    int b;
-    t->add_bos =
-        gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : t->kind == CALM_TOK_SPM;
-    t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b) == 0 ? b : 0;
-    t->add_space_prefix =
-        gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b) == 0 ? b : t->kind == CALM_TOK_SPM;
+    static const struct {
+        const char *key;
+        size_t field;
+    } ids[] = {{"tokenizer.ggml.bos_token_id", offsetof(calm_tokenizer, bos)},
+               {"tokenizer.ggml.eos_token_id", offsetof(calm_tokenizer, eos)},
+               {"tokenizer.ggml.eot_token_id", offsetof(calm_tokenizer, eot)},
+               {"tokenizer.ggml.unknown_token_id", offsetof(calm_tokenizer, unk)}};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        uint32_t v = UINT32_MAX; // absent or past the vocabulary: no such token
+        if (gguf_get_u32(g, ids[i].key, &v, e) < 0) return -1;
+        *(int *)((char *)t + ids[i].field) = v < (uint32_t)n ? (int)v : -1;
+    }
+    t->add_bos = t->add_space_prefix = t->kind == CALM_TOK_SPM;
+    if (gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos, e) < 0 ||
+        gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &t->add_eos, e) < 0 ||
+        gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix, e) < 0)
+        return -1;
     const gguf_kv *ct = gguf_find(g, "tokenizer.chat_template");
     if (ct && ct->type == GGUF_STRING) t->chat_template = dupn(ct->v.s.ptr, ct->v.s.len);
     const gguf_kv *mg = gguf_find(g, "tokenizer.ggml.merges");
@@ -227,7 +232,7 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
     } else if (t->kind == CALM_TOK_BPE) {
         return calm_fail(e, "%s: BPE tokenizer without tokenizer.ggml.merges", g->path);
     }
-    int rc = calm_tokenizer_finish(t, merges, nm, e);
+    rc = calm_tokenizer_finish(t, merges, nm, e);
     for (int i = 0; i < nm; i++) free((void *)merges[i]);
     free(merges);
     return rc;
@@ -270,6 +275,70 @@ typedef struct {
     int id, start, len;
 } sym;
 
+// Pushes the ids of symbols s. One without a token becomes the tokens of its bytes when bytes (the
+// text the symbols index) is given, as SentencePiece's byte fallback, and the unknown token else.
+static int push_syms(const calm_tokenizer *t, const sym *s, int ns, const char *bytes, ids *o) {
+    int unk = t->unk >= 0 ? t->unk : 0;
+    for (int i = 0; i < ns; i++) {
+        if (s[i].id >= 0 || !bytes) {
+            if (push_id(o, s[i].id >= 0 ? s[i].id : unk)) return -1;
+            continue;
+        }
+        for (int b = 0; b < s[i].len; b++) {
+            int id = t->byte_token[(unsigned char)bytes[s[i].start + b]];
+            if (push_id(o, id >= 0 ? id : unk)) return -1;
+        }
+    }
+    return 0;
+}
+
+// The token merging adjacent symbols a and b of text would make (-1: none), and its priority.
+typedef int (*pair_fn)(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
+                       float *priority);
+
+// Merges the adjacent pair of highest priority (the first of equals) until none merges, then
+// pushes the symbols' ids (push_syms; byte_fallback: a symbol without a token becomes its bytes').
+static int merge_and_push(const calm_tokenizer *t, const char *text, sym *s, int ns, pair_fn pair,
+                          int byte_fallback, ids *o) {
+    for (;;) {
+        int best = -1, best_id = -1;
+        float best_prio = 0;
+        for (int i = 0; i + 1 < ns; i++) {
+            float prio;
+            int id = pair(t, text, &s[i], &s[i + 1], &prio);
+            if (id >= 0 && (best < 0 || prio > best_prio)) {
+                best = i;
+                best_id = id;
+                best_prio = prio;
+            }
+        }
+        if (best < 0) return push_syms(t, s, ns, byte_fallback ? text : NULL, o);
+        s[best].id = best_id;
+        s[best].len += s[best + 1].len;
+        memmove(&s[best + 1], &s[best + 2], (size_t)(ns - best - 2) * sizeof(sym));
+        ns--;
+    }
+}
+
+// Byte-level BPE: the pair's merge rule; lower ranks merge first (ranks < 2^24 are exact floats).
+static int bpe_pair(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
+                    float *priority) {
+    (void)text;
+    if (a->id < 0 || b->id < 0) return -1;
+    const struct calm_merge *mg = merge_find(t, a->id, b->id);
+    if (!mg) return -1;
+    *priority = -(float)mg->rank;
+    return mg->id;
+}
+
+// SentencePiece BPE: the token spelling both, if any; higher scores merge first.
+static int spm_pair(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
+                    float *priority) {
+    int id = calm_token_lookup(t, text + a->start, (size_t)(a->len + b->len));
+    if (id >= 0) *priority = t->scores[id];
+    return id;
+}
+
 // Byte-level BPE of one word.
 static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
     char *mapped = malloc(n * 2 + 1); // each byte maps to a 1- or 2-byte UTF-8 char
@@ -289,28 +358,7 @@ static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
             goto done;
         }
     }
-    for (;;) {
-        int best = -1, best_rank = 0, best_id = -1;
-        for (int i = 0; i + 1 < ns; i++) {
-            if (s[i].id < 0 || s[i + 1].id < 0) continue;
-            const struct calm_merge *mg = merge_find(t, s[i].id, s[i + 1].id);
-            if (mg && (best < 0 || mg->rank < best_rank)) {
-                best = i;
-                best_rank = mg->rank;
-                best_id = mg->id;
-            }
-        }
-        if (best < 0) break;
-        s[best].id = best_id;
-        s[best].len += s[best + 1].len;
-        memmove(&s[best + 1], &s[best + 2], (size_t)(ns - best - 2) * sizeof(sym));
-        ns--;
-    }
-    for (int i = 0; i < ns; i++) {
-        int id = s[i].id >= 0 ? s[i].id : (t->unk >= 0 ? t->unk : 0);
-        if (push_id(o, id)) goto done;
-    }
-    rc = 0;
+    rc = merge_and_push(t, mapped, s, ns, bpe_pair, 0, o);
 done:
     free(mapped);
     free(s);
@@ -320,10 +368,10 @@ done:
 // SentencePiece BPE: merge the adjacent pair whose concatenation is the highest-scoring token.
 static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int prefix, ids *o) {
     size_t cap = n * 3 + 4;
-    char *buf = malloc(cap);
-    sym *s = malloc((cap + 1) * sizeof(sym));
-    int rc = -1, ns = 0;
-    if (!buf || !s) goto done;
+    sym *s = malloc((cap + 1) * sizeof(sym) + cap); // the symbols, then the text they index
+    if (!s) return -1;
+    char *buf = (char *)(s + cap + 1);
+    int ns = 0;
     size_t m = 0;
     if (prefix) {
         memcpy(buf, "\xe2\x96\x81", 3);
@@ -342,36 +390,7 @@ static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int
         s[ns++] = (sym){calm_token_lookup(t, buf + i, (size_t)k), (int)i, k};
         i += (size_t)k;
     }
-    for (;;) {
-        int best = -1, best_id = -1;
-        float best_score = 0;
-        for (int i = 0; i + 1 < ns; i++) {
-            int id = calm_token_lookup(t, buf + s[i].start, (size_t)(s[i].len + s[i + 1].len));
-            if (id >= 0 && (best < 0 || t->scores[id] > best_score)) {
-                best = i;
-                best_id = id;
-                best_score = t->scores[id];
-            }
-        }
-        if (best < 0) break;
-        s[best].id = best_id;
-        s[best].len += s[best + 1].len;
-        memmove(&s[best + 1], &s[best + 2], (size_t)(ns - best - 2) * sizeof(sym));
-        ns--;
-    }
-    for (int i = 0; i < ns; i++) {
-        if (s[i].id >= 0) {
-            if (push_id(o, s[i].id)) goto done;
-            continue;
-        }
-        for (int b = 0; b < s[i].len; b++) { // byte fallback
-            int id = t->byte_token[(unsigned char)buf[s[i].start + b]];
-            if (push_id(o, id >= 0 ? id : (t->unk >= 0 ? t->unk : 0))) goto done;
-        }
-    }
-    rc = 0;
-done:
-    free(buf);
+    int rc = merge_and_push(t, buf, s, ns, spm_pair, 1, o);
     free(s);
     return rc;
 }

@@ -49,6 +49,11 @@ typedef struct {
 } calm_tokenizer;
 
 int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e);
+// From an HF directory's tokenizer.json and tokenizer_config.json (runtime/tokenizer_hf.c).
+struct calm_hf;
+int calm_hf_tokenizer(const struct calm_hf *hf, calm_tokenizer *t, calm_err *e);
+// Writes t as dir/tokenizer.json and dir/tokenizer_config.json.
+int calm_tokenizer_write_hf(const calm_tokenizer *t, const char *dir, calm_err *e);
 // Builds the tables once the vocabulary arrays are filled (used by both loaders).
 int calm_tokenizer_finish(calm_tokenizer *t, const char *const *merges, int n_merges, calm_err *e);
 void calm_tokenizer_free(calm_tokenizer *t);

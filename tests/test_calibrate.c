@@ -38,15 +38,16 @@ Test(calibrate, hybrid_file_records_the_search) {
     cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
     char s[128];
     uint32_t u;
-    cr_assert_eq(gguf_get_str(&m.gguf, "calm.pool", s, sizeof s), 0);
+    cr_assert_eq(gguf_get_str(&m.gguf, "calm.pool", s, sizeof s, NULL), 0);
     cr_assert_str_eq(s, "rtn,gptq");
-    cr_assert_eq(gguf_get_str(&m.gguf, "calm.granularity", s, sizeof s), 0);
+    cr_assert_eq(gguf_get_str(&m.gguf, "calm.granularity", s, sizeof s, NULL), 0);
     cr_assert_str_eq(s, "block");
-    cr_assert_eq(gguf_get_u32(&m.gguf, "calm.calib.samples", &u), 0);
+    cr_assert_eq(gguf_get_u32(&m.gguf, "calm.calib.samples", &u, NULL), 0);
     cr_assert_eq(u, 2);
-    cr_assert_eq(gguf_get_u32(&m.gguf, "calm.calib.holdout", &u), 0); // samples / 4, at least 1
+    // holdout: samples / 4, at least 1
+    cr_assert_eq(gguf_get_u32(&m.gguf, "calm.calib.holdout", &u, NULL), 0);
     cr_assert_eq(u, 1);
-    cr_assert_eq(gguf_get_str(&m.gguf, "calm.calib.hash", s, sizeof s), 0);
+    cr_assert_eq(gguf_get_str(&m.gguf, "calm.calib.hash", s, sizeof s, NULL), 0);
     cr_assert_eq(strlen(s), 16);
     int won[2] = {0};
     for (int l = 0; l < m.cfg.n_layers; l++)
@@ -55,12 +56,12 @@ Test(calibrate, hybrid_file_records_the_search) {
             char key[160];
             float cka;
             snprintf(key, sizeof key, "calm.tensor.%s.algo", t->name);
-            cr_assert_eq(gguf_get_str(&m.gguf, key, s, sizeof s), 0, "%s", key);
+            cr_assert_eq(gguf_get_str(&m.gguf, key, s, sizeof s, NULL), 0, "%s", key);
             int k = !strcmp(s, "rtn") ? 0 : !strcmp(s, "gptq") ? 1 : -1;
             cr_assert(k >= 0, "%s = %s, not in the pool", key, s);
             won[k]++;
             snprintf(key, sizeof key, "calm.tensor.%s.cka", t->name);
-            cr_assert_eq(gguf_get_f32(&m.gguf, key, &cka), 0, "%s", key);
+            cr_assert_eq(gguf_get_f32(&m.gguf, key, &cka, NULL), 0, "%s", key);
             // a score, not a similarity of whole outputs: on layer 11, whose update is one massive
             // direction, round to nearest and GPTQ keep little of the rest and score near 0
             cr_assert(cka >= 0.0f && cka <= 1.0f, "%s = %g", key, cka);
@@ -82,10 +83,10 @@ Test(calibrate, error_score_is_recorded) {
     calm_model m;
     calibrate_small(&m, "by-error.gguf", "--pool rtn,awq --score error");
     char s[64];
-    cr_assert_eq(gguf_get_str(&m.gguf, "calm.score", s, sizeof s), 0);
+    cr_assert_eq(gguf_get_str(&m.gguf, "calm.score", s, sizeof s, NULL), 0);
     cr_assert_str_eq(s, "error");
     float v; // 1 - relative error: at most 1, and well above 0 for 4-bit AWQ or RTN
-    cr_assert_eq(gguf_get_f32(&m.gguf, "calm.tensor.blk.0.attn_q.weight.cka", &v), 0);
+    cr_assert_eq(gguf_get_f32(&m.gguf, "calm.tensor.blk.0.attn_q.weight.cka", &v, NULL), 0);
     cr_assert(v > 0.5f && v <= 1.0f, "score %g", v);
     calm_model_free(&m);
 }

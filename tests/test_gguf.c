@@ -7,6 +7,7 @@
 #include "formats/gguf.h"
 #include "helpers.h"
 #include "kernels/types.h"
+#include "runtime/model.h"
 
 static uint8_t *small_file(size_t *n) {
     gguf_writer w;
@@ -31,21 +32,28 @@ static uint8_t *small_file(size_t *n) {
     return (uint8_t *)th_read(path, n);
 }
 
-Test(gguf, writer_reader_roundtrip) {
+// small_file parsed into g; the image (to free after gguf_close) is returned.
+static uint8_t *parsed_small_file(gguf_file *g) {
     size_t n;
     uint8_t *buf = small_file(&n);
-    gguf_file g;
     calm_err e;
-    cr_assert_eq(gguf_parse(&g, buf, n, "small.gguf", &e), 0, "%s", e.msg);
+    cr_assert_eq(gguf_parse(g, buf, n, "small.gguf", &e), 0, "%s", e.msg);
+    return buf;
+}
+
+Test(gguf, writer_reader_roundtrip) {
+    gguf_file g;
+    uint8_t *buf = parsed_small_file(&g);
     uint32_t u;
     float f;
     char s[32];
     int b;
     cr_assert_eq(g.version, 3);
-    cr_assert(gguf_get_u32(&g, "llama.block_count", &u) == 0 && u == 2);
-    cr_assert(gguf_get_f32(&g, "llama.rope.freq_base", &f) == 0 && f == 10000.5f);
-    cr_assert(gguf_get_str(&g, "general.architecture", s, sizeof s) == 0 && !strcmp(s, "llama"));
-    cr_assert(gguf_get_bool(&g, "flag", &b) == 0 && b == 1);
+    cr_assert(gguf_get_u32(&g, "llama.block_count", &u, NULL) == 0 && u == 2);
+    cr_assert(gguf_get_f32(&g, "llama.rope.freq_base", &f, NULL) == 0 && f == 10000.5f);
+    cr_assert(gguf_get_str(&g, "general.architecture", s, sizeof s, NULL) == 0 &&
+              !strcmp(s, "llama"));
+    cr_assert(gguf_get_bool(&g, "flag", &b, NULL) == 0 && b == 1);
     const gguf_kv *a = gguf_find(&g, "ints");
     int32_t first; // array data sits unaligned in the file
     cr_assert(a && a->v.arr.n == 3);
@@ -140,7 +148,7 @@ Test(gguf, real_model_and_its_truncations) {
     cr_assert_eq(gguf_open(&g, CALM_MODEL_Q41, &e), 0, "%s", e.msg);
     cr_assert_eq(g.n_tensors, 272);
     uint32_t n;
-    cr_assert(gguf_get_u32(&g, "llama.block_count", &n) == 0 && n == 30);
+    cr_assert(gguf_get_u32(&g, "llama.block_count", &n, NULL) == 0 && n == 30);
     const gguf_kv *tok = gguf_find(&g, "tokenizer.ggml.tokens");
     cr_assert(tok && tok->v.arr.n == 49152);
     size_t size = g.size;
@@ -156,4 +164,54 @@ Test(gguf, real_model_and_its_truncations) {
         free(c);
     }
     gguf_close(&g);
+}
+
+Test(gguf, wrong_typed_keys_fail_naming_key_and_types) {
+    gguf_file g;
+    uint8_t *buf = parsed_small_file(&g);
+    calm_err e = {{0}};
+    uint32_t u = 7;
+    cr_assert_eq(gguf_get_u32(&g, "general.architecture", &u, &e), -1);
+    cr_assert(strstr(e.msg, "general.architecture") && strstr(e.msg, "string") &&
+                  strstr(e.msg, "u32"),
+              "%s", e.msg);
+    cr_assert_eq(u, 7);
+    cr_assert_eq(gguf_get_u32(&g, "absent", &u, &e), 1, "an absent key is not an error");
+    cr_assert_eq(u, 7, "an absent key leaves the default");
+    cr_assert_eq(gguf_require(gguf_get_u32(&g, "absent", &u, &e), &g, "absent", &e), -1);
+    cr_assert(strstr(e.msg, "missing key 'absent'"), "%s", e.msg);
+    float f;
+    int b;
+    char s[8];
+    cr_assert_eq(gguf_get_f32(&g, "strs", &f, &e), -1);
+    cr_assert(strstr(e.msg, "'strs' has type array"), "%s", e.msg);
+    cr_assert_eq(gguf_get_bool(&g, "llama.block_count", &b, &e), -1);
+    cr_assert(strstr(e.msg, "type u32, expected bool"), "%s", e.msg);
+    cr_assert_eq(gguf_get_str(&g, "flag", s, sizeof s, &e), -1);
+    cr_assert(strstr(e.msg, "type bool, expected string"), "%s", e.msg);
+    gguf_close(&g);
+    free(buf);
+
+    // The model loader stops at the key instead of falling back to a default.
+    gguf_writer w;
+    gguf_writer_init(&w);
+    gguf_w_str(&w, "general.architecture", "llama");
+    gguf_w_str(&w, "llama.embedding_length", "576");
+    const char *path = th_tmp("string-dim.gguf");
+    cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+    gguf_writer_free(&w);
+    calm_model m;
+    cr_assert_neq(calm_model_load(&m, path, &e), 0);
+    cr_assert(strstr(e.msg, "string-dim.gguf") && strstr(e.msg, "'llama.embedding_length'") &&
+                  strstr(e.msg, "type string") && strstr(e.msg, "u32"),
+              "%s", e.msg);
+    // A required key that is absent is named too, not replaced by a default.
+    gguf_writer_init(&w);
+    gguf_w_str(&w, "general.architecture", "llama");
+    gguf_w_u32(&w, "llama.embedding_length", 64);
+    path = th_tmp("no-layers.gguf");
+    cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+    gguf_writer_free(&w);
+    cr_assert_neq(calm_model_load(&m, path, &e), 0);
+    cr_assert(strstr(e.msg, "missing key 'llama.feed_forward_length'"), "%s", e.msg);
 }

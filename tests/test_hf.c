@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/hf.h"
+#include "runtime/tokenizer.h"
 #include "helpers.h"
 #include "runtime/forward.h"
 
@@ -94,4 +94,38 @@ Test(hf, bad_directories_are_refused) {
     th_write(p, "{\"model_type\": \"gpt_neox\"}", 26);
     cr_assert_neq(calm_model_load(&m, dir, &e), 0);
     cr_assert(strstr(e.msg, "not supported"), "%s", e.msg);
+}
+
+Test(hf, wrong_typed_config_keys_fail_naming_them) {
+    calm_model m;
+    calm_err e;
+    const char *dir = th_tmp("hf-typed");
+    char cmd[600], p[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    static const struct {
+        const char *json, *key, *found;
+    } cases[] = {
+        {"{\"model_type\": \"llama\", \"rms_norm_eps\": \"x\"}", "'rms_norm_eps'", "a string"},
+        {"{\"model_type\": \"llama\", \"hidden_size\": true}", "'hidden_size'", "a boolean"},
+        {"{\"model_type\": \"llama\", \"num_hidden_layers\": 2.5}", "'num_hidden_layers'",
+         "whole number"},
+        {"{\"model_type\": 3}", "'model_type'", "a number"},
+        {"{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\", "
+         "\"factor\": \"8\"}}",
+         "'factor'", "a string"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        th_write(p, cases[i].json, strlen(cases[i].json));
+        cr_assert_neq(calm_model_load(&m, dir, &e), 0, "%s", cases[i].json);
+        cr_assert(strstr(e.msg, "config.json") && strstr(e.msg, cases[i].key) &&
+                      strstr(e.msg, cases[i].found),
+                  "%s: %s", cases[i].json, e.msg);
+    }
+    const char *no_layers = "{\"model_type\": \"llama\", \"hidden_size\": 64, "
+                            "\"intermediate_size\": 128, \"num_attention_heads\": 4}";
+    th_write(p, no_layers, strlen(no_layers));
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "config.json: missing key 'num_hidden_layers'"), "%s", e.msg);
 }

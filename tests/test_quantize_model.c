@@ -91,16 +91,16 @@ Test(quantize_model, pool_on_a_real_layer) {
         double awq = err_of(&f, "awq", 2, mat, type, &q[2]);
         double hero = err_of(&f, "hero", 2, mat, type, &q[3]);
         cr_log_info("blk.2.%s qg3_128: rtn %.3g gptq %.3g awq %.3g hero %.3g",
-                    calm_block_mat_names[mat], rtn, gptq, awq, hero);
-        cr_assert(gptq <= rtn && awq <= rtn && hero <= rtn, "%s", calm_block_mat_names[mat]);
+                    calm_block_tensors[mat].gguf, rtn, gptq, awq, hero);
+        cr_assert(gptq <= rtn && awq <= rtn && hero <= rtn, "%s", calm_block_tensors[mat].gguf);
         // HeRo-Q's transform lowers the top eigenvalue of the Hessian the quantizer sees
-        const calm_xstats *xs = &f.xs[calm_block_mat_input[mat]];
+        const calm_xstats *xs = &f.xs[calm_block_tensors[mat].input];
         int n = xs->n;
         float *h = calm_xstats_h(xs), *hp = malloc(sizeof(float) * n * n);
         calm_transformed_h(q[3].q.in_scale, q[3].q.in_rot, h, n, hp);
         double before = calm_top_eigenvalue(h, n), after = calm_top_eigenvalue(hp, n);
         cr_log_info("  top Hessian eigenvalue %.4g -> %.4g", before, after);
-        cr_assert(after < before, "%s: %g -> %g", calm_block_mat_names[mat], before, after);
+        cr_assert(after < before, "%s: %g -> %g", calm_block_tensors[mat].gguf, before, after);
         free(h), free(hp);
         for (int i = 0; i < 4; i++) calm_qlinear_free(&q[i].q);
     }
@@ -167,7 +167,7 @@ Test(quantize_model, written_file_holds_exactly_the_quantized_matrices) {
                       t->name);
         char key[160], val[32];
         snprintf(key, sizeof key, "calm.tensor.%s.algo", t->name);
-        cr_assert_eq(gguf_get_str(&r.gguf, key, val, sizeof val), 0, "%s", key);
+        cr_assert_eq(gguf_get_str(&r.gguf, key, val, sizeof val, NULL), 0, "%s", key);
         cr_assert_str_eq(val, algos[i]);
     }
     // The hybrid file computes exactly what each layer's algorithm computes in isolation: the

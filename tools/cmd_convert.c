@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../formats/gguf_model.h"
-#include "../formats/hf.h"
+#include "../runtime/model_gguf.h"
+#include "../runtime/model_hf.h"
 #include "../kernels/types.h"
 #include "../quant/rtn.h"
 

@@ -12,7 +12,7 @@
 static void print_choices(calm_model *m) {
     char key[256], algo[32];
     snprintf(key, sizeof key, "calm.tensor.%s.algo", m->layers[0].wq.name);
-    if (!m->gguf.map || gguf_get_str(&m->gguf, key, algo, sizeof algo)) return;
+    if (!m->gguf.map || gguf_get_str(&m->gguf, key, algo, sizeof algo, NULL)) return;
     printf("\nper layer: algorithm, type and CKA of the layer's output in the search (matrices in "
            "the order q k v o gate up down where they differ)\n");
     for (int l = 0; l < m->cfg.n_layers; l++) {
@@ -22,10 +22,10 @@ static void print_choices(calm_model *m) {
         for (int i = 0; i < CALM_BLOCK_MATS; i++) {
             const calm_tensor *t = calm_block_mat(&m->layers[l], i);
             snprintf(key, sizeof key, "calm.tensor.%s.algo", t->name);
-            if (gguf_get_str(&m->gguf, key, names[i], sizeof names[i]))
+            if (gguf_get_str(&m->gguf, key, names[i], sizeof names[i], NULL))
                 snprintf(names[i], sizeof names[i], "?");
             snprintf(key, sizeof key, "calm.tensor.%s.cka", t->name);
-            if (gguf_get_f32(&m->gguf, key, &cka[i])) cka[i] = -1;
+            if (gguf_get_f32(&m->gguf, key, &cka[i], NULL)) cka[i] = -1;
             same &=
                 !strcmp(names[i], names[0]) && cka[i] == cka[0] && t->type == m->layers[l].wq.type;
         }

@@ -1,28 +1,13 @@
-#include "gguf_model.h"
+#include "model_gguf.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+
 // GGUF metadata for a model that came from an HF directory.
 static void metadata_from_config(gguf_writer *w, const calm_model *m, const calm_tokenizer *t) {
-    const calm_config *c = &m->cfg;
-    const char *a = c->arch;
-    char k[128];
-#define KEY(s) (snprintf(k, sizeof k, "%s.%s", a, s), k)
-    gguf_w_str(w, "general.architecture", a);
-    gguf_w_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
-    gguf_w_u32(w, KEY("context_length"), (uint32_t)c->seq_len);
-    gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->dim);
-    gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)c->hidden_dim);
-    gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
-    gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
-    gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim);
-    gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim);
-    gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim);
-    gguf_w_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size);
-    gguf_w_f32(w, KEY("rope.freq_base"), c->rope_theta);
-    gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps);
-#undef KEY
+    calm_config_to_gguf(w, &m->cfg);
     static const char *pre[] = {"gpt2", "smollm", "llama-bpe", "qwen2"};
     gguf_w_str(w, "tokenizer.ggml.model", t->kind == CALM_TOK_BPE ? "gpt2" : "llama");
     if (t->kind == CALM_TOK_BPE) gguf_w_str(w, "tokenizer.ggml.pre", pre[t->pre]);

@@ -1,12 +1,11 @@
 // The metadata of a model (architecture, hyper-parameters, tokenizer, chat template) into a GGUF
 // writer: copied from the source GGUF (less its file type and calm's own keys), or made from an
 // HF directory's config. Shared by convert, quantize and calibrate.
-#ifndef CALM_GGUF_MODEL_H
-#define CALM_GGUF_MODEL_H
+#ifndef CALM_MODEL_GGUF_H
+#define CALM_MODEL_GGUF_H
 
-#include "gguf.h"
-#include "../runtime/model.h"
-#include "../runtime/tokenizer.h"
+#include "model.h"
+#include "tokenizer.h"
 
 void calm_gguf_model_metadata(gguf_writer *w, const calm_model *m, const calm_tokenizer *t);
 

@@ -1,10 +1,12 @@
-// tokenizer.json / tokenizer_config.json -> calm_tokenizer.
-#include "hf.h"
+// tokenizer.json / tokenizer_config.json <-> calm_tokenizer.
+#include "tokenizer.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../formats/hf.h"
+#include "../formats/json.h"
 
 static cJSON *load(const char *dir, const char *name, calm_err *e, int required) {
     char path[2048];
@@ -160,4 +162,70 @@ done:
     cJSON_Delete(cfg);
     if (rc) calm_tokenizer_free(t);
     return rc;
+}
+
+static cJSON *pre_tokenizer(calm_pre_kind k) {
+    const char *j = "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,"
+                    "\"use_regex\":true}";
+    if (k == CALM_PRE_SMOLLM)
+        j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":"
+            "true},"
+            "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_"
+            "regex\":true}]}";
+    else if (k == CALM_PRE_LLAMA3)
+        j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+            "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| "
+            "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+            "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_"
+            "space\":false,\"trim_offsets\":true,\"use_regex\":false}]}";
+    else if (k == CALM_PRE_QWEN2)
+        j = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+            "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| "
+            "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+            "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_"
+            "space\":false,\"trim_offsets\":false,\"use_regex\":false}]}";
+    return cJSON_Parse(j);
+}
+
+int calm_tokenizer_write_hf(const calm_tokenizer *t, const char *dir, calm_err *e) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "version", "1.0");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    for (int i = 0; i < t->n_vocab; i++) {
+        if (t->type[i] != CALM_TT_CONTROL && t->type[i] != CALM_TT_USER) continue;
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", i);
+        cJSON_AddStringToObject(a, "content", t->text[i]);
+        cJSON_AddBoolToObject(a, "single_word", 0);
+        cJSON_AddBoolToObject(a, "lstrip", 0);
+        cJSON_AddBoolToObject(a, "rstrip", 0);
+        cJSON_AddBoolToObject(a, "normalized", 0);
+        cJSON_AddBoolToObject(a, "special", t->type[i] == CALM_TT_CONTROL);
+        cJSON_AddItemToArray(added, a);
+    }
+    if (t->kind == CALM_TOK_BPE) {
+        cJSON_AddItemToObject(root, "pre_tokenizer", pre_tokenizer(t->pre));
+        cJSON_AddItemToObject(root, "decoder", cJSON_Parse("{\"type\":\"ByteLevel\"}"));
+    }
+    cJSON *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddBoolToObject(model, "byte_fallback", t->kind == CALM_TOK_SPM);
+    cJSON_AddBoolToObject(model, "ignore_merges", t->ignore_merges);
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
+    for (int i = 0; i < t->n_vocab; i++)
+        if (t->type[i] != CALM_TT_UNUSED || t->len[i] > 0)
+            cJSON_AddNumberToObject(vocab, t->text[i], i);
+    cJSON *merges = cJSON_AddArrayToObject(model, "merges");
+    for (int i = 0; i < t->n_merge_text; i++)
+        cJSON_AddItemToArray(merges, cJSON_CreateString(t->merge_text[i]));
+    if (calm_write_json(dir, "tokenizer.json", root, e)) return -1;
+
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddBoolToObject(cfg, "add_bos_token", t->add_bos);
+    cJSON_AddBoolToObject(cfg, "add_eos_token", t->add_eos);
+    if (t->bos >= 0) cJSON_AddStringToObject(cfg, "bos_token", t->text[t->bos]);
+    if (t->eos >= 0) cJSON_AddStringToObject(cfg, "eos_token", t->text[t->eos]);
+    if (t->unk >= 0) cJSON_AddStringToObject(cfg, "unk_token", t->text[t->unk]);
+    if (t->chat_template) cJSON_AddStringToObject(cfg, "chat_template", t->chat_template);
+    return calm_write_json(dir, "tokenizer_config.json", cfg, e);
 }
