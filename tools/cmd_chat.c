@@ -7,11 +7,10 @@
 
 #include "calibrate.h"
 #include "cli.h"
+#include "timings.h"
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
-
-void calm_print_timings(const calm_gen_stats *st);
 
 // Reads one line: with line editing on a terminal, plainly otherwise (pipes, tests).
 static char *read_line(int tty) {

@@ -35,8 +35,7 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         const calm_type_traits *dtt = calm_type_get(dt);
         if (cols % dtt->block_size)
             dt = CALM_TYPE_F16, dtt = calm_type_get(dt); // rows too short for a group
-        size_t es = dt == CALM_TYPE_F32 ? 4 : 2, srow = calm_row_size(s->type, cols);
-        size_t drow = calm_row_size(dt, cols);
+        size_t srow = calm_row_size(s->type, cols), drow = calm_row_size(dt, cols);
         uint8_t *buf = malloc((size_t)rows * drow);
         float *tmp = malloc((size_t)cols * sizeof(float));
         if (!buf || !tmp) {
@@ -63,7 +62,6 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         }
         free(tmp);
         bufs[i] = buf;
-        (void)es;
         gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, buf, (size_t)rows * drow);
     }
     if (!rc) rc = gguf_writer_write(&w, out, e);

@@ -5,17 +5,10 @@
 
 #include "calibrate.h"
 #include "cli.h"
+#include "timings.h"
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
-
-void calm_print_timings(const calm_gen_stats *st) {
-    fprintf(stderr,
-            "\ncalm: prompt %d tokens in %.1f ms (%.1f tokens/s), generation %d tokens "
-            "in %.1f ms (%.1f tokens/s)\n",
-            st->n_prompt, 1e3 * st->prompt_s, st->prompt_s > 0 ? st->n_prompt / st->prompt_s : 0,
-            st->n_gen, 1e3 * st->gen_s, st->gen_s > 0 ? st->n_gen / st->gen_s : 0);
-}
 
 int cmd_run(int argc, char **argv) {
     static const calm_cmd_doc doc = {"run", "-m MODEL -p PROMPT [options]",
