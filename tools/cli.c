@@ -28,8 +28,9 @@ static void set_seed(calm_opts *o, double v) {
     o->sp.seed = (uint64_t)v;
 }
 
-// The commands that sample tokens, that can calibrate first (--calibrate), that run the search,
-// and that quantize.
+// Groups of commands: GEN generate text (and can --calibrate first), SEARCH run the CALM search
+// (GEN through --calibrate), QUANT take the algorithm options, CALIB read calibration text; ALL
+// is every bit up to CALM_CMD_INSPECT, the last.
 enum {
     GEN = CALM_CMD_RUN | CALM_CMD_CHAT,
     SEARCH = GEN | CALM_CMD_CALIBRATE,
