@@ -37,10 +37,6 @@ static const calm_algo pool[] = {
     {NULL, NULL, 0, NULL},
 };
 
-const calm_algo *calm_algos(void) {
-    return pool;
-}
-
 const calm_algo *calm_algo_find(const char *name) {
     for (const calm_algo *a = pool; a->name; a++)
         if (strcmp(a->name, name) == 0) return a;
@@ -55,6 +51,20 @@ int calm_qlinear_alloc(calm_qlinear *q, const calm_qfmt *f, int rows, int cols, 
         return calm_fail(e, "rows of %d do not fit type %s", cols, calm_type_get(f->type)->name);
     q->data = malloc(q->nbytes);
     return q->data ? 0 : calm_fail(e, "out of memory for a %d x %d matrix", rows, cols);
+}
+
+int calm_qlinear_alloc_transformed(calm_qlinear *q, const calm_qfmt *f, const float *w, int rows,
+                                   int cols, float **wt, const char *what, calm_err *e) {
+    *wt = malloc((size_t)rows * cols * sizeof(float));
+    if (!*wt || calm_qlinear_alloc(q, f, rows, cols, e) ||
+        !(q->in_scale = malloc((size_t)cols * sizeof(float)))) {
+        free(*wt);
+        *wt = NULL;
+        calm_qlinear_free(q);
+        return calm_fail(e, "out of memory for %s on a %d x %d matrix", what, rows, cols);
+    }
+    memcpy(*wt, w, (size_t)rows * cols * sizeof(float));
+    return 0;
 }
 
 void calm_qlinear_effective(const calm_qlinear *q, int rows, int cols, float *weff) {

@@ -35,34 +35,24 @@ typedef struct {
 
 void calm_qlinear_free(calm_qlinear *q);
 
-// w: rows x cols, row-major f32. xs: statistics of the input (may be NULL for RTN).
-typedef int (*calm_quantize_fn)(const calm_qopts *o, const float *w, int rows, int cols,
-                                const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+// One algorithm: quantizes w (rows x cols, row-major f32) into out, from xs, the statistics of
+// the input (may be NULL for RTN and Hadamard).
+typedef int calm_quantize_fn(const calm_qopts *o, const float *w, int rows, int cols,
+                             const calm_xstats *xs, calm_qlinear *out, calm_err *e);
 
 typedef struct {
     const char *name;
-    calm_quantize_fn quantize;
+    calm_quantize_fn *quantize;
     int needs_data; // needs calibration statistics
     const char *about;
 } calm_algo;
 
-// The pool, NULL-terminated.
-const calm_algo *calm_algos(void);
+// The algorithm of the pool called name, or NULL.
 const calm_algo *calm_algo_find(const char *name);
 
 // The algorithms, for the table and for tests.
-int calm_quantize_rtn(const calm_qopts *o, const float *w, int rows, int cols,
-                      const calm_xstats *xs, calm_qlinear *out, calm_err *e);
-int calm_quantize_gptq(const calm_qopts *o, const float *w, int rows, int cols,
-                       const calm_xstats *xs, calm_qlinear *out, calm_err *e);
-int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
-                      const calm_xstats *xs, calm_qlinear *out, calm_err *e);
-int calm_quantize_smoothquant(const calm_qopts *o, const float *w, int rows, int cols,
-                              const calm_xstats *xs, calm_qlinear *out, calm_err *e);
-int calm_quantize_hadamard(const calm_qopts *o, const float *w, int rows, int cols,
-                           const calm_xstats *xs, calm_qlinear *out, calm_err *e);
-int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
-                       const calm_xstats *xs, calm_qlinear *out, calm_err *e);
+calm_quantize_fn calm_quantize_rtn, calm_quantize_gptq, calm_quantize_awq,
+    calm_quantize_smoothquant, calm_quantize_hadamard, calm_quantize_hero;
 
 // --- shared by the algorithms ---
 
@@ -72,6 +62,11 @@ int calm_gptq_core(const calm_qopts *o, const float *w, int rows, int cols, cons
 
 // Allocates out->data for rows of the format's type.
 int calm_qlinear_alloc(calm_qlinear *q, const calm_qfmt *f, int rows, int cols, calm_err *e);
+// For the algorithms that transform the input (x' = H(x * in_scale)): calm_qlinear_alloc plus
+// q->in_scale (cols floats) and *wt, a copy of w (rows x cols) to transform before rounding, which
+// the caller frees. `what` names the algorithm in the out-of-memory message.
+int calm_qlinear_alloc_transformed(calm_qlinear *q, const calm_qfmt *f, const float *w, int rows,
+                                   int cols, float **wt, const char *what, calm_err *e);
 // The weights the quantized matrix applies to the original input: dequantized rows with the
 // input transform folded back (weff: rows x cols).
 void calm_qlinear_effective(const calm_qlinear *q, int rows, int cols, float *weff);

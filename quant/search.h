@@ -3,6 +3,11 @@
 // that the already chosen layers produce, its output is compared with the full-precision
 // layer's output on the same inputs by linear CKA, and the highest CKA wins. The winner's output
 // becomes the next layer's input (greedy: errors propagate as at run time).
+//
+// Its parts: search_pass.h, what a pass over the layers holds (calibration windows, reference
+// outputs, progress) and the per-layer step (quantize every candidate, score them);
+// search_score.h, the scoring at block and at linear granularity; search_table.h, the live
+// table; search_bits.h, the bit widths per layer under --target-bpw (a first pass).
 #ifndef CALM_SEARCH_H
 #define CALM_SEARCH_H
 

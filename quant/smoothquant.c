@@ -14,17 +14,9 @@ int calm_quantize_smoothquant(const calm_qopts *o, const float *w, int rows, int
     if (o->fmt.type != CALM_TYPE_W8A8)
         return calm_fail(e, "SmoothQuant writes W8A8 (--bits 8), not %s",
                          calm_type_get(o->fmt.type)->name);
-    float *ws = malloc((size_t)rows * cols * sizeof(float));
-    if (!ws || calm_qlinear_alloc(out, &o->fmt, rows, cols, e)) {
-        free(ws);
-        return calm_fail(e, "out of memory for SmoothQuant on a %d x %d matrix", rows, cols);
-    }
-    out->in_scale = malloc((size_t)cols * sizeof(float));
-    if (!out->in_scale) {
-        free(ws);
-        calm_qlinear_free(out);
-        return calm_fail(e, "out of memory");
-    }
+    float *ws;
+    if (calm_qlinear_alloc_transformed(out, &o->fmt, w, rows, cols, &ws, "SmoothQuant", e))
+        return -1;
     for (int c = 0; c < cols; c++) {
         float wmax = 0;
         for (int r = 0; r < rows; r++) wmax = fmaxf(wmax, fabsf(w[(size_t)r * cols + c]));
@@ -32,7 +24,7 @@ int calm_quantize_smoothquant(const calm_qopts *o, const float *w, int rows, int
             powf(fmaxf(xs->amax[c], 1e-5f), o->alpha) / powf(fmaxf(wmax, 1e-5f), 1 - o->alpha);
         s = fmaxf(s, 1e-5f);
         out->in_scale[c] = 1.0f / s;
-        for (int r = 0; r < rows; r++) ws[(size_t)r * cols + c] = w[(size_t)r * cols + c] * s;
+        for (int r = 0; r < rows; r++) ws[(size_t)r * cols + c] *= s;
     }
     calm_quantize_rows(&o->fmt, ws, rows, cols, NULL, out->data);
     free(ws);

@@ -14,6 +14,19 @@ static int lines(const char *s) {
     return n;
 }
 
+// A command line that is wrong, and what its one-line error says.
+typedef struct {
+    const char *args, *says;
+} usage_error;
+
+static void expect_usage_errors(const usage_error *q, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(th_calm(q[i].args, out, sizeof out, err, sizeof err), 2, "%s: %s", q[i].args,
+                     err);
+        cr_assert(strstr(err, q[i].says) && lines(err) == 1, "%s: %s", q[i].args, err);
+    }
+}
+
 Test(cli, help_on_every_command) {
     const char *cmds[] = {"run",     "chat",  "perplexity", "tokenize", "convert",
                           "inspect", "bench", "quantize",   "calibrate"};
@@ -39,9 +52,7 @@ Test(cli, bad_options) {
                  2);
     cr_assert(strstr(err, "--type must be"), "%s", err);
     // quantize and calibrate: one line naming what is missing or wrong
-    static const struct {
-        const char *args, *says;
-    } q[] = {
+    static const usage_error q[] = {
         {"quantize -m x.gguf --algo magic -o y.gguf", "unknown --algo 'magic'"},
         {"quantize -m x.gguf --algo gptq -o y.gguf", "gptq needs calibration text"},
         {"quantize -m x.gguf --algo rtn", "no output"},
@@ -53,17 +64,34 @@ Test(cli, bad_options) {
         {"calibrate -m x.gguf --data d --score mse -o y.gguf", "--score must be cka or error"},
         {"calibrate -m x.gguf --data d --target-bpw 1 -o y.gguf", "--target-bpw expects"},
     };
-    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        cr_assert_eq(th_calm(q[i].args, out, sizeof out, err, sizeof err), 2, "%s: %s", q[i].args,
-                     err);
-        cr_assert(strstr(err, q[i].says) && lines(err) == 1, "%s: %s", q[i].args, err);
-    }
+    expect_usage_errors(q, sizeof q / sizeof q[0]);
     // a missing calibration file is named
     cr_assert_eq(th_calm("quantize -m " CALM_MODEL_Q41 " --algo gptq --data /nonexistent.txt -o "
                          "/tmp/calm-never.gguf",
                          out, sizeof out, err, sizeof err),
                  1);
     cr_assert(strstr(err, "/nonexistent.txt"), "%s", err);
+}
+
+// Parsing and --help both come from the option table: an unknown option, one that another
+// command takes, a missing or malformed value, each one line and exit code 2.
+Test(cli, option_table) {
+    static const usage_error q[] = {
+        {"run -m x.gguf -p hi --bogus", "calm run: unknown option '--bogus'"},
+        {"run -m x.gguf -p", "-p needs a value (TEXT)"},
+        {"tokenize -m x.gguf -p hi --temp 0", "calm tokenize does not take --temp"},
+        {"run -m x.gguf -p hi -n many", "-n expects an integer in [0, 1073741824]"},
+        {"bench -m x.gguf -t 1,x", "-t expects a list like 1,2,4, got '1,x'"},
+        {"bench -m x.gguf -r 0", "-r expects a count, got '0'"},
+        {"inspect x.gguf --system", "calm inspect does not take --system"},
+    };
+    expect_usage_errors(q, sizeof q / sizeof q[0]);
+    // each command's --help lists the options it takes, and only those
+    cr_assert_eq(th_calm("bench --help", out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "-t, --threads LIST") && !strstr(out, "--temp"), "%s", out);
+    cr_assert_eq(th_calm("run --help", out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "-p, --prompt TEXT") && strstr(out, "--temp T"), "%s", out);
+    cr_assert(!strstr(out, "--n-prompt") && !strstr(out, "--format"), "%s", out);
 }
 
 Test(cli, bad_model_files) {

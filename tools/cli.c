@@ -5,99 +5,150 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../formats/hf.h"
-#include "../runtime/generate.h"
+typedef enum { ARG_FLAG, ARG_INT, ARG_FLOAT, ARG_STRING, ARG_LIST } arg_kind;
 
-static const struct opt {
-    const char *s, *l, *arg, *help;
-} opts[] = {
-    {"-m", "--model", "PATH", "model: a .gguf file or a Hugging Face directory"},
-    {"-p", "--prompt", "TEXT", "prompt text"},
-    {"-f", "--file", "FILE", "text file"},
-    {"-o", "--output", "PATH", "output path"},
-    {"-n", "--n-predict", "N", "tokens to generate (default 256)"},
-    {"-t", "--threads", "N", "threads (default: physical cores)"},
-    {"-c", "--ctx-size", "N", "context size in tokens"},
-    {"-b", "--batch-size", "N", "tokens per forward batch (default 512)"},
-    {NULL, "--chunks", "N", "evaluate at most N chunks (default: all)"},
-    {NULL, "--temp", "T", "temperature; 0 is greedy (default 0.8)"},
-    {NULL, "--top-k", "K", "keep the K most likely tokens; 0 off (default 40)"},
-    {NULL, "--top-p", "P", "nucleus sampling; 1 off (default 0.95)"},
-    {NULL, "--min-p", "P", "drop tokens below P x the top probability (default 0.05)"},
-    {NULL, "--repeat-penalty", "R", "penalise the last 64 tokens; 1 off (default 1.0)"},
-    {NULL, "--seed", "S", "sampling seed (default 42)"},
-    {NULL, "--system", "TEXT", "system prompt"},
-    {NULL, "--chat", NULL, "wrap the prompt in the model's chat template"},
-    {NULL, "--type", "T", "storage type: f32, f16, bf16, qgB_G (convert); qgB_G, q4_0, q4_1, q8_0"},
-    {NULL, "--format", "F", "gguf (default) or hf"},
-    {NULL, "--ids", NULL, "print ids only"},
-    {NULL, "--no-bos", NULL, "do not add the BOS token even if the model asks for it"},
-    {NULL, "--no-parse-special", NULL, "treat special-token text as plain text"},
-    {NULL, "--tensors", NULL, "list every tensor"},
-    {NULL, "--algo", "NAME", "rtn, gptq, awq, smoothquant, hadamard or hero (default rtn)"},
-    {NULL, "--bits", "B", "weight bits: 2, 3, 4 or 8 (default 4)"},
-    {NULL, "--group", "G", "weights per scale: 32, 64 or 128 (default 128)"},
-    {NULL, "--sym", NULL, "symmetric grid (no offset per group)"},
-    {NULL, "--act-order", NULL, "GPTQ: columns by decreasing Hessian diagonal"},
-    {NULL, "--alpha", "A", "SmoothQuant migration strength (default 0.5)"},
-    {NULL, "--no-clip", NULL, "AWQ: no clipping search"},
-    {NULL, "--data", "FILE", "calibration text (e.g. wikitext-2 calib.raw)"},
-    {NULL, "--samples", "N", "calibration windows (default 128)"},
-    {NULL, "--holdout", "N", "CALM search: further windows it scores on (default samples/4)"},
-    {NULL, "--embd-type", "T", "type of token_embd/output: q8_0 (default), q4_0, f16, f32"},
-    {NULL, "--pool", "LIST", "algorithms to choose from (default rtn,gptq,awq,hadamard,hero)"},
-    {NULL, "--granularity", "G", "block (default: one algorithm per layer) or linear (per matrix)"},
-    {NULL, "--score", "S",
-     "what ranks candidates: cka (default) or error (relative squared error)"},
-    {NULL, "--target-bpw", "X", "mixed bit widths per layer under this average bits per weight"},
-    {NULL, "--calibrate", NULL, "calibrate the model first (cached next to it), then use it"},
+// One option, as ggml-cpu's type traits describe a type: parsing and --help read only this.
+typedef struct {
+    const char *l, *s;   // long and short name (s may be NULL)
+    arg_kind kind;       // what follows it: nothing (a flag), an int, a float, text, a list of ints
+    size_t at;           // where the value goes: offsetof(calm_opts, ...)
+    int flag;            // ARG_FLAG: the int it stores (1, or 0 for --no-...)
+    double lo, hi;       // ARG_INT, ARG_FLOAT, ARG_LIST: the accepted range
+    const char *expects; // ARG_INT, ARG_LIST: what the error says it wants, when not the range
+    void (*set)(calm_opts *o, double v); // ARG_INT: stores the value where `at` cannot
+    int alone;        // valid only as the whole command line (inspect --system): no model then
+    const char *arg;  // the value's name in --help
+    const char *help; // the rest of its --help line
+    unsigned cmds;    // the commands that take it (CALM_CMD_* bits)
+} opt;
+
+#define AT(f) offsetof(calm_opts, f)
+
+static void set_seed(calm_opts *o, double v) {
+    o->sp.seed = (uint64_t)v;
+}
+
+// Groups of commands: GEN generate text (and can --calibrate first), SEARCH run the CALM search
+// (GEN through --calibrate), QUANT take the algorithm options, CALIB read calibration text; ALL
+// is every bit up to CALM_CMD_INSPECT, the last.
+enum {
+    GEN = CALM_CMD_RUN | CALM_CMD_CHAT,
+    SEARCH = GEN | CALM_CMD_CALIBRATE,
+    QUANT = CALM_CMD_CALIBRATE | CALM_CMD_QUANTIZE,
+    CALIB = SEARCH | CALM_CMD_QUANTIZE,
+    ALL = (CALM_CMD_INSPECT << 1) - 1,
 };
 
-static int allowed_opt(const char *allowed, const struct opt *o) {
-    const char *name = o->l + 2;
-    size_t n = strlen(name);
-    for (const char *p = allowed; (p = strstr(p, name)); p += n)
-        if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
-    return 0;
-}
+// One option per row: its names and help text, then how it is parsed and who takes it.
+// clang-format off
+static const opt opts[] = {
+    {.l = "--model", .s = "-m", .help = "model: a .gguf file or a Hugging Face directory",
+     .kind = ARG_STRING, .at = AT(model), .arg = "PATH", .cmds = ALL},
+    {.l = "--prompt", .s = "-p", .help = "prompt text",
+     .kind = ARG_STRING, .at = AT(prompt), .arg = "TEXT", .cmds = CALM_CMD_RUN | CALM_CMD_TOKENIZE},
+    {.l = "--n-prompt", .s = "-p", .help = "prompt tokens of the pp test (default 512)",
+     .kind = ARG_INT, .at = AT(bench.pp), .lo = 0, .hi = 1 << 20, .expects = "a count", .arg = "N",
+     .cmds = CALM_CMD_BENCH},
+    {.l = "--file", .s = "-f", .help = "text file",
+     .kind = ARG_STRING, .at = AT(file), .arg = "FILE",
+     .cmds = CALM_CMD_PERPLEXITY | CALM_CMD_TOKENIZE},
+    {.l = "--output", .s = "-o", .help = "output path",
+     .kind = ARG_STRING, .at = AT(out), .arg = "PATH", .cmds = CALM_CMD_CONVERT | QUANT},
+    {.l = "--n-predict", .s = "-n", .help = "tokens to generate (default 256)",
+     .kind = ARG_INT, .at = AT(n_predict), .lo = 0, .hi = 1 << 30, .arg = "N", .cmds = GEN},
+    {.l = "--n-gen", .s = "-n", .help = "tokens of the tg test (default 128)",
+     .kind = ARG_INT, .at = AT(bench.tg), .lo = 0, .hi = 1 << 20, .expects = "a count", .arg = "N",
+     .cmds = CALM_CMD_BENCH},
+    {.l = "--repetitions", .s = "-r", .help = "repetitions of each test (default 5)",
+     .kind = ARG_INT, .at = AT(bench.reps), .lo = 1, .hi = 1 << 20, .expects = "a count",
+     .arg = "N", .cmds = CALM_CMD_BENCH},
+    {.l = "--threads", .s = "-t", .help = "threads (default: physical cores)",
+     .kind = ARG_INT, .at = AT(threads), .lo = 1, .hi = 1024, .arg = "N",
+     .cmds = GEN | CALM_CMD_PERPLEXITY | QUANT},
+    {.l = "--threads", .s = "-t", .help = "thread counts, each measured (default: physical cores)",
+     .kind = ARG_LIST, .at = AT(bench.threads), .lo = 1, .hi = 4096,
+     .expects = "a list like 1,2,4", .arg = "LIST", .cmds = CALM_CMD_BENCH},
+    {.l = "--ctx-size", .s = "-c", .help = "context size in tokens",
+     .kind = ARG_INT, .at = AT(ctx), .lo = 8, .hi = 1 << 20, .arg = "N",
+     .cmds = GEN | CALM_CMD_PERPLEXITY | QUANT},
+    {.l = "--batch-size", .s = "-b", .help = "tokens per forward batch (default 512)",
+     .kind = ARG_INT, .at = AT(batch), .lo = 1, .hi = 1 << 16, .arg = "N", .cmds = GEN},
+    {.l = "--chunks", .help = "evaluate at most N chunks (default: all)",
+     .kind = ARG_INT, .at = AT(chunks), .lo = 1, .hi = 1 << 30, .arg = "N",
+     .cmds = CALM_CMD_PERPLEXITY},
+    {.l = "--temp", .help = "temperature; 0 is greedy (default 0.8)",
+     .kind = ARG_FLOAT, .at = AT(sp.temp), .lo = 0, .hi = 100, .arg = "T", .cmds = GEN},
+    {.l = "--top-k", .help = "keep the K most likely tokens; 0 off (default 40)",
+     .kind = ARG_INT, .at = AT(sp.top_k), .lo = 0, .hi = 1 << 30, .arg = "K", .cmds = GEN},
+    {.l = "--top-p", .help = "nucleus sampling; 1 off (default 0.95)",
+     .kind = ARG_FLOAT, .at = AT(sp.top_p), .lo = 0, .hi = 1, .arg = "P", .cmds = GEN},
+    {.l = "--min-p", .help = "drop tokens below P x the top probability (default 0.05)",
+     .kind = ARG_FLOAT, .at = AT(sp.min_p), .lo = 0, .hi = 1, .arg = "P", .cmds = GEN},
+    {.l = "--repeat-penalty", .help = "penalise the last 64 tokens; 1 off (default 1.0)",
+     .kind = ARG_FLOAT, .at = AT(sp.repeat_penalty), .lo = 0.01f, .hi = 100, .arg = "R",
+     .cmds = GEN},
+    {.l = "--seed", .help = "sampling seed (default 42)",
+     .kind = ARG_INT, .set = set_seed, .lo = 0, .hi = 2147483647, .arg = "S", .cmds = GEN | QUANT},
+    {.l = "--system", .help = "system prompt",
+     .kind = ARG_STRING, .at = AT(system), .arg = "TEXT", .cmds = GEN},
+    {.l = "--system", .help = "the CPU features and the kernels chosen for them",
+     .kind = ARG_FLAG, .at = AT(sys_info), .flag = 1, .alone = 1, .cmds = CALM_CMD_INSPECT},
+    {.l = "--chat", .help = "wrap the prompt in the model's chat template",
+     .kind = ARG_FLAG, .at = AT(chat), .flag = 1, .cmds = CALM_CMD_RUN},
+    {.l = "--type",
+     .help = "storage type: f32, f16, bf16, qgB_G (convert); qgB_G, q4_0, q4_1, q8_0",
+     .kind = ARG_STRING, .at = AT(type), .arg = "T", .cmds = CALM_CMD_CONVERT | QUANT},
+    {.l = "--format", .help = "gguf (default) or hf",
+     .kind = ARG_STRING, .at = AT(format), .arg = "F", .cmds = CALM_CMD_CONVERT},
+    {.l = "--ids", .help = "print ids only",
+     .kind = ARG_FLAG, .at = AT(show_ids), .flag = 1, .cmds = CALM_CMD_TOKENIZE},
+    {.l = "--no-bos", .help = "do not add the BOS token even if the model asks for it",
+     .kind = ARG_FLAG, .at = AT(add_bos), .flag = 0,
+     .cmds = CALM_CMD_RUN | CALM_CMD_PERPLEXITY | CALM_CMD_TOKENIZE},
+    {.l = "--no-parse-special", .help = "treat special-token text as plain text",
+     .kind = ARG_FLAG, .at = AT(parse_special), .flag = 0, .cmds = CALM_CMD_TOKENIZE},
+    {.l = "--tensors", .help = "list every tensor",
+     .kind = ARG_FLAG, .at = AT(tensors), .flag = 1, .cmds = CALM_CMD_INSPECT},
+    {.l = "--algo", .help = "rtn, gptq, awq, smoothquant, hadamard or hero (default rtn)",
+     .kind = ARG_STRING, .at = AT(algo), .arg = "NAME", .cmds = CALM_CMD_QUANTIZE},
+    {.l = "--bits", .help = "weight bits: 2, 3, 4 or 8 (default 4)",
+     .kind = ARG_INT, .at = AT(bits), .lo = 2, .hi = 8, .arg = "B", .cmds = CALIB},
+    {.l = "--group", .help = "weights per scale: 32, 64 or 128 (default 128)",
+     .kind = ARG_INT, .at = AT(group), .lo = 32, .hi = 128, .arg = "G", .cmds = CALIB},
+    {.l = "--sym", .help = "symmetric grid (no offset per group)",
+     .kind = ARG_FLAG, .at = AT(sym), .flag = 1, .cmds = QUANT},
+    {.l = "--act-order", .help = "GPTQ: columns by decreasing Hessian diagonal",
+     .kind = ARG_FLAG, .at = AT(act_order), .flag = 1, .cmds = QUANT},
+    {.l = "--alpha", .help = "SmoothQuant migration strength (default 0.5)",
+     .kind = ARG_FLOAT, .at = AT(alpha), .lo = 0, .hi = 1, .arg = "A", .cmds = QUANT},
+    {.l = "--no-clip", .help = "AWQ: no clipping search",
+     .kind = ARG_FLAG, .at = AT(no_clip), .flag = 1, .cmds = QUANT},
+    {.l = "--data", .help = "calibration text (e.g. wikitext-2 calib.raw)",
+     .kind = ARG_STRING, .at = AT(data), .arg = "FILE", .cmds = CALIB},
+    {.l = "--samples", .help = "calibration windows (default 128)",
+     .kind = ARG_INT, .at = AT(samples), .lo = 1, .hi = 1 << 20, .arg = "N", .cmds = CALIB},
+    {.l = "--holdout", .help = "CALM search: further windows it scores on (default samples/4)",
+     .kind = ARG_INT, .at = AT(holdout), .lo = 0, .hi = 1 << 20, .arg = "N", .cmds = SEARCH},
+    {.l = "--embd-type", .help = "type of token_embd/output: q8_0 (default), q4_0, f16, f32",
+     .kind = ARG_STRING, .at = AT(embd_type), .arg = "T", .cmds = CALIB},
+    {.l = "--pool", .help = "algorithms to choose from (default rtn,gptq,awq,hadamard,hero)",
+     .kind = ARG_STRING, .at = AT(pool), .arg = "LIST", .cmds = SEARCH},
+    {.l = "--granularity",
+     .help = "block (default: one algorithm per layer) or linear (per matrix)",
+     .kind = ARG_STRING, .at = AT(granularity), .arg = "G", .cmds = SEARCH},
+    {.l = "--score",
+     .help = "what ranks candidates: cka (default) or error (relative squared error)",
+     .kind = ARG_STRING, .at = AT(score), .arg = "S", .cmds = SEARCH},
+    {.l = "--target-bpw", .help = "mixed bit widths per layer under this average bits per weight",
+     .kind = ARG_FLOAT, .at = AT(target_bpw), .lo = 2, .hi = 9, .arg = "X", .cmds = SEARCH},
+    {.l = "--calibrate", .help = "calibrate the model first (cached next to it), then use it",
+     .kind = ARG_FLAG, .at = AT(calibrate), .flag = 1, .cmds = GEN},
+};
+// clang-format on
 
-static void usage(const calm_cmd_doc *doc, const char *allowed) {
-    printf("usage: calm %s %s\n\n%s\n\noptions:\n", doc->name, doc->usage, doc->help);
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        if (!allowed_opt(allowed, &opts[i])) continue;
-        char left[64];
-        snprintf(left, sizeof left, "%s%s%s %s", opts[i].s ? opts[i].s : "", opts[i].s ? ", " : "",
-                 opts[i].l, opts[i].arg ? opts[i].arg : "");
-        printf("  %-28s %s\n", left, opts[i].help);
-    }
-    printf("  %-28s %s\n", "-h, --help", "show this help");
-}
+#define N_OPTS (sizeof opts / sizeof opts[0])
 
-static int to_int(const char *opt, const char *v, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "error: %s expects an integer in [%d, %d], got '%s'\n", opt, lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
-static int to_float(const char *opt, const char *v, float lo, float hi, float *out) {
-    char *end;
-    float x = strtof(v, &end);
-    if (*end || end == v || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "error: %s expects a number in [%g, %g], got '%s'\n", opt, lo, hi, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc,
-                    const char *allowed) {
+static void defaults(calm_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 256;
     o->batch = 512;
@@ -116,180 +167,141 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd_doc *doc
     o->pool = "rtn,gptq,awq,hadamard,hero";
     o->granularity = "block";
     o->score = "cka";
-    int positional = 0;
+    o->bench.pp = 512;
+    o->bench.tg = 128;
+    o->bench.reps = 5;
+}
+
+// The entry for argument a that cmd takes; else *named gets an entry of that name that another
+// command takes (or NULL when no option has that name).
+static const opt *find(const char *a, const calm_cmd *cmd, const opt **named) {
+    *named = NULL;
+    for (size_t k = 0; k < N_OPTS; k++) {
+        if ((!opts[k].s || strcmp(a, opts[k].s)) && strcmp(a, opts[k].l)) continue;
+        if (opts[k].cmds & cmd->id) return &opts[k];
+        *named = &opts[k];
+    }
+    return NULL;
+}
+
+static void usage(const calm_cmd *cmd) {
+    printf("usage: calm %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->help);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt *p = &opts[i];
+        if (!(p->cmds & cmd->id)) continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s %s", p->s ? p->s : "", p->s ? ", " : "", p->l,
+                 p->arg ? p->arg : "");
+        printf("  %-28s %s\n", left, p->help);
+    }
+    printf("  %-28s %s\n", "-h, --help", "show this help");
+}
+
+static int bad_value(const opt *p, const char *name, const char *v) {
+    if (p->expects)
+        fprintf(stderr, "error: %s expects %s, got '%s'\n", name, p->expects, v);
+    else if (p->kind == ARG_INT)
+        fprintf(stderr, "error: %s expects an integer in [%d, %d], got '%s'\n", name, (int)p->lo,
+                (int)p->hi, v);
+    else
+        fprintf(stderr, "error: %s expects a number in [%g, %g], got '%s'\n", name, p->lo, p->hi,
+                v);
+    return -1;
+}
+
+static int parse_int(const char *v, const opt *p, long *out, char **end) {
+    errno = 0;
+    *out = strtol(v, end, 10);
+    return !errno && *end != v && *out >= p->lo && *out <= p->hi;
+}
+
+// Stores the value v of option p (spelled `name` on the command line) into o.
+static int store(calm_opts *o, const opt *p, const char *name, const char *v) {
+    char *dst = (char *)o + p->at, *end;
+    long x;
+    switch (p->kind) {
+    case ARG_FLAG:
+        *(int *)dst = p->flag;
+        return 0;
+    case ARG_STRING:
+        *(const char **)dst = v;
+        return 0;
+    case ARG_INT:
+        if (!parse_int(v, p, &x, &end) || *end) return bad_value(p, name, v);
+        if (p->set)
+            p->set(o, (double)x);
+        else
+            *(int *)dst = (int)x;
+        return 0;
+    case ARG_FLOAT: {
+        float f = strtof(v, &end);
+        if (*end || end == v || !(f >= p->lo && f <= p->hi)) return bad_value(p, name, v);
+        *(float *)dst = f;
+        return 0;
+    }
+    case ARG_LIST: {
+        calm_int_list *l = (calm_int_list *)dst;
+        l->n = 0;
+        for (const char *s = v; *s && l->n < 16; s = end + 1) { // the first 16 count
+            if (!parse_int(s, p, &x, &end) || (*end && *end != ',')) return bad_value(p, name, v);
+            l->v[l->n++] = (int)x;
+            if (!*end) break;
+        }
+        return l->n ? 0 : bad_value(p, name, v);
+    }
+    }
+    return -1;
+}
+
+int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd *cmd) {
+    defaults(o);
+    const opt *named, *model = find("--model", cmd, &named);
+    int positional = 0, alone = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(doc, allowed);
+            usage(cmd);
             return 1;
         }
-        const struct opt *op = NULL;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-            if ((opts[k].s && !strcmp(a, opts[k].s)) || !strcmp(a, opts[k].l)) op = &opts[k];
-        if (!op) {
+        const opt *p = find(a, cmd, &named);
+        if (!p && named) {
+            fprintf(stderr, "error: calm %s does not take %s\n", cmd->name, named->l);
+            return -1;
+        }
+        if (!p) {
             // A single positional argument names the model (calm inspect MODEL).
-            if (a[0] != '-' && !positional && strstr(allowed, "model")) {
+            if (a[0] != '-' && !positional && model) {
                 o->model = a;
                 positional = 1;
                 continue;
             }
-            fprintf(stderr, "error: calm %s: unknown option '%s' (see calm %s --help)\n", doc->name,
-                    a, doc->name);
+            fprintf(stderr, "error: calm %s: unknown option '%s' (see calm %s --help)\n", cmd->name,
+                    a, cmd->name);
             return -1;
         }
-        if (!allowed_opt(allowed, op)) {
-            fprintf(stderr, "error: calm %s does not take %s\n", doc->name, op->l);
+        if (p->alone && argc != 2) {
+            fprintf(stderr, "error: calm %s does not take %s\n", cmd->name, p->l);
             return -1;
         }
+        alone |= p->alone;
         const char *v = NULL;
-        if (op->arg) {
+        if (p->kind != ARG_FLAG) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "error: %s needs a value (%s)\n", a, op->arg);
+                fprintf(stderr, "error: %s needs a value (%s)\n", a, p->arg);
                 return -1;
             }
             v = argv[++i];
         }
-        const char *l = op->l;
-        int rc = 0;
-        if (!strcmp(l, "--model"))
-            o->model = v;
-        else if (!strcmp(l, "--prompt"))
-            o->prompt = v;
-        else if (!strcmp(l, "--file"))
-            o->file = v;
-        else if (!strcmp(l, "--output"))
-            o->out = v;
-        else if (!strcmp(l, "--system"))
-            o->system = v;
-        else if (!strcmp(l, "--type"))
-            o->type = v;
-        else if (!strcmp(l, "--format"))
-            o->format = v;
-        else if (!strcmp(l, "--n-predict"))
-            rc = to_int(a, v, 0, 1 << 30, &o->n_predict);
-        else if (!strcmp(l, "--threads"))
-            rc = to_int(a, v, 1, 1024, &o->threads);
-        else if (!strcmp(l, "--ctx-size"))
-            rc = to_int(a, v, 8, 1 << 20, &o->ctx);
-        else if (!strcmp(l, "--batch-size"))
-            rc = to_int(a, v, 1, 1 << 16, &o->batch);
-        else if (!strcmp(l, "--chunks"))
-            rc = to_int(a, v, 1, 1 << 30, &o->chunks);
-        else if (!strcmp(l, "--temp"))
-            rc = to_float(a, v, 0, 100, &o->sp.temp);
-        else if (!strcmp(l, "--top-k"))
-            rc = to_int(a, v, 0, 1 << 30, &o->sp.top_k);
-        else if (!strcmp(l, "--top-p"))
-            rc = to_float(a, v, 0, 1, &o->sp.top_p);
-        else if (!strcmp(l, "--min-p"))
-            rc = to_float(a, v, 0, 1, &o->sp.min_p);
-        else if (!strcmp(l, "--repeat-penalty"))
-            rc = to_float(a, v, 0.01f, 100, &o->sp.repeat_penalty);
-        else if (!strcmp(l, "--seed")) {
-            int s;
-            rc = to_int(a, v, 0, 2147483647, &s);
-            o->sp.seed = (uint64_t)s;
-        } else if (!strcmp(l, "--chat"))
-            o->chat = 1;
-        else if (!strcmp(l, "--ids"))
-            o->show_ids = 1;
-        else if (!strcmp(l, "--no-bos"))
-            o->add_bos = 0;
-        else if (!strcmp(l, "--no-parse-special"))
-            o->parse_special = 0;
-        else if (!strcmp(l, "--tensors"))
-            o->tensors = 1;
-        else if (!strcmp(l, "--algo"))
-            o->algo = v;
-        else if (!strcmp(l, "--bits"))
-            rc = to_int(a, v, 2, 8, &o->bits);
-        else if (!strcmp(l, "--group"))
-            rc = to_int(a, v, 32, 128, &o->group);
-        else if (!strcmp(l, "--sym"))
-            o->sym = 1;
-        else if (!strcmp(l, "--act-order"))
-            o->act_order = 1;
-        else if (!strcmp(l, "--alpha"))
-            rc = to_float(a, v, 0, 1, &o->alpha);
-        else if (!strcmp(l, "--no-clip"))
-            o->no_clip = 1;
-        else if (!strcmp(l, "--data"))
-            o->data = v;
-        else if (!strcmp(l, "--samples"))
-            rc = to_int(a, v, 1, 1 << 20, &o->samples);
-        else if (!strcmp(l, "--holdout"))
-            rc = to_int(a, v, 0, 1 << 20, &o->holdout);
-        else if (!strcmp(l, "--embd-type"))
-            o->embd_type = v;
-        else if (!strcmp(l, "--pool"))
-            o->pool = v;
-        else if (!strcmp(l, "--granularity"))
-            o->granularity = v;
-        else if (!strcmp(l, "--score"))
-            o->score = v;
-        else if (!strcmp(l, "--target-bpw"))
-            rc = to_float(a, v, 2, 9, &o->target_bpw);
-        else if (!strcmp(l, "--calibrate"))
-            o->calibrate = 1;
-        if (rc) return -1;
+        if (store(o, p, a, v)) return -1;
     }
-    if (strstr(allowed, "model") && !o->model) {
-        fprintf(stderr, "error: calm %s: no model given (-m PATH; see calm %s --help)\n", doc->name,
-                doc->name);
+    if (model && !o->model && !alone) {
+        fprintf(stderr, "error: calm %s: no model given (-m PATH; see calm %s --help)\n", cmd->name,
+                cmd->name);
+        return -1;
+    }
+    if (cmd->needs && !*(const char **)((const char *)o + cmd->needs_at)) {
+        fprintf(stderr, "error: calm %s: %s\n", cmd->name, cmd->needs);
         return -1;
     }
     return 0;
-}
-
-int calm_tokenizer_load(const calm_model *m, calm_tokenizer *t, calm_err *e) {
-    if (m->hf) return calm_hf_tokenizer(m->hf, t, e);
-    return calm_tokenizer_from_gguf(t, &m->gguf, e);
-}
-
-int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
-    double t0 = calm_now();
-    calm_err e;
-    if (calm_model_load(m, path, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return -1;
-    }
-    if ((t && calm_tokenizer_load(m, t, &e)) || calm_model_pack(m, &e)) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        calm_model_free(m);
-        return -1;
-    }
-    fprintf(stderr, "calm: loaded %s (%s, %d layers, dim %d) in %.0f ms\n", path, m->cfg.arch,
-            m->cfg.n_layers, m->cfg.dim, 1e3 * (calm_now() - t0));
-    return 0;
-}
-
-char *calm_read_file(const char *path, size_t *n, calm_err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno)), NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            cap = (len + 65536 + 1) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return calm_fail(e, "%s: out of memory", path), NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + len, 1, 65536, f);
-        len += r;
-        if (r < 65536) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return calm_fail(e, "%s: read error", path), NULL;
-    }
-    buf[len] = 0;
-    *n = len;
-    return buf;
 }

@@ -6,23 +6,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "load.h"
 #include "../kernels/matmul.h"
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
-
-// Parses "1,2,4" into up to cap integers; returns the count or -1.
-static int int_list(const char *s, int *out, int cap) {
-    int n = 0;
-    while (*s && n < cap) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v <= 0 || v > 4096) return -1;
-        out[n++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return -1;
-    }
-    return n;
-}
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, s2 = 0;
@@ -32,59 +19,26 @@ static void stats(const double *v, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
 }
 
-int cmd_bench(int argc, char **argv) {
-    static const calm_cmd_doc doc = {
-        "bench", "-m MODEL [-p 512] [-n 128] [-r 5] [-t 1,2]",
-        "Measures prompt processing (a batch of -p tokens on an empty context) and generation\n"
-        "(-n tokens one at a time) in tokens/s, -r repetitions each, for each thread count."};
-    // bench reads -p and -n as numbers, and -t as a list: take them before the shared parser.
-    int pp = 512, tg = 128, reps = 5, threads[16], n_threads = 0;
-    char *rest[64];
-    int nr = 0;
-    for (int i = 0; i < argc && nr < 63; i++) {
-        const char *a = argv[i];
-        if (i + 1 < argc &&
-            (!strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-r") || !strcmp(a, "-t"))) {
-            int *dst = !strcmp(a, "-p") ? &pp : !strcmp(a, "-n") ? &tg : &reps;
-            if (!strcmp(a, "-t")) {
-                n_threads = int_list(argv[++i], threads, 16);
-                if (n_threads <= 0) {
-                    fprintf(stderr, "error: -t expects a list like 1,2,4, got '%s'\n", argv[i]);
-                    return 2;
-                }
-                continue;
-            }
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 1 << 20 || (dst == &reps && v < 1)) {
-                fprintf(stderr, "error: %s expects a count, got '%s'\n", a, argv[i]);
-                return 2;
-            }
-            *dst = (int)v;
-            continue;
-        }
-        rest[nr++] = argv[i];
-    }
-    calm_opts o;
-    int rc = calm_parse_opts(nr, rest, &o, &doc, "model");
-    if (rc) return rc > 0 ? 0 : 2;
-    if (n_threads == 0) threads[n_threads++] = calm_physical_cores();
+int cmd_bench(const calm_opts *o) {
+    int pp = o->bench.pp, tg = o->bench.tg, reps = o->bench.reps, rc = 0;
+    calm_int_list threads = o->bench.threads;
+    if (threads.n == 0) threads.v[threads.n++] = calm_physical_cores();
     calm_err e;
     calm_model m;
-    if (calm_load(o.model, &m, NULL)) return 1;
+    if (calm_load_for(o, &m, NULL)) return 1;
     int64_t params;
     size_t bytes;
     calm_model_size(&m, &params, &bytes);
     int n_toks = pp > 0 ? pp : 1; // generation starts from toks[0] even when -p 0
     int *toks = malloc(sizeof(int) * (size_t)n_toks);
     for (int i = 0; i < n_toks; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)m.cfg.vocab_size);
-    const char *name = strrchr(o.model, '/') ? strrchr(o.model, '/') + 1 : o.model;
+    const char *name = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
     printf("| model                          |       size |     params | kernels | threads |  test "
            "|                  t/s |\n");
     printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: "
            "| -------------------: |\n");
-    for (int ti = 0; ti < n_threads; ti++) {
-        calm_threads_init(threads[ti]);
+    for (int ti = 0; ti < threads.n; ti++) {
+        calm_threads_init(threads.v[ti]);
         calm_state s;
         if (calm_state_init(&s, &m, pp + tg + 1, pp > 0 ? pp : 1, &e)) {
             fprintf(stderr, "error: %s\n", e.msg);
@@ -121,7 +75,7 @@ int cmd_bench(int argc, char **argv) {
             double mean, sd;
             stats(v, reps, &mean, &sd);
             printf("| %-30.30s | %6.2f MiB | %8.2f M | %-7s | %7d | %2s%-3d | %12.2f ± %6.2f |\n",
-                   name, bytes / 1048576.0, params / 1e6, calm_isa_name(), threads[ti],
+                   name, bytes / 1048576.0, params / 1e6, calm_isa_name(), threads.v[ti],
                    test ? "tg" : "pp", n, mean, sd);
             fflush(stdout);
         }

@@ -6,6 +6,7 @@
 
 #include "calibrate.h"
 #include "cli.h"
+#include "load.h"
 #include "quant_opts.h"
 #include "../kernels/types.h"
 #include "../quant/search.h"
@@ -77,35 +78,13 @@ int calm_calibrate_to(const calm_model *m, const calm_tokenizer *t, const calm_s
     return 0;
 }
 
-int cmd_calibrate(int argc, char **argv) {
-    static const calm_cmd_doc doc = {
-        "calibrate",
-        "-m FP_MODEL --data FILE -o OUT.gguf [--pool LIST] [--bits 4 | --target-bpw 3.5] "
-        "[--granularity block|linear]",
-        "The CALM search. Layer by layer, every algorithm of the pool quantizes the layer; the\n"
-        "quantized layer runs on the calibration inputs that the layers already chosen produce,\n"
-        "and the one whose output keeps the highest linear CKA with the full-precision layer's\n"
-        "output wins. The result is one GGUF with each layer in its winner's format; its metadata\n"
-        "records the algorithm and CKA of every matrix. Then: calm chat -m OUT.gguf.\n"
-        "With --type q4_0|q4_1|q8_0 and a pool without input transforms (rtn, gptq) every tensor\n"
-        "keeps a ggml type and the file loads in llama.cpp too."};
-    calm_opts o;
-    int rc = calm_parse_opts(
-        argc, argv, &o, &doc,
-        "model output pool bits group type target-bpw granularity score data "
-        "samples holdout ctx-size seed embd-type sym act-order alpha no-clip threads");
-    if (rc) return rc > 0 ? 0 : 2;
-    if (!o.out) {
-        fprintf(stderr, "error: calm calibrate: no output (-o OUT.gguf)\n");
-        return 2;
-    }
+int cmd_calibrate(const calm_opts *o) {
     calm_search_opts so;
-    if (calm_search_opts_from(&o, &so)) return 2;
-    calm_threads_init(o.threads);
+    if (calm_search_opts_from(o, &so)) return 2;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o.model, &m, &t)) return 1;
-    rc = calm_calibrate_to(&m, &t, &so, o.out, o.out);
+    if (calm_load_for(o, &m, &t)) return 1;
+    int rc = calm_calibrate_to(&m, &t, &so, o->out, o->out);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     return rc ? 1 : 0;
@@ -123,11 +102,11 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     if (calm_search_opts_from(&co, &so)) return -1;
     // The cache key: calm's version, the model file, every option and the calibration text.
     struct stat ms;
-    calm_err e;
     size_t n = 0;
-    char *text = calm_read_file(so.data, &n, &e);
-    if (stat(o->model, &ms) != 0 || !text) {
-        fprintf(stderr, "error: %s\n", text ? "cannot stat the model" : e.msg);
+    char *text = calm_read_text(so.data, &n);
+    if (!text) return -1;
+    if (stat(o->model, &ms) != 0) {
+        fprintf(stderr, "error: cannot stat the model\n");
         free(text);
         return -1;
     }

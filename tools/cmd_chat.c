@@ -5,13 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "calibrate.h"
 #include "cli.h"
+#include "load.h"
+#include "timings.h"
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
-#include "../runtime/threads.h"
-
-void calm_print_timings(const calm_gen_stats *st);
 
 // Reads one line: with line editing on a terminal, plainly otherwise (pipes, tests).
 static char *read_line(int tty) {
@@ -31,35 +29,16 @@ static char *read_line(int tty) {
     return l;
 }
 
-int cmd_chat(int argc, char **argv) {
-    static const calm_cmd_doc doc = {
-        "chat", "-m MODEL [options]",
-        "Interactive chat. Type a message and press Enter; an empty line or Ctrl-D ends the chat,\n"
-        "/reset starts a new conversation. With --calibrate (and --data FILE), MODEL is a\n"
-        "full-precision model: it is calibrated once with calm calibrate's search, the result is\n"
-        "cached next to it and reused, and the chat runs on the calibrated model."};
-    calm_opts o;
-    int rc = calm_parse_opts(
-        argc, argv, &o, &doc,
-        "model n-predict threads ctx-size batch-size temp top-k top-p min-p "
-        "repeat-penalty seed system calibrate pool bits group target-bpw granularity score data "
-        "samples holdout embd-type");
-    if (rc) return rc > 0 ? 0 : 2;
-    char calibrated[1200];
-    if (o.calibrate) { // calibrate once (cached next to the model), then run the hybrid model
-        if (calm_calibrated_model(&o, calibrated, sizeof calibrated)) return 1;
-        o.model = calibrated;
-    }
-    calm_threads_init(o.threads);
+int cmd_chat(const calm_opts *o) {
     calm_err e;
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok)) return 1;
+    if (calm_load_for(o, &m, &tok)) return 1;
     calm_chat_template ct = calm_chat_detect(tok.chat_template);
     calm_state s;
     calm_sampler smp;
-    if (calm_state_init(&s, &m, o.ctx ? o.ctx : 4096, o.batch, &e) ||
-        calm_sampler_init(&smp, o.sp, m.cfg.vocab_size)) {
+    if (calm_state_init(&s, &m, o->ctx ? o->ctx : 4096, o->batch, &e) ||
+        calm_sampler_init(&smp, o->sp, m.cfg.vocab_size)) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 1;
     }
@@ -69,7 +48,7 @@ int cmd_chat(int argc, char **argv) {
     calm_msg msgs[2];
     int turn = 0;
     calm_gen_stats st = {0};
-    rc = 0;
+    int rc = 0;
     for (char *line; (line = read_line(tty)) != NULL; free(line)) {
         if (!*line) {
             free(line);
@@ -81,7 +60,7 @@ int cmd_chat(int argc, char **argv) {
             continue;
         }
         int n = 0;
-        if (turn == 0 && o.system) msgs[n++] = (calm_msg){"system", o.system};
+        if (turn == 0 && o->system) msgs[n++] = (calm_msg){"system", o->system};
         msgs[n++] = (calm_msg){"user", line};
         // Later turns render as a continuation: no default system prompt, no BOS.
         char *text = calm_chat_render(&ct, msgs, n, turn == 0 ? 0 : n - 1, 1);
@@ -111,7 +90,7 @@ int cmd_chat(int argc, char **argv) {
             free(ids);
             continue;
         }
-        if (calm_generate(&s, &tok, &smp, ids, (int)n_ids, o.n_predict, stdout, &st, &e)) {
+        if (calm_generate(&s, &tok, &smp, ids, (int)n_ids, o->n_predict, stdout, &st, &e)) {
             fprintf(stderr, "\nerror: %s\n", e.msg);
             rc = 1;
         }

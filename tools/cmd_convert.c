@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "load.h"
 #include "../runtime/model_gguf.h"
 #include "../runtime/model_hf.h"
 #include "../kernels/types.h"
@@ -35,8 +36,7 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         const calm_type_traits *dtt = calm_type_get(dt);
         if (cols % dtt->block_size)
             dt = CALM_TYPE_F16, dtt = calm_type_get(dt); // rows too short for a group
-        size_t es = dt == CALM_TYPE_F32 ? 4 : 2, srow = calm_row_size(s->type, cols);
-        size_t drow = calm_row_size(dt, cols);
+        size_t srow = calm_row_size(s->type, cols), drow = calm_row_size(dt, cols);
         uint8_t *buf = malloc((size_t)rows * drow);
         float *tmp = malloc((size_t)cols * sizeof(float));
         if (!buf || !tmp) {
@@ -63,7 +63,6 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
         }
         free(tmp);
         bufs[i] = buf;
-        (void)es;
         gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, buf, (size_t)rows * drow);
     }
     if (!rc) rc = gguf_writer_write(&w, out, e);
@@ -73,57 +72,43 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
     return rc;
 }
 
-int cmd_convert(int argc, char **argv) {
-    static const calm_cmd_doc doc = {
-        "convert", "-m IN -o OUT [--type f32|f16|bf16|qgB_G] [--format gguf|hf]",
-        "Writes IN (GGUF or HF directory) with full-precision weights: a GGUF file, or with\n"
-        "--format hf a directory with config.json, model.safetensors and the tokenizer files.\n"
-        "--type qgB_G (B = 2, 3, 4, 8 bits; G = 32, 64, 128) rounds matrices to nearest into "
-        "calm's\n"
-        "group format (GGUF only; the PTQ algorithms are in calm quantize)."};
-    calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc, "model output type format");
-    if (rc) return rc > 0 ? 0 : 2;
+int cmd_convert(const calm_opts *o) {
     uint32_t type;
-    if (!strcmp(o.type, "f32"))
+    if (!strcmp(o->type, "f32"))
         type = CALM_TYPE_F32;
-    else if (!strcmp(o.type, "f16"))
+    else if (!strcmp(o->type, "f16"))
         type = CALM_TYPE_F16;
-    else if (!strcmp(o.type, "bf16"))
+    else if (!strcmp(o->type, "bf16"))
         type = CALM_TYPE_BF16;
     else {
         int b = 0, g = 0;
-        int qg = sscanf(o.type, "qg%d_%d", &b, &g) == 2 ? calm_type_qg(b, g) : -1;
+        int qg = sscanf(o->type, "qg%d_%d", &b, &g) == 2 ? calm_type_qg(b, g) : -1;
         if (qg < 0) {
             fprintf(stderr,
                     "error: --type must be f32, f16, bf16 or qgB_G (e.g. qg4_128), not '%s'\n",
-                    o.type);
+                    o->type);
             return 2;
         }
         type = (uint32_t)qg;
     }
-    int hf = !strcmp(o.format, "hf");
+    int hf = !strcmp(o->format, "hf");
     if (hf && calm_type_get(type)->qg_bits) {
         fprintf(stderr, "error: --format hf takes f32, f16 or bf16\n");
         return 2;
     }
-    if (!hf && strcmp(o.format, "gguf")) {
-        fprintf(stderr, "error: --format must be gguf or hf, not '%s'\n", o.format);
-        return 2;
-    }
-    if (!o.out) {
-        fprintf(stderr, "error: calm convert: no output (-o PATH)\n");
+    if (!hf && strcmp(o->format, "gguf")) {
+        fprintf(stderr, "error: --format must be gguf or hf, not '%s'\n", o->format);
         return 2;
     }
     calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o.model, &m, &t)) return 1;
-    rc = hf ? calm_hf_write(&m, &t, type, o.out, &e) : write_gguf(&m, &t, type, o.out, &e);
+    if (calm_load_for(o, &m, &t)) return 1;
+    int rc = hf ? calm_hf_write(&m, &t, type, o->out, &e) : write_gguf(&m, &t, type, o->out, &e);
     if (rc)
         fprintf(stderr, "error: %s\n", e.msg);
     else
-        fprintf(stderr, "calm: wrote %s (%s, %s)\n", o.out, hf ? "hf" : "gguf", o.type);
+        fprintf(stderr, "calm: wrote %s (%s, %s)\n", o->out, hf ? "hf" : "gguf", o->type);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     return rc ? 1 : 0;

@@ -40,22 +40,15 @@ static void print_choices(calm_model *m) {
     }
 }
 
-int cmd_inspect(int argc, char **argv) {
-    static const calm_cmd_doc doc = {
-        "inspect", "MODEL [--tensors] | --system",
-        "Prints a model's hyper-parameters, metadata and tensors, or with\n"
-        "--system the CPU features and the kernels chosen for them."};
-    if (argc == 2 && !strcmp(argv[1], "--system")) {
+int cmd_inspect(const calm_opts *o) {
+    if (o->sys_info) {
         calm_threads_init(0);
         calm_print_system(stdout);
         return 0;
     }
-    calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc, "model tensors");
-    if (rc) return rc > 0 ? 0 : 2;
     calm_err e;
     calm_model m;
-    if (calm_model_load(&m, o.model, &e)) {
+    if (calm_model_load(&m, o->model, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 1;
     }
@@ -63,7 +56,7 @@ int cmd_inspect(int argc, char **argv) {
     int64_t params;
     size_t bytes;
     calm_model_size(&m, &params, &bytes);
-    printf("model:        %s\n", o.model);
+    printf("model:        %s\n", o->model);
     printf("architecture: %s\n", c->arch);
     printf("parameters:   %.1f M, %.1f MiB (%.2f bits per weight)\n", params / 1e6,
            bytes / 1048576.0, 8.0 * bytes / (double)params);
@@ -102,7 +95,7 @@ int cmd_inspect(int argc, char **argv) {
         if (count[t])
             printf("%s%s: %d", sep, calm_type_get((uint32_t)t)->name, count[t]), sep = ", ";
     printf(")\n");
-    if (o.tensors)
+    if (o->tensors)
         for (int i = 0; i < m.n_tensors; i++) {
             const calm_tensor *t = &m.tensors[i];
             printf("  %-32s %-5s [%lld, %lld]\n", t->name, calm_type_get(t->type)->name,

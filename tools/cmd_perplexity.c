@@ -5,44 +5,30 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "load.h"
 #include "../runtime/generate.h"
-#include "../runtime/threads.h"
 
-int cmd_perplexity(int argc, char **argv) {
-    static const calm_cmd_doc doc = {"perplexity", "-m MODEL -f FILE [-c 512] [--chunks N]",
-                                     "Perplexity of FILE, computed as llama-perplexity does."};
-    calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc, "model file ctx-size chunks threads no-bos");
-    if (rc) return rc > 0 ? 0 : 2;
-    if (!o.file) {
-        fprintf(stderr, "error: calm perplexity: no text file (-f FILE)\n");
-        return 2;
-    }
-    int n_ctx = o.ctx ? o.ctx : 512;
-    calm_threads_init(o.threads);
-    calm_err e;
+int cmd_perplexity(const calm_opts *o) {
+    int n_ctx = o->ctx ? o->ctx : 512, rc = 0;
     size_t n;
-    char *text = calm_read_file(o.file, &n, &e);
-    if (!text) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
-    }
+    char *text = calm_read_text(o->file, &n);
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok)) {
+    if (!text || calm_load_for(o, &m, &tok)) {
         free(text);
         return 1;
     }
+    calm_err e;
     int *ids = NULL;
     double t0 = calm_now();
-    long n_tok = calm_tokenize(&tok, text, n, o.add_bos, 1, &ids);
+    long n_tok = calm_tokenize(&tok, text, n, o->add_bos, 1, &ids);
     free(text);
-    fprintf(stderr, "calm: tokenized %s: %ld tokens in %.1f s\n", o.file, n_tok, calm_now() - t0);
+    fprintf(stderr, "calm: tokenized %s: %ld tokens in %.1f s\n", o->file, n_tok, calm_now() - t0);
     long n_chunk = n_tok / n_ctx;
-    if (o.chunks && o.chunks < n_chunk) n_chunk = o.chunks;
+    if (o->chunks && o->chunks < n_chunk) n_chunk = o->chunks;
     calm_state s;
     if (n_chunk < 1) {
-        fprintf(stderr, "error: %s: %ld tokens, fewer than one chunk of %d\n", o.file, n_tok,
+        fprintf(stderr, "error: %s: %ld tokens, fewer than one chunk of %d\n", o->file, n_tok,
                 n_ctx);
         rc = 1;
     } else if (calm_state_init(&s, &m, n_ctx, n_ctx, &e)) {
@@ -57,7 +43,7 @@ int cmd_perplexity(int argc, char **argv) {
         for (long c = 0; c < n_chunk && !rc; c++) {
             int *chunk = ids + c * n_ctx;
             int saved = chunk[0];
-            if (o.add_bos && tok.add_bos && tok.bos >= 0) chunk[0] = tok.bos;
+            if (o->add_bos && tok.add_bos && tok.bos >= 0) chunk[0] = tok.bos;
             s.kv.n = 0;
             float *logits = calm_forward(&s, chunk, n_ctx, 1, &e);
             chunk[0] = saved;

@@ -5,37 +5,21 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "load.h"
 #include "quant_opts.h"
 #include "../kernels/types.h"
 #include "../quant/model_quant.h"
 #include "../runtime/generate.h"
-#include "../runtime/threads.h"
 
-int cmd_quantize(int argc, char **argv) {
-    static const calm_cmd_doc doc = {
-        "quantize", "-m FP_MODEL --algo NAME [--bits B] [--group G] [--data FILE] -o OUT.gguf",
-        "Quantizes every matrix of every transformer block with one algorithm, layer by layer:\n"
-        "each layer is quantized from the statistics of its inputs as the already quantized\n"
-        "layers before it produce them. Algorithms: rtn, hadamard (no data needed); gptq, awq,\n"
-        "smoothquant (W8A8) and hero (HeRo-Q) need --data. Weights go to calm's qgB_G formats\n"
-        "(or --type q4_0, q4_1, q8_0); token_embd/output are rounded to --embd-type."};
-    calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc,
-                             "model output algo bits group sym type act-order alpha no-clip data "
-                             "samples ctx-size seed embd-type threads");
-    if (rc) return rc > 0 ? 0 : 2;
-    const calm_algo *a = calm_algo_find(o.algo);
+int cmd_quantize(const calm_opts *o) {
+    const calm_algo *a = calm_algo_find(o->algo);
     if (!a) {
         fprintf(stderr,
                 "error: unknown --algo '%s' (rtn, gptq, awq, smoothquant, hadamard, hero)\n",
-                o.algo);
+                o->algo);
         return 2;
     }
-    if (!o.out) {
-        fprintf(stderr, "error: calm quantize: no output (-o OUT.gguf)\n");
-        return 2;
-    }
-    if (a->needs_data && !o.data) {
+    if (a->needs_data && !o->data) {
         fprintf(stderr, "error: %s needs calibration text: --data FILE (e.g. calib.raw)\n",
                 a->name);
         return 2;
@@ -43,33 +27,32 @@ int cmd_quantize(int argc, char **argv) {
     calm_quantize_opts qo;
     memset(&qo, 0, sizeof qo);
     qo.algo = a;
-    qo.calib = (calm_calib_opts){o.samples, o.ctx ? o.ctx : 512, o.sp.seed, 0};
-    qo.data = o.data;
-    int type = calm_pick_type(&o, a->name);
-    if (type < 0 || calm_qopts_from(&o, (uint32_t)type, &qo.q) ||
-        calm_pick_embd_type(o.embd_type, &qo.embd_type))
+    qo.calib = (calm_calib_opts){o->samples, o->ctx ? o->ctx : 512, o->sp.seed, 0};
+    qo.data = o->data;
+    int type = calm_pick_type(o, a->name);
+    if (type < 0 || calm_qopts_from(o, (uint32_t)type, &qo.q) ||
+        calm_pick_embd_type(o->embd_type, &qo.embd_type))
         return 2;
-    calm_threads_init(o.threads);
     calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load(o.model, &m, &t)) return 1;
-    fprintf(stderr, "calm: quantizing %s with %s to %s%s\n", o.model, a->name,
+    if (calm_load_for(o, &m, &t)) return 1;
+    fprintf(stderr, "calm: quantizing %s with %s to %s%s\n", o->model, a->name,
             calm_type_get((uint32_t)type)->name, qo.q.fmt.sym ? " (symmetric)" : "");
     double t0 = calm_now();
-    rc = calm_quantize_model(&m, &t, &qo, o.out, &e);
+    int rc = calm_quantize_model(&m, &t, &qo, o->out, &e);
     if (rc) {
         fprintf(stderr, "error: %s\n", e.msg);
     } else {
         struct stat st;
-        double mb = stat(o.out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+        double mb = stat(o->out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
         int64_t params;
         size_t bytes;
         calm_model_size(&m, &params, &bytes);
         fprintf(stderr,
                 "calm: wrote %s in %.1f s: %.1f MB, %.2f bits per weight in the blocks "
                 "(%s), %.2f over the whole file\n",
-                o.out, calm_now() - t0, mb, calm_bpw((uint32_t)type, m.cfg.dim),
+                o->out, calm_now() - t0, mb, calm_bpw((uint32_t)type, m.cfg.dim),
                 calm_type_get((uint32_t)type)->name, 8.0 * mb * 1e6 / (double)params);
     }
     calm_tokenizer_free(&t);

@@ -3,70 +3,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calibrate.h"
 #include "cli.h"
+#include "load.h"
+#include "timings.h"
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
-#include "../runtime/threads.h"
 
-void calm_print_timings(const calm_gen_stats *st) {
-    fprintf(stderr,
-            "\ncalm: prompt %d tokens in %.1f ms (%.1f tokens/s), generation %d tokens "
-            "in %.1f ms (%.1f tokens/s)\n",
-            st->n_prompt, 1e3 * st->prompt_s, st->prompt_s > 0 ? st->n_prompt / st->prompt_s : 0,
-            st->n_gen, 1e3 * st->gen_s, st->gen_s > 0 ? st->n_gen / st->gen_s : 0);
-}
-
-int cmd_run(int argc, char **argv) {
-    static const calm_cmd_doc doc = {"run", "-m MODEL -p PROMPT [options]",
-                                     "Generates text from PROMPT and streams it to stdout."};
-    calm_opts o;
-    int rc = calm_parse_opts(
-        argc, argv, &o, &doc,
-        "model prompt n-predict threads ctx-size batch-size temp top-k top-p "
-        "min-p repeat-penalty seed system chat no-bos calibrate pool bits group target-bpw "
-        "granularity score data samples holdout embd-type");
-    if (rc) return rc > 0 ? 0 : 2;
-    if (!o.prompt) {
-        fprintf(stderr, "error: calm run: no prompt (-p TEXT)\n");
-        return 2;
-    }
-    char calibrated[1200];
-    if (o.calibrate) { // calibrate once (cached next to the model), then run the hybrid model
-        if (calm_calibrated_model(&o, calibrated, sizeof calibrated)) return 1;
-        o.model = calibrated;
-    }
-    calm_threads_init(o.threads);
+int cmd_run(const calm_opts *o) {
     calm_err e;
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok)) return 1;
+    if (calm_load_for(o, &m, &tok)) return 1;
     char *text = NULL;
-    if (o.chat || o.system) {
+    if (o->chat || o->system) {
         calm_chat_template ct = calm_chat_detect(tok.chat_template);
         calm_msg msgs[2];
         int n = 0;
-        if (o.system) msgs[n++] = (calm_msg){"system", o.system};
-        msgs[n++] = (calm_msg){"user", o.prompt};
+        if (o->system) msgs[n++] = (calm_msg){"system", o->system};
+        msgs[n++] = (calm_msg){"user", o->prompt};
         text = calm_chat_render(&ct, msgs, n, 0, 1);
     }
     int *ids = NULL;
-    const char *p = text ? text : o.prompt;
-    long n_ids = calm_tokenize(&tok, p, strlen(p), o.add_bos, text != NULL, &ids);
-    int ctx = o.ctx ? o.ctx : (int)(n_ids + o.n_predict + 1);
+    const char *p = text ? text : o->prompt;
+    long n_ids = calm_tokenize(&tok, p, strlen(p), o->add_bos, text != NULL, &ids);
+    int ctx = o->ctx ? o->ctx : (int)(n_ids + o->n_predict + 1);
     calm_state s;
     calm_sampler smp;
     calm_gen_stats st = {0};
-    rc = 1;
+    int rc = 1;
     if (n_ids <= 0) {
         fprintf(stderr, "error: the prompt gives no tokens\n");
-    } else if (calm_state_init(&s, &m, ctx, o.batch, &e) == 0) {
+    } else if (calm_state_init(&s, &m, ctx, o->batch, &e) == 0) {
         if (n_ids + 1 > s.kv.seq_len) {
             fprintf(stderr, "error: prompt of %ld tokens does not fit the context of %d\n", n_ids,
                     s.kv.seq_len);
-        } else if (calm_sampler_init(&smp, o.sp, m.cfg.vocab_size) == 0) {
-            if (!text) fputs(o.prompt, stdout);
-            rc = calm_generate(&s, &tok, &smp, ids, (int)n_ids, o.n_predict, stdout, &st, &e);
+        } else if (calm_sampler_init(&smp, o->sp, m.cfg.vocab_size) == 0) {
+            if (!text) fputs(o->prompt, stdout);
+            rc = calm_generate(&s, &tok, &smp, ids, (int)n_ids, o->n_predict, stdout, &st, &e);
             if (rc)
                 fprintf(stderr, "\nerror: %s\n", e.msg);
             else

@@ -4,38 +4,29 @@
 #include <string.h>
 
 #include "cli.h"
+#include "load.h"
 
-int cmd_tokenize(int argc, char **argv) {
-    static const calm_cmd_doc doc = {"tokenize", "-m MODEL (-p TEXT | -f FILE) [--ids]",
-                                     "Prints each token id and its text, or with --ids a list."};
-    calm_opts o;
-    int rc = calm_parse_opts(argc, argv, &o, &doc, "model prompt file ids no-bos no-parse-special");
-    if (rc) return rc > 0 ? 0 : 2;
-    calm_err e;
+int cmd_tokenize(const calm_opts *o) {
     char *text = NULL;
     size_t n = 0;
-    if (o.file) {
-        if (!(text = calm_read_file(o.file, &n, &e))) {
-            fprintf(stderr, "error: %s\n", e.msg);
-            return 1;
-        }
-    } else if (!o.prompt) {
+    if (!o->file && !o->prompt) {
         fprintf(stderr, "error: calm tokenize: give -p TEXT or -f FILE\n");
         return 2;
     }
     calm_model m;
     calm_tokenizer tok;
-    if (calm_load(o.model, &m, &tok)) {
+    if ((o->file && !(text = calm_read_text(o->file, &n))) || calm_load_for(o, &m, &tok)) {
         free(text);
         return 1;
     }
+    int rc = 0;
     int *ids = NULL;
-    long k = calm_tokenize(&tok, text ? text : o.prompt, text ? n : strlen(o.prompt), o.add_bos,
-                           o.parse_special, &ids);
+    long k = calm_tokenize(&tok, text ? text : o->prompt, text ? n : strlen(o->prompt), o->add_bos,
+                           o->parse_special, &ids);
     if (k < 0) {
         fprintf(stderr, "error: tokenization failed (out of memory)\n");
         rc = 1;
-    } else if (o.show_ids) {
+    } else if (o->show_ids) {
         putchar('[');
         for (long i = 0; i < k; i++) printf("%s%d", i ? ", " : "", ids[i]);
         printf("]\n");

@@ -1,0 +1,82 @@
+#include "load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calibrate.h"
+#include "../runtime/tokenizer.h"
+#include "../runtime/generate.h"
+#include "../runtime/threads.h"
+
+static int load_tokenizer(const calm_model *m, calm_tokenizer *t, calm_err *e) {
+    if (m->hf) return calm_hf_tokenizer(m->hf, t, e);
+    return calm_tokenizer_from_gguf(t, &m->gguf, e);
+}
+
+int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
+    double t0 = calm_now();
+    calm_err e;
+    if (calm_model_load(m, path, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return -1;
+    }
+    if ((t && load_tokenizer(m, t, &e)) || calm_model_pack(m, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        calm_model_free(m);
+        return -1;
+    }
+    fprintf(stderr, "calm: loaded %s (%s, %d layers, dim %d) in %.0f ms\n", path, m->cfg.arch,
+            m->cfg.n_layers, m->cfg.dim, 1e3 * (calm_now() - t0));
+    return 0;
+}
+
+int calm_load_for(const calm_opts *o, calm_model *m, calm_tokenizer *t) {
+    char calibrated[1200];
+    const char *path = o->model;
+    if (o->calibrate) {
+        if (calm_calibrated_model(o, calibrated, sizeof calibrated)) return -1;
+        path = calibrated;
+    }
+    calm_threads_init(o->threads);
+    return calm_load(path, m, t);
+}
+
+static char *read_file(const char *path, size_t *n, calm_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 + 1 > cap) {
+            cap = (len + 65536 + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return calm_fail(e, "%s: out of memory", path), NULL;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + len, 1, 65536, f);
+        len += r;
+        if (r < 65536) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return calm_fail(e, "%s: read error", path), NULL;
+    }
+    buf[len] = 0;
+    *n = len;
+    return buf;
+}
+
+char *calm_read_text(const char *path, size_t *n) {
+    calm_err e;
+    char *text = read_file(path, n, &e);
+    if (!text) fprintf(stderr, "error: %s\n", e.msg);
+    return text;
+}
