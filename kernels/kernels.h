@@ -101,14 +101,33 @@ static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
     CALM_VEC_DOT_BY_NT(dot_qg8_64_q8x, body, 8, 64)                                                \
     CALM_VEC_DOT_BY_NT(dot_qg8_128_q8x, body, 8, 128)
 
-// The table entries of the group formats' kernels that CALM_QG_DOTS defines.
-#define CALM_QG_TABLE                                                                              \
+// The float-activation kernels dot_<type>_f32 from float_body (f32, f16, bf16 weights) and
+// dequant_body (Q5_0, Q5_1, Q4_K, Q5_K: dequantize a block, then a float dot), both called as
+// body(n, w, x, xs, out, type, nt).
+#define CALM_FLOAT_DOTS(float_body, dequant_body)                                                  \
+    CALM_VEC_DOT_BY_NT(dot_f32_f32, float_body, CALM_TYPE_F32)                                     \
+    CALM_VEC_DOT_BY_NT(dot_f16_f32, float_body, CALM_TYPE_F16)                                     \
+    CALM_VEC_DOT_BY_NT(dot_bf16_f32, float_body, CALM_TYPE_BF16)                                   \
+    CALM_VEC_DOT_BY_NT(dot_q5_0_f32, dequant_body, CALM_TYPE_Q5_0)                                 \
+    CALM_VEC_DOT_BY_NT(dot_q5_1_f32, dequant_body, CALM_TYPE_Q5_1)                                 \
+    CALM_VEC_DOT_BY_NT(dot_q4_k_f32, dequant_body, CALM_TYPE_Q4_K)                                 \
+    CALM_VEC_DOT_BY_NT(dot_q5_k_f32, dequant_body, CALM_TYPE_Q5_K)
+
+// The vec_dot entries every ISA names alike: dot_<weight>_<activation> for the float and
+// dequantized types (f32 activations), the integer formats (q8x) and W8A8 (q8t). An ISA file
+// defines them (CALM_FLOAT_DOTS, CALM_QG_DOTS and its own) and adds the ones only it has (Q6_K).
+#define CALM_DOT_TABLE                                                                             \
+    [CALM_TYPE_F32] = dot_f32_f32, [CALM_TYPE_F16] = dot_f16_f32, [CALM_TYPE_BF16] = dot_bf16_f32, \
+    [CALM_TYPE_Q5_0] = dot_q5_0_f32, [CALM_TYPE_Q5_1] = dot_q5_1_f32,                              \
+    [CALM_TYPE_Q4_K] = dot_q4_k_f32, [CALM_TYPE_Q5_K] = dot_q5_k_f32,                              \
+    [CALM_TYPE_Q4_0] = dot_q4_0_q8x, [CALM_TYPE_Q4_1] = dot_q4_1_q8x,                              \
+    [CALM_TYPE_Q8_0] = dot_q8_0_q8x, [CALM_TYPE_W8A8] = dot_w8a8_q8t,                              \
     [CALM_TYPE_QG + 0] = dot_qg2_32_q8x, [CALM_TYPE_QG + 1] = dot_qg2_64_q8x,                      \
-                    [CALM_TYPE_QG + 2] = dot_qg2_128_q8x, [CALM_TYPE_QG + 3] = dot_qg3_32_q8x,     \
-                    [CALM_TYPE_QG + 4] = dot_qg3_64_q8x, [CALM_TYPE_QG + 5] = dot_qg3_128_q8x,     \
-                    [CALM_TYPE_QG + 6] = dot_qg4_32_q8x, [CALM_TYPE_QG + 7] = dot_qg4_64_q8x,      \
-                    [CALM_TYPE_QG + 8] = dot_qg4_128_q8x, [CALM_TYPE_QG + 9] = dot_qg8_32_q8x,     \
-                    [CALM_TYPE_QG + 10] = dot_qg8_64_q8x, [CALM_TYPE_QG + 11] = dot_qg8_128_q8x
+    [CALM_TYPE_QG + 2] = dot_qg2_128_q8x, [CALM_TYPE_QG + 3] = dot_qg3_32_q8x,                     \
+    [CALM_TYPE_QG + 4] = dot_qg3_64_q8x, [CALM_TYPE_QG + 5] = dot_qg3_128_q8x,                     \
+    [CALM_TYPE_QG + 6] = dot_qg4_32_q8x, [CALM_TYPE_QG + 7] = dot_qg4_64_q8x,                      \
+    [CALM_TYPE_QG + 8] = dot_qg4_128_q8x, [CALM_TYPE_QG + 9] = dot_qg8_32_q8x,                     \
+    [CALM_TYPE_QG + 10] = dot_qg8_64_q8x, [CALM_TYPE_QG + 11] = dot_qg8_128_q8x
 
 // The per-ISA tables; kernels/isa.c picks one at start-up.
 extern const calm_isa calm_isa_scalar;
@@ -125,6 +144,10 @@ extern const calm_isa calm_isa_neon;
 void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
                         int hd, float scale, float *scores, float *out);
 void calm_silu_mul_scalar(float *g, const float *u, size_t n);
+// The packed panels' reference (kernels/pack.h): the 16 sums per token of panel `panel` for nt
+// tokens of q8x activations x (rows x_stride bytes apart), to out[t * 16 + j].
+void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t x_stride, int nt,
+                           float *out);
 #if defined(__x86_64__)
 void calm_attend_avx2(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                       float scale, float *scores, float *out);

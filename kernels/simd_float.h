@@ -3,7 +3,8 @@
 // x86, attention for one head and SiLU-gating (exponentials from SLEEF, 1.0 ulp). The vector
 // primitives (calm_vf_*) are chosen by the flags the including file is compiled with: AVX-512F,
 // AVX2 + FMA + F16C, or NEON. A new ISA adds its branch of primitives here; its kernel files then
-// instantiate the bodies with CALM_FLOAT_DOTS and the calm_*_body functions.
+// instantiate the bodies with CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body) and
+// the calm_*_body functions.
 #ifndef CALM_SIMD_FLOAT_H
 #define CALM_SIMD_FLOAT_H
 
@@ -14,44 +15,48 @@
 
 #define CALM_INLINE static inline __attribute__((always_inline))
 
+// The element-wise x86 primitives, whose intrinsics differ only in their prefix p (_mm256, _mm512).
+#define CALM_VF_X86_OPS(p)                                                                         \
+    CALM_INLINE calm_vf calm_vf_zero(void) {                                                       \
+        return p##_setzero_ps();                                                                   \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_set1(float a) {                                                    \
+        return p##_set1_ps(a);                                                                     \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_load(const float *q) {                                             \
+        return p##_loadu_ps(q);                                                                    \
+    }                                                                                              \
+    CALM_INLINE void calm_vf_store(float *q, calm_vf v) {                                          \
+        p##_storeu_ps(q, v);                                                                       \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_fma(calm_vf a, calm_vf b, calm_vf c) {                             \
+        return p##_fmadd_ps(a, b, c);                                                              \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_mul(calm_vf a, calm_vf b) {                                        \
+        return p##_mul_ps(a, b);                                                                   \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_add(calm_vf a, calm_vf b) {                                        \
+        return p##_add_ps(a, b);                                                                   \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_sub(calm_vf a, calm_vf b) {                                        \
+        return p##_sub_ps(a, b);                                                                   \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_div(calm_vf a, calm_vf b) {                                        \
+        return p##_div_ps(a, b);                                                                   \
+    }
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #include <sleef.h>
 typedef __m512 calm_vf;
 enum { CALM_VF_W = 16 };
-CALM_INLINE calm_vf calm_vf_zero(void) {
-    return _mm512_setzero_ps();
-}
-CALM_INLINE calm_vf calm_vf_set1(float a) {
-    return _mm512_set1_ps(a);
-}
-CALM_INLINE calm_vf calm_vf_load(const float *p) {
-    return _mm512_loadu_ps(p);
-}
-CALM_INLINE void calm_vf_store(float *p, calm_vf v) {
-    _mm512_storeu_ps(p, v);
-}
+CALM_VF_X86_OPS(_mm512)
 CALM_INLINE calm_vf calm_vf_load_f16(const uint16_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 CALM_INLINE calm_vf calm_vf_load_bf16(const uint16_t *p) {
-    __m256i h = _mm256_loadu_si256((const __m256i *)p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-CALM_INLINE calm_vf calm_vf_fma(calm_vf a, calm_vf b, calm_vf c) {
-    return _mm512_fmadd_ps(a, b, c);
-}
-CALM_INLINE calm_vf calm_vf_mul(calm_vf a, calm_vf b) {
-    return _mm512_mul_ps(a, b);
-}
-CALM_INLINE calm_vf calm_vf_add(calm_vf a, calm_vf b) {
-    return _mm512_add_ps(a, b);
-}
-CALM_INLINE calm_vf calm_vf_sub(calm_vf a, calm_vf b) {
-    return _mm512_sub_ps(a, b);
-}
-CALM_INLINE calm_vf calm_vf_div(calm_vf a, calm_vf b) {
-    return _mm512_div_ps(a, b);
+    __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
 }
 CALM_INLINE float calm_vf_hsum(calm_vf v) {
     return _mm512_reduce_add_ps(v);
@@ -62,47 +67,20 @@ CALM_INLINE calm_vf calm_vf_exp(calm_vf v) {
 #elif defined(__AVX2__)
 #include <immintrin.h>
 #include <sleef.h>
+
+#include "x86_common.h"
 typedef __m256 calm_vf;
 enum { CALM_VF_W = 8 };
-CALM_INLINE calm_vf calm_vf_zero(void) {
-    return _mm256_setzero_ps();
-}
-CALM_INLINE calm_vf calm_vf_set1(float a) {
-    return _mm256_set1_ps(a);
-}
-CALM_INLINE calm_vf calm_vf_load(const float *p) {
-    return _mm256_loadu_ps(p);
-}
-CALM_INLINE void calm_vf_store(float *p, calm_vf v) {
-    _mm256_storeu_ps(p, v);
-}
+CALM_VF_X86_OPS(_mm256)
 CALM_INLINE calm_vf calm_vf_load_f16(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 CALM_INLINE calm_vf calm_vf_load_bf16(const uint16_t *p) {
-    __m128i h = _mm_loadu_si128((const __m128i *)p);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-CALM_INLINE calm_vf calm_vf_fma(calm_vf a, calm_vf b, calm_vf c) {
-    return _mm256_fmadd_ps(a, b, c);
-}
-CALM_INLINE calm_vf calm_vf_mul(calm_vf a, calm_vf b) {
-    return _mm256_mul_ps(a, b);
-}
-CALM_INLINE calm_vf calm_vf_add(calm_vf a, calm_vf b) {
-    return _mm256_add_ps(a, b);
-}
-CALM_INLINE calm_vf calm_vf_sub(calm_vf a, calm_vf b) {
-    return _mm256_sub_ps(a, b);
-}
-CALM_INLINE calm_vf calm_vf_div(calm_vf a, calm_vf b) {
-    return _mm256_div_ps(a, b);
+    __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
 }
 CALM_INLINE float calm_vf_hsum(calm_vf v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    return calm_hsum256(v);
 }
 CALM_INLINE calm_vf calm_vf_exp(calm_vf v) {
     return Sleef_expf8_u10avx2(v);
@@ -179,20 +157,6 @@ CALM_INLINE void calm_dot_dequant_body(int n, const void *w, const void *x, size
     }
     for (int t = 0; t < nt; t++) out[t] = calm_vf_hsum(acc[t]);
 }
-
-// The float-activation kernels of an ISA file, and their table entries.
-#define CALM_FLOAT_DOTS                                                                            \
-    CALM_VEC_DOT_BY_NT(dot_f32_f32, calm_dot_float_body, CALM_TYPE_F32)                            \
-    CALM_VEC_DOT_BY_NT(dot_f16_f32, calm_dot_float_body, CALM_TYPE_F16)                            \
-    CALM_VEC_DOT_BY_NT(dot_bf16_f32, calm_dot_float_body, CALM_TYPE_BF16)                          \
-    CALM_VEC_DOT_BY_NT(dot_q5_0_f32, calm_dot_dequant_body, CALM_TYPE_Q5_0)                        \
-    CALM_VEC_DOT_BY_NT(dot_q5_1_f32, calm_dot_dequant_body, CALM_TYPE_Q5_1)                        \
-    CALM_VEC_DOT_BY_NT(dot_q4_k_f32, calm_dot_dequant_body, CALM_TYPE_Q4_K)                        \
-    CALM_VEC_DOT_BY_NT(dot_q5_k_f32, calm_dot_dequant_body, CALM_TYPE_Q5_K)
-#define CALM_FLOAT_TABLE                                                                           \
-    [CALM_TYPE_F32] = dot_f32_f32, [CALM_TYPE_F16] = dot_f16_f32, [CALM_TYPE_BF16] = dot_bf16_f32, \
-    [CALM_TYPE_Q5_0] = dot_q5_0_f32, [CALM_TYPE_Q5_1] = dot_q5_1_f32,                              \
-    [CALM_TYPE_Q4_K] = dot_q4_k_f32, [CALM_TYPE_Q5_K] = dot_q5_k_f32
 
 #if defined(__x86_64__)
 // Attention for one head: the query stays in registers (hd a multiple of the width, at most 16

@@ -34,15 +34,23 @@ int kc_every_isa(kc_check check, char *err, size_t cap) {
     return 0;
 }
 
+uint32_t kc_next(uint32_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+float kc_frand(uint32_t *state) {
+    return (float)(kc_next(state) % 20001) / 10000.0f - 1.0f;
+}
+
 static uint32_t rng = 12345;
 static uint32_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return kc_next(&rng);
 }
 static float frand(void) {
-    return (float)(next() % 20001) / 10000.0f - 1.0f;
+    return kc_frand(&rng);
 }
 
 static void put_f16(uint8_t *p, float v) {

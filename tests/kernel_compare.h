@@ -8,6 +8,10 @@
 
 #include "kernels/kernels.h"
 
+// xorshift32: the next state, and a float in [-1, 1] from it.
+uint32_t kc_next(uint32_t *state);
+float kc_frand(uint32_t *state);
+
 // The types calm reads for which keep(type) is true, in id order, into out[cap]; returns the count.
 int kc_types(uint32_t *out, int cap, int (*keep)(uint32_t type));
 // Predicates for kc_types: the type has a quantization grid (kernels/grid.h); its kernels take q8x

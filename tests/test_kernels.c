@@ -11,10 +11,7 @@
 
 static uint32_t rng = 777;
 static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return (float)(rng % 20001) / 10000.0f - 1.0f;
+    return kc_frand(&rng);
 }
 
 Test(kernels, every_isa_matches_scalar) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "kernel_compare.h"
 #include "kernels/grid.h"
 #include "kernels/types.h"
 
@@ -61,10 +62,7 @@ Test(types, q4_0_q4_1_q8_0_layouts) {
 
 static uint32_t rng = 2024;
 static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return (float)(rng % 20001) / 10000.0f - 1.0f;
+    return kc_frand(&rng);
 }
 
 static uint64_t fnv1a(const uint8_t *p, size_t n) {

@@ -120,7 +120,7 @@ CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, dot_4bit_body, 1)
 CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, dot_q8_0_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
 CALM_QG_DOTS(calm_x86_dot_qg_body)
-CALM_FLOAT_DOTS
+CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
 // Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
 // columns per instruction and no horizontal sums are needed.
@@ -204,16 +204,7 @@ static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt,
 
 const calm_isa calm_isa_avx512 = {
     .name = "avx512",
-    .vec_dot =
-        {
-            CALM_FLOAT_TABLE,
-            CALM_QG_TABLE,
-            [CALM_TYPE_Q4_0] = dot_q4_0_q8x,
-            [CALM_TYPE_Q4_1] = dot_q4_1_q8x,
-            [CALM_TYPE_Q8_0] = dot_q8_0_q8x,
-            [CALM_TYPE_Q6_K] = dot_q6_k_q8x,
-            [CALM_TYPE_W8A8] = dot_w8a8_q8t,
-        },
+    .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
     .quantize_q8x = quantize_q8x,
     .panel_dot = panel_dot,
     .attend = calm_attend_avx512,

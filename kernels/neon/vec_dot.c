@@ -143,7 +143,7 @@ CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, dot_4bit_body, 0)
 CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, dot_4bit_body, 1)
 CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, dot_q8_0_body)
 CALM_QG_DOTS(dot_qg_body)
-CALM_FLOAT_DOTS
+CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
 // W8A8: sdot takes the signed codes as they are.
 static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
@@ -161,14 +161,6 @@ static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt,
 // signed codes, the panels hold unsigned ones.
 const calm_isa calm_isa_neon = {
     .name = "neon",
-    .vec_dot =
-        {
-            CALM_FLOAT_TABLE,
-            CALM_QG_TABLE,
-            [CALM_TYPE_Q4_0] = dot_q4_0_q8x,
-            [CALM_TYPE_Q4_1] = dot_q4_1_q8x,
-            [CALM_TYPE_Q8_0] = dot_q8_0_q8x,
-            [CALM_TYPE_W8A8] = dot_w8a8_q8t,
-        },
+    .vec_dot = {CALM_DOT_TABLE},
     .quantize_q8x = quantize_q8x,
 };

@@ -48,8 +48,8 @@ static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt,
 }
 
 // Types on f32 activations: dequantize a chunk of the row, then dot it with every token.
-static void dot_dequant_f32(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
-                            float *out) {
+static void dot_dequant_f32(int n, const void *w, const void *x, size_t xs, float *out,
+                            uint32_t type, int nt) {
     const calm_type_traits *tt = calm_type_get(type);
     int chunk = tt->block_size > 32 ? tt->block_size : 32;
     size_t chunk_bytes = calm_row_size(type, chunk);
@@ -67,17 +67,7 @@ static void dot_dequant_f32(int n, const void *w, uint32_t type, const void *x, 
     }
 }
 
-#define DEQUANT_DOT(name, type)                                                                    \
-    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *out) {         \
-        dot_dequant_f32(n, w, type, x, xs, nt, out);                                               \
-    }
-DEQUANT_DOT(dot_f32_f32, CALM_TYPE_F32)
-DEQUANT_DOT(dot_f16_f32, CALM_TYPE_F16)
-DEQUANT_DOT(dot_bf16_f32, CALM_TYPE_BF16)
-DEQUANT_DOT(dot_q5_0_f32, CALM_TYPE_Q5_0)
-DEQUANT_DOT(dot_q5_1_f32, CALM_TYPE_Q5_1)
-DEQUANT_DOT(dot_q4_k_f32, CALM_TYPE_Q4_K)
-DEQUANT_DOT(dot_q5_k_f32, CALM_TYPE_Q5_K)
+CALM_FLOAT_DOTS(dot_dequant_f32, dot_dequant_f32)
 // Q6_K: per 16 weights w = d * sc * (q - 32), q six bits; each 32-block of activations spans two
 // of those scales.
 static void dot_q6_k_q8x(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
@@ -188,22 +178,7 @@ CALM_QG_DOTS(dot_qg)
 
 const calm_isa calm_isa_scalar = {
     .name = "scalar",
-    .vec_dot =
-        {
-            [CALM_TYPE_F32] = dot_f32_f32,
-            [CALM_TYPE_F16] = dot_f16_f32,
-            [CALM_TYPE_BF16] = dot_bf16_f32,
-            [CALM_TYPE_Q5_0] = dot_q5_0_f32,
-            [CALM_TYPE_Q5_1] = dot_q5_1_f32,
-            [CALM_TYPE_Q4_K] = dot_q4_k_f32,
-            [CALM_TYPE_Q5_K] = dot_q5_k_f32,
-            CALM_QG_TABLE,
-            [CALM_TYPE_Q4_0] = dot_q4_0_q8x,
-            [CALM_TYPE_Q4_1] = dot_q4_1_q8x,
-            [CALM_TYPE_Q8_0] = dot_q8_0_q8x,
-            [CALM_TYPE_Q6_K] = dot_q6_k_q8x,
-            [CALM_TYPE_W8A8] = dot_w8a8_q8t,
-        },
+    .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
     .quantize_q8x = quantize_q8x,
     .quantize_q8t = quantize_q8t,
     // no panel_dot: the scalar path multiplies the weights as stored; calm_panel_dot_scalar
