@@ -153,6 +153,12 @@ int kc_all_types(const calm_isa *isa, char *err, size_t cap) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             if (compare(isa, types[k], shapes[s][0], shapes[s][1], shapes[s][2], err, cap))
                 return -1;
+    // An odd number of 32-blocks: the AVX-512 kernels' two-block loops end with a single block.
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        if (calm_type_get(types[k])->block_size == 32 &&
+            (compare(isa, types[k], 7, 96, 3, err, cap) ||
+             compare(isa, types[k], 3, 352, 4, err, cap)))
+            return -1;
     for (int bits = 2; bits <= 8; bits *= 2)
         for (int g = 32; g <= 128; g *= 2) {
             int b3 = bits == 2 ? 3 : bits;

@@ -1,6 +1,5 @@
 // AVX2 + FMA + F16C kernels. Integer formats: vpmaddubsw (u8 x s8 -> s16 pairs) then vpmaddwd
-// (calm_x86_dot_us); the float and group-format bodies are the shared ones of kernels/simd_float.h
-// and kernels/x86_common.h.
+// (calm_x86_dot_us); every dot is a shared body of kernels/simd_float.h or kernels/x86_common.h.
 #include <string.h>
 
 #include "../simd_float.h"
@@ -37,52 +36,9 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-// The 4-bit ggml formats share everything but the offset: q4_0 subtracts 8, q4_1 adds m.
-static inline __attribute__((always_inline)) void dot_4bit_body(int n, const void *w, const void *x,
-                                                                size_t xs, float *out,
-                                                                const int has_m, const int nt) {
-    const size_t bsize = has_m ? sizeof(block_q4_1) : sizeof(block_q4_0);
-    __m256 acc[CALM_NT];
-    float corr[CALM_NT] = {0};
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        const uint8_t *b = (const uint8_t *)w + i * bsize;
-        calm_f16 h[2];
-        memcpy(h, b, 4);
-        float d = calm_f16c(h[0]), m = has_m ? calm_f16c(h[1]) : -8.0f * d;
-        __m256i q = calm_nibbles(b + (has_m ? 4 : 2));
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + i;
-            __m256 p = calm_x86_dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), p, acc[t]);
-            corr[t] += m * a->s;
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
-}
-
-// Q8_0: vpmaddubsw takes |w| as unsigned and the activations take w's sign (llama.cpp's trick).
-static inline __attribute__((always_inline)) void
-dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out, const int nt) {
-    const block_q8_0 *b = w;
-    __m256 acc[CALM_NT];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i aq = _mm256_sign_epi8(q, q);
-        float d = calm_f16c(b[i].d);
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + i;
-            __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), calm_x86_dot_us(aq, sx), acc[t]);
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
-}
-
-CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, dot_4bit_body, 0)
-CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, dot_4bit_body, 1)
-CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, dot_q8_0_body)
+CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, calm_x86_dot_4bit_body, 0)
+CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, calm_x86_dot_4bit_body, 1)
+CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, calm_x86_dot_q8_0_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
 CALM_QG_DOTS(calm_x86_dot_qg_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)

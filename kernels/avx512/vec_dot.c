@@ -63,21 +63,13 @@ static inline __attribute__((always_inline)) void dot_4bit_body(int n, const voi
             corr[t] += m0 * a[0].s + m1 * a[1].s;
         }
     }
-    float tail[CALM_NT] = {0};
-    for (; i < nb; i++) {
-        const uint8_t *b0 = (const uint8_t *)w + i * bsize;
-        calm_f16 h[2];
-        memcpy(h, b0, 4);
-        float d0 = calm_f16c(h[0]), m0 = has_m ? calm_f16c(h[1]) : -8.0f * d0;
-        __m256i q = calm_nibbles(b0 + (has_m ? 4 : 2));
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + i;
-            __m256 p = calm_x86_dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
-            tail[t] += d0 * a->d * calm_hsum256(p);
-            corr[t] += m0 * a->s;
-        }
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + corr[t];
+    if (i < nb) { // an odd block left: the 256-bit body
+        float last[CALM_NT];
+        calm_x86_dot_4bit_body(32, (const uint8_t *)w + i * bsize, (const block_q8x *)x + i, xs,
+                               last, has_m, nt);
+        for (int t = 0; t < nt; t++) out[t] += last[t];
     }
-    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t] + corr[t];
 }
 
 // Q8_0: |w| as unsigned, the sign moves to x.
@@ -87,7 +79,6 @@ dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out, const 
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     int nb = n / 32, i = 0;
-    float tail[CALM_NT] = {0};
     for (; i + 2 <= nb; i += 2) {
         __m512i q = pair(_mm256_loadu_si256((const __m256i *)b[i].qs),
                          _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
@@ -102,17 +93,12 @@ dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out, const 
             acc[t] = _mm512_fmadd_ps(scales2(d0 * a[0].d, d1 * a[1].d), dpbusd(aq, xq), acc[t]);
         }
     }
-    for (; i < nb; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i aq = _mm256_abs_epi8(q);
-        float d0 = calm_f16c(b[i].d);
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + i;
-            __m256i xq = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
-            tail[t] += d0 * a->d * calm_hsum256(calm_x86_dot_us(aq, xq));
-        }
+    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
+    if (i < nb) { // an odd block left: the 256-bit body
+        float last[CALM_NT];
+        calm_x86_dot_q8_0_body(32, b + i, (const block_q8x *)x + i, xs, last, nt);
+        for (int t = 0; t < nt; t++) out[t] += last[t];
     }
-    for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];
 }
 
 CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, dot_4bit_body, 0)
