@@ -42,6 +42,10 @@ typedef struct {
     void (*hadamard)(float *x, int n, int T, int transpose);
 } calm_isa;
 
+// The shared kernel bodies and their primitives are inlined into each ISA's file, where the token
+// count and format parameters are compile-time constants.
+#define CALM_INLINE static inline __attribute__((always_inline))
+
 // Activation row t of a q8x buffer whose rows are xs bytes apart.
 static inline const block_q8x *calm_q8x_row(const void *x, size_t xs, int t) {
     return (const block_q8x *)((const uint8_t *)x + (size_t)t * xs);
@@ -101,6 +105,15 @@ static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
     CALM_VEC_DOT_BY_NT(dot_qg8_64_q8x, body, 8, 64)                                                \
     CALM_VEC_DOT_BY_NT(dot_qg8_128_q8x, body, 8, 128)
 
+// The integer-format kernels dot_<type>_q8x from four_bit_body (Q4_0 and Q4_1, called as
+// body(n, w, x, xs, out, has_m, nt)), q8_0_body (body(n, w, x, xs, out, nt)) and qg_body (the
+// group formats, as in CALM_QG_DOTS).
+#define CALM_INT8_DOTS(four_bit_body, q8_0_body, qg_body)                                          \
+    CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, four_bit_body, 0)                                             \
+    CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, four_bit_body, 1)                                             \
+    CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, q8_0_body)                                                    \
+    CALM_QG_DOTS(qg_body)
+
 // The float-activation kernels dot_<type>_f32 from float_body (f32, f16, bf16 weights) and
 // dequant_body (Q5_0, Q5_1, Q4_K, Q5_K: dequantize a block, then a float dot), both called as
 // body(n, w, x, xs, out, type, nt).
@@ -115,7 +128,8 @@ static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
 
 // The vec_dot entries every ISA names alike: dot_<weight>_<activation> for the float and
 // dequantized types (f32 activations), the integer formats (q8x) and W8A8 (q8t). An ISA file
-// defines them (CALM_FLOAT_DOTS, CALM_QG_DOTS and its own) and adds the ones only it has (Q6_K).
+// defines them (CALM_FLOAT_DOTS, CALM_INT8_DOTS, its own W8A8) and adds the ones only it has
+// (Q6_K).
 #define CALM_DOT_TABLE                                                                             \
     [CALM_TYPE_F32] = dot_f32_f32, [CALM_TYPE_F16] = dot_f16_f32, [CALM_TYPE_BF16] = dot_bf16_f32, \
     [CALM_TYPE_Q5_0] = dot_q5_0_f32, [CALM_TYPE_Q5_1] = dot_q5_1_f32,                              \

@@ -13,8 +13,6 @@
 
 #include "kernels.h"
 
-#define CALM_INLINE static inline __attribute__((always_inline))
-
 // The element-wise x86 primitives, whose intrinsics differ only in their prefix p (_mm256, _mm512).
 #define CALM_VF_X86_OPS(p)                                                                         \
     CALM_INLINE calm_vf calm_vf_zero(void) {                                                       \

@@ -1,8 +1,8 @@
 // The x86 integer-dot pieces shared by the AVX2 and AVX-512 kernel files, each compiled with its
 // own flags: the u8 x s8 block dot is vpdpbusd where the file is built with AVX512-VNNI and
-// vpmaddubsw + vpmaddwd otherwise, and the 256-bit bodies (Q4_0/Q4_1, Q8_0, Q6_K, calm group
-// formats) are written once on top of it. AVX-512 runs its own two-block Q4/Q8_0 loops and hands
-// an odd last block to the 256-bit body.
+// vpmaddubsw + vpmaddwd otherwise; the unpacking of 4-, 2- and 3-bit codes; and the 256-bit Q6_K
+// body written once on top of them. kernels/simd_int8.h builds the other integer formats' bodies
+// on these primitives.
 #ifndef CALM_X86_COMMON_H
 #define CALM_X86_COMMON_H
 
@@ -76,50 +76,6 @@ static inline __m256 calm_x86_dot_u8(__m256i u, __m256i s) {
 #endif
 }
 
-// Q4_0 and Q4_1 a 32-block at a time; they share everything but the offset: q4_0 subtracts 8,
-// q4_1 adds m.
-static inline __attribute__((always_inline)) void
-calm_x86_dot_4bit_body(int n, const void *w, const void *x, size_t xs, float *out, const int has_m,
-                       const int nt) {
-    const size_t bsize = has_m ? sizeof(block_q4_1) : sizeof(block_q4_0);
-    __m256 acc[CALM_NT];
-    float corr[CALM_NT] = {0};
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        const uint8_t *b = (const uint8_t *)w + i * bsize;
-        calm_f16 h[2];
-        memcpy(h, b, 4);
-        float d = calm_f16c(h[0]), m = has_m ? calm_f16c(h[1]) : -8.0f * d;
-        __m256i q = calm_nibbles(b + (has_m ? 4 : 2));
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + i;
-            __m256 p = calm_x86_dot_us(q, _mm256_loadu_si256((const __m256i *)a->qs));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), p, acc[t]);
-            corr[t] += m * a->s;
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
-}
-
-// Q8_0: vpmaddubsw takes |w| as unsigned and the activations take w's sign (llama.cpp's trick).
-static inline __attribute__((always_inline)) void
-calm_x86_dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out, const int nt) {
-    const block_q8_0 *b = w;
-    __m256 acc[CALM_NT];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i aq = _mm256_sign_epi8(q, q);
-        float d = calm_f16c(b[i].d);
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + i;
-            __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), calm_x86_dot_us(aq, sx), acc[t]);
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
-}
-
 // Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
 // the dot hold the first 16 weights and 4..7 the second, each with its own scale.
 static inline __attribute__((always_inline)) void
@@ -163,37 +119,6 @@ calm_x86_dot_q6_k_body(int n, const void *w, const void *x, size_t xs, float *ou
         }
     }
     for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]);
-}
-
-// calm group formats, one 32-block per 256-bit dot: 2-, 3- and 4-bit codes fit vpmaddubsw as
-// unsigned bytes (at most 2 * 15 * 127, no saturation); 8-bit codes go through calm_x86_dot_u8.
-static inline __attribute__((always_inline)) void calm_x86_dot_qg_body(int n, const void *w,
-                                                                       const void *x, size_t xs,
-                                                                       float *out, const int bits,
-                                                                       const int g, const int nt) {
-    __m256 acc[CALM_NT];
-    float corr[CALM_NT] = {0};
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    const uint8_t *p = w;
-    for (int i0 = 0; i0 < n; i0 += g, p += calm_qg_group_bytes(bits, g)) {
-        int glen = n - i0 < g ? n - i0 : g; // a shorter last group ends the loop
-        calm_f16 h[2];
-        memcpy(h, p, 4);
-        float d = calm_f16c(h[0]), m = calm_f16c(h[1]);
-        for (int c = 0; c < glen / 32; c++) {
-            __m256i q = bits == 4   ? calm_nibbles(p + 4 + c * 16)
-                        : bits == 8 ? _mm256_loadu_si256((const __m256i *)(p + 4 + c * 32))
-                                    : calm_qg_low_bits(p + 4, bits, glen, c);
-            for (int t = 0; t < nt; t++) {
-                const block_q8x *a = calm_q8x_row(x, xs, t) + i0 / 32 + c;
-                __m256i xv = _mm256_loadu_si256((const __m256i *)a->qs);
-                __m256 s = bits == 8 ? calm_x86_dot_u8(q, xv) : calm_x86_dot_us(q, xv);
-                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), s, acc[t]);
-                corr[t] += m * a->s;
-            }
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = calm_hsum256(acc[t]) + corr[t];
 }
 
 #endif

@@ -1,9 +1,10 @@
 // AVX2 + FMA + F16C kernels. Integer formats: vpmaddubsw (u8 x s8 -> s16 pairs) then vpmaddwd
-// (calm_x86_dot_us); every dot is a shared body of kernels/simd_float.h or kernels/x86_common.h.
+// (calm_x86_dot_us); every dot is a shared body of kernels/simd_float.h, kernels/simd_int8.h or
+// kernels/x86_common.h.
 #include <string.h>
 
 #include "../simd_float.h"
-#include "../x86_common.h"
+#include "../simd_int8.h"
 
 static void quantize_q8x(const float *x, block_q8x *y, int n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -36,11 +37,8 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
     }
 }
 
-CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, calm_x86_dot_4bit_body, 0)
-CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, calm_x86_dot_4bit_body, 1)
-CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, calm_x86_dot_q8_0_body)
+CALM_INT8_DOTS(calm_dot_4bit_body, calm_dot_q8_0_body, calm_dot_qg_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
-CALM_QG_DOTS(calm_x86_dot_qg_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
 // W8A8: vpmaddubsw wants one unsigned operand, so it gets |w| and the activations take w's sign

@@ -1,11 +1,12 @@
 // AVX-512 (F, BW, VL) + VNNI kernels: vpdpbusd multiplies u8 by s8 and sums groups of four into
 // int32 lanes in one instruction, two 32-element blocks per 512-bit register.
-// The float, Q6_K and group-format bodies are the shared ones of kernels/simd_float.h and
-// kernels/x86_common.h (where vpdpbusd is the u8 x s8 dot of this file).
+// The float, Q6_K and group-format bodies and the 32-block Q4/Q8_0 bodies that take an odd last
+// block are the shared ones of kernels/simd_float.h, kernels/simd_int8.h and kernels/x86_common.h
+// (where vpdpbusd is the u8 x s8 dot of this file).
 #include <string.h>
 
 #include "../simd_float.h"
-#include "../x86_common.h"
+#include "../simd_int8.h"
 
 static inline __m512i pair(__m256i a, __m256i b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
@@ -66,8 +67,8 @@ static inline __attribute__((always_inline)) void dot_4bit_body(int n, const voi
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + corr[t];
     if (i < nb) { // an odd block left: the 256-bit body
         float last[CALM_NT];
-        calm_x86_dot_4bit_body(32, (const uint8_t *)w + i * bsize, (const block_q8x *)x + i, xs,
-                               last, has_m, nt);
+        calm_dot_4bit_body(32, (const uint8_t *)w + i * bsize, (const block_q8x *)x + i, xs, last,
+                           has_m, nt);
         for (int t = 0; t < nt; t++) out[t] += last[t];
     }
 }
@@ -96,16 +97,13 @@ dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out, const 
     for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
     if (i < nb) { // an odd block left: the 256-bit body
         float last[CALM_NT];
-        calm_x86_dot_q8_0_body(32, b + i, (const block_q8x *)x + i, xs, last, nt);
+        calm_dot_q8_0_body(32, b + i, (const block_q8x *)x + i, xs, last, nt);
         for (int t = 0; t < nt; t++) out[t] += last[t];
     }
 }
 
-CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, dot_4bit_body, 0)
-CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, dot_4bit_body, 1)
-CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, dot_q8_0_body)
+CALM_INT8_DOTS(dot_4bit_body, dot_q8_0_body, calm_dot_qg_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
-CALM_QG_DOTS(calm_x86_dot_qg_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
 // Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four

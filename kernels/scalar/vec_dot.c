@@ -105,8 +105,8 @@ static void dot_q6_k_q8x(int n, const void *w, const void *x, size_t xs, int nt,
 }
 
 // Q4_0 and Q4_1: w = d * q + m per block, m = -8d for Q4_0.
-static void dot_4bit(int n, const void *w, const void *x, size_t xs, int nt, float *out,
-                     int has_m) {
+static void dot_4bit(int n, const void *w, const void *x, size_t xs, float *out, int has_m,
+                     int nt) {
     const size_t bsize = has_m ? sizeof(block_q4_1) : sizeof(block_q4_0);
     for (int t = 0; t < nt; t++) {
         const block_q8x *q = calm_q8x_row(x, xs, t);
@@ -125,15 +125,7 @@ static void dot_4bit(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
-static void dot_q4_0_q8x(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    dot_4bit(n, w, x, xs, nt, out, 0);
-}
-
-static void dot_q4_1_q8x(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    dot_4bit(n, w, x, xs, nt, out, 1);
-}
-
-static void dot_q8_0_q8x(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, float *out, int nt) {
     const block_q8_0 *b = w;
     for (int t = 0; t < nt; t++) {
         const block_q8x *q = calm_q8x_row(x, xs, t);
@@ -174,7 +166,7 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, float *out, i
     }
 }
 
-CALM_QG_DOTS(dot_qg)
+CALM_INT8_DOTS(dot_4bit, dot_q8_0, dot_qg)
 
 const calm_isa calm_isa_scalar = {
     .name = "scalar",
