@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "hadamard.h"
+#include "kernels.h"
 
-static inline __attribute__((always_inline)) void calm_fwht_rows(float *x, int p) {
+CALM_INLINE void calm_fwht_rows(float *x, int p) {
     for (int len = 1; len < p; len *= 2)
         for (int i = 0; i < p; i += 2 * len)
             for (int j = i; j < i + len; j++) {
@@ -21,8 +22,7 @@ static inline __attribute__((always_inline)) void calm_fwht_rows(float *x, int p
             }
 }
 
-static inline __attribute__((always_inline)) void calm_hadamard_body(float *x, int n, int T,
-                                                                     int transpose) {
+CALM_INLINE void calm_hadamard_body(float *x, int n, int T, int transpose) {
     int m = calm_hadamard_factor(n), blocks = m ? m : n;
     while (m == 0 && blocks % 2 == 0) blocks /= 2; // fallback: odd part many blocks of 2^k
     int p = n / blocks;

@@ -1,13 +1,16 @@
-// The kernel signatures every ISA implements, the per-ISA table (calm_isa) and every ISA's entry
-// points, all named calm_<what>_<isa>. Adding an ISA: write kernels/<isa>/*.c with its innermost
-// multiply-accumulate and unpacking as small inline helpers, let the shared bodies
-// (kernels/simd_float.h for float vectors, kernels/x86_common.h for the x86 integer dots) do the
-// loops, declare its table and entry points here, and list it in kernels/isa.c.
+// The kernel signatures every ISA implements, the per-ISA table (calm_isa), every ISA's entry
+// points (calm_<what>_<isa>) and the macros that instantiate the shared kernel bodies. Adding an
+// ISA: give it a branch of primitives in kernels/simd_float.h (float vectors) and
+// kernels/simd_int8.h (block sums, code unpacking, the int8 block dot); write kernels/<isa>/*.c
+// with what truly differs (activation quantization, W8A8, special kernels) and instantiate the
+// shared bodies there with CALM_INT8_DOTS and CALM_FLOAT_DOTS; declare its table and entry points
+// here; list it in kernels/isa.c (all_isas, isa_runs) and its files in CMakeLists.txt.
 #ifndef CALM_KERNELS_H
 #define CALM_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pack.h"
 #include "types.h"
@@ -59,7 +62,7 @@ static inline const float *calm_f32_row(const void *x, size_t xs, int t) {
 // The q8t header of activation or W8A8 weight row p, and its codes in *q.
 static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
     calm_q8t_head h;
-    __builtin_memcpy(&h, p, sizeof h);
+    memcpy(&h, p, sizeof h);
     *q = (const int8_t *)p + sizeof h;
     return h;
 }

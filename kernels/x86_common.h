@@ -78,8 +78,8 @@ static inline __m256 calm_x86_dot_u8(__m256i u, __m256i s) {
 
 // Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
 // the dot hold the first 16 weights and 4..7 the second, each with its own scale.
-static inline __attribute__((always_inline)) void
-calm_x86_dot_q6_k_body(int n, const void *w, const void *x, size_t xs, float *out, const int nt) {
+CALM_INLINE void calm_x86_dot_q6_k_body(int n, const void *w, const void *x, size_t xs, float *out,
+                                        const int nt) {
     const block_q6_k *b = w;
     __m256 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();

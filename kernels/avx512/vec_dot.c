@@ -39,9 +39,8 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
 }
 
 // The 4-bit ggml formats share everything but the offset: q4_0 subtracts 8, q4_1 adds m.
-static inline __attribute__((always_inline)) void dot_4bit_body(int n, const void *w, const void *x,
-                                                                size_t xs, float *out,
-                                                                const int has_m, const int nt) {
+CALM_INLINE void dot_4bit_body(int n, const void *w, const void *x, size_t xs, float *out,
+                               const int has_m, const int nt) {
     const size_t bsize = has_m ? sizeof(block_q4_1) : sizeof(block_q4_0);
     __m512 acc[CALM_NT];
     float corr[CALM_NT] = {0};
@@ -74,8 +73,8 @@ static inline __attribute__((always_inline)) void dot_4bit_body(int n, const voi
 }
 
 // Q8_0: |w| as unsigned, the sign moves to x.
-static inline __attribute__((always_inline)) void
-dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out, const int nt) {
+CALM_INLINE void dot_q8_0_body(int n, const void *w, const void *x, size_t xs, float *out,
+                               const int nt) {
     const block_q8_0 *b = w;
     __m512 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
@@ -108,10 +107,8 @@ CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
 // Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
 // columns per instruction and no horizontal sums are needed.
-static inline __attribute__((always_inline)) void panel_body(const calm_packed *p, int panel,
-                                                             const void *x, size_t xs, float *out,
-                                                             const int bits, const int f32s,
-                                                             const int nt) {
+CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size_t xs, float *out,
+                            const int bits, const int f32s, const int nt) {
     const int nb = p->cols / 32;
     const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
     __m512 acc[CALM_NT];
