@@ -124,26 +124,31 @@ CALM_INLINE calm_vb calm_codes_dot_s8(calm_codes c, const int8_t *x) {
 #error "kernels/simd_int8.h: no integer dot for this target"
 #endif
 
-// Q4_0 and Q4_1 share everything but the offset: w = d * q + m with m = -8d for Q4_0.
+// Q4_0 and Q4_1 share everything but the offset: w = d * q + m with m = -8d for Q4_0 (summed as
+// d * s and scaled once at the end).
 CALM_INLINE void calm_dot_4bit_body(int n, const void *w, const void *x, size_t xs, float *out,
                                     const int has_m, const int nt) {
-    const size_t bsize = has_m ? sizeof(block_q4_1) : sizeof(block_q4_0);
     calm_vb acc[CALM_NT];
     float corr[CALM_NT] = {0};
     for (int t = 0; t < nt; t++) acc[t] = calm_vb_zero();
     for (int i = 0; i < n / 32; i++) {
-        const uint8_t *b = (const uint8_t *)w + i * bsize;
-        calm_f16 h[2];
-        memcpy(h, b, 4);
-        float d = calm_vb_f16(h[0]), m = has_m ? calm_vb_f16(h[1]) : -8.0f * d;
-        calm_codes q = calm_codes_nibbles(b + (has_m ? 4 : 2));
+        float d, m;
+        const uint8_t *qs;
+        if (has_m) { // the typed loads keep the scales' loads next to their use
+            const block_q4_1 *b = (const block_q4_1 *)w + i;
+            d = calm_vb_f16(b->d), m = calm_vb_f16(b->m), qs = b->qs;
+        } else {
+            const block_q4_0 *b = (const block_q4_0 *)w + i;
+            d = calm_vb_f16(b->d), m = d, qs = b->qs; // times -8 at the end
+        }
+        calm_codes q = calm_codes_nibbles(qs);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = calm_q8x_row(x, xs, t) + i;
             acc[t] = calm_vb_fma(d * a->d, calm_codes_dot(q, a->qs), acc[t]);
             corr[t] += m * a->s;
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = calm_vb_hsum(acc[t]) + corr[t];
+    for (int t = 0; t < nt; t++) out[t] = calm_vb_hsum(acc[t]) + (has_m ? 1.0f : -8.0f) * corr[t];
 }
 
 // Q8_0: signed codes, w = d * q.
