@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../runtime/status.h"
+#include "../kernels/status.h"
 
 enum gguf_vtype {
     GGUF_U8 = 0,

@@ -4,7 +4,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../runtime/status.h"
+#include "../kernels/status.h"
 
 // Parses a JSON file; NULL when it is missing (an error only if required) or invalid (an error).
 cJSON *calm_read_json(const char *path, calm_err *e, int required);

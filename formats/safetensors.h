@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../runtime/status.h"
+#include "../kernels/status.h"
 
 typedef struct {
     char *name;

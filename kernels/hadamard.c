@@ -1,10 +1,8 @@
 #include "hadamard.h"
 
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define MAX_M 128
+#include "hadamard_impl.h"
 
 static int is_prime(int q) {
     if (q < 2) return 0;
@@ -25,7 +23,7 @@ int calm_hadamard_factor(int n) {
     if (n <= 0) return 0;
     int m = n;
     while (m % 2 == 0) m /= 2;
-    for (; m <= MAX_M && n % m == 0; m *= 2)
+    for (; m <= CALM_HADAMARD_MAX_M && n % m == 0; m *= 2)
         if (m == 1 || paley1(m) || paley2(m)) return m;
     return 0;
 }
@@ -38,7 +36,7 @@ static void legendre(int q, signed char *chi) {
 }
 
 int calm_hadamard_matrix(int m, signed char *h) {
-    signed char chi[MAX_M];
+    signed char chi[CALM_HADAMARD_MAX_M];
     if (m == 1) {
         h[0] = 1;
         return 0;
@@ -76,5 +74,6 @@ int calm_hadamard_matrix(int m, signed char *h) {
     return -1;
 }
 
-#define CALM_HADAMARD_FN calm_hadamard
-#include "hadamard_impl.h"
+void calm_hadamard(float *x, int n, int T, int transpose) {
+    calm_hadamard_body(x, n, T, transpose);
+}

@@ -5,6 +5,9 @@
 #ifndef CALM_HADAMARD_H
 #define CALM_HADAMARD_H
 
+// The largest order of the small factor calm builds.
+#define CALM_HADAMARD_MAX_M 128
+
 // The order m of the small Hadamard factor used for length n (1: a plain Walsh-Hadamard
 // transform, 0: block-diagonal fallback).
 int calm_hadamard_factor(int n);

@@ -1,17 +1,18 @@
-// The body of the Hadamard transform, compiled once per ISA file (kernels/hadamard.c for the
-// scalar reference, kernels/avx2/hadamard.c, kernels/avx512/hadamard.c) so that the compiler
-// vectorizes it for each instruction set; CALM_HADAMARD_FN names the function.
+// The body of the Hadamard transform, instantiated by one small function per ISA file
+// (calm_hadamard in kernels/hadamard.c is the scalar reference, kernels/avx2/hadamard.c and
+// kernels/avx512/hadamard.c) so that the compiler vectorizes the same loops for each instruction
+// set. A new ISA adds a file that calls calm_hadamard_body and is compiled with its flags.
+#ifndef CALM_HADAMARD_IMPL_H
+#define CALM_HADAMARD_IMPL_H
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hadamard.h"
+#include "kernels.h"
 
-#ifndef CALM_HADAMARD_MAX_M
-#define CALM_HADAMARD_MAX_M 128
-#endif
-
-static void fwht_rows(float *x, int p) {
+CALM_INLINE void calm_fwht_rows(float *x, int p) {
     for (int len = 1; len < p; len *= 2)
         for (int i = 0; i < p; i += 2 * len)
             for (int j = i; j < i + len; j++) {
@@ -21,7 +22,7 @@ static void fwht_rows(float *x, int p) {
             }
 }
 
-void CALM_HADAMARD_FN(float *x, int n, int T, int transpose) {
+CALM_INLINE void calm_hadamard_body(float *x, int n, int T, int transpose) {
     int m = calm_hadamard_factor(n), blocks = m ? m : n;
     while (m == 0 && blocks % 2 == 0) blocks /= 2; // fallback: odd part many blocks of 2^k
     int p = n / blocks;
@@ -39,7 +40,7 @@ void CALM_HADAMARD_FN(float *x, int n, int T, int transpose) {
     }
     for (int t = 0; t < T; t++) {
         float *v = x + (size_t)t * n;
-        for (int i = 0; i < blocks; i++) fwht_rows(v + (size_t)i * p, p);
+        for (int i = 0; i < blocks; i++) calm_fwht_rows(v + (size_t)i * p, p);
         if (m > 1) { // y[i][.] = sum_k H[i][k] v[k][.], rows of p contiguous floats
             for (int i = 0; i < m; i++) {
                 float *o = tmp + (size_t)i * p;
@@ -56,3 +57,5 @@ void CALM_HADAMARD_FN(float *x, int n, int T, int transpose) {
     }
     free(hf);
 }
+
+#endif

@@ -1,9 +1,16 @@
-// Inside kernels/: the vec-dot signature every ISA implements, and the per-ISA tables.
+// The kernel signatures every ISA implements, the per-ISA table (calm_isa), every ISA's entry
+// points (calm_<what>_<isa>) and the macros that instantiate the shared kernel bodies. Adding an
+// ISA: give it a branch of primitives in kernels/simd_float.h (float vectors) and
+// kernels/simd_int8.h (block sums, code unpacking, the int8 block dot); write kernels/<isa>/*.c
+// with what truly differs (activation quantization, W8A8, special kernels) and instantiate the
+// shared bodies there with CALM_INT8_DOTS and CALM_FLOAT_DOTS; declare its table and entry points
+// here; list it in kernels/isa.c (all_isas, isa_runs) and its files in CMakeLists.txt.
 #ifndef CALM_KERNELS_H
 #define CALM_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pack.h"
 #include "types.h"
@@ -14,13 +21,14 @@ typedef void (*calm_panel_dot_fn)(const calm_packed *p, int panel, const void *x
                                   int nt, float *out);
 
 // Dots one weight row of n elements with nt (1..CALM_NT) activation rows: x points at the first,
-// rows are x_stride bytes apart, in the type's activation format (f32 or q8x blocks).
+// rows are x_stride bytes apart, in the type's vec_dot_type (f32, q8x blocks or q8t rows).
 typedef void (*calm_vec_dot_fn)(int n, const void *w, const void *x, size_t x_stride, int nt,
                                 float *out);
 #define CALM_NT 4
 
 typedef struct {
     const char *name;
+    // Indexed by weight type: the dot of that type with its vec_dot_type (calm_type_traits).
     calm_vec_dot_fn vec_dot[CALM_TYPE_COUNT];
     // f32 rows -> q8x blocks (n a multiple of 32)
     void (*quantize_q8x)(const float *x, block_q8x *y, int n);
@@ -37,53 +45,108 @@ typedef struct {
     void (*hadamard)(float *x, int n, int T, int transpose);
 } calm_isa;
 
-// Float kernels process rows in vector-width steps; this adds elements [i, n) of the row.
-static inline void calm_dot_tail(int n, int i, const void *w, uint32_t type, const void *x,
-                                 size_t xs, int nt, float *out) {
-    float tail[16];
-    if (i >= n) return;
-    calm_type_get(type)->to_float((const uint8_t *)w + calm_row_size(type, i), tail, n - i);
-    for (int t = 0; t < nt; t++)
-        for (int j = i; j < n; j++)
-            out[t] += tail[j - i] * ((const float *)((const uint8_t *)x + t * xs))[j];
+// The shared kernel bodies and their primitives are inlined into each ISA's file, where the token
+// count and format parameters are compile-time constants.
+#define CALM_INLINE static inline __attribute__((always_inline))
+
+// Activation row t of a q8x buffer whose rows are xs bytes apart.
+static inline const block_q8x *calm_q8x_row(const void *x, size_t xs, int t) {
+    return (const block_q8x *)((const uint8_t *)x + (size_t)t * xs);
 }
 
-// Names dot_qgB_G, the kernel of calm group format (B bits, group G), for a file's
-// dot_qg(n, w, x, xs, nt, out, bits, group).
-#define QG_DOT(b, g)                                                                               \
-    static void dot_qg##b##_##g(int n, const void *w, const void *x, size_t xs, int nt,            \
-                                float *o) {                                                        \
-        dot_qg(n, w, x, xs, nt, o, b, g);                                                          \
+// Activation row t of an f32 buffer whose rows are xs bytes apart.
+static inline const float *calm_f32_row(const void *x, size_t xs, int t) {
+    return (const float *)((const uint8_t *)x + (size_t)t * xs);
+}
+
+// The q8t header of activation or W8A8 weight row p, and its codes in *q.
+static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
+    calm_q8t_head h;
+    memcpy(&h, p, sizeof h);
+    *q = (const int8_t *)p + sizeof h;
+    return h;
+}
+
+// The 1-4-token switch: calls fn(args..., k) with k the token count as a compile-time constant,
+// so that an always_inline body keeps its CALM_NT accumulators in registers.
+#define CALM_NT_SWITCH(nt, fn, ...)                                                                \
+    switch (nt) {                                                                                  \
+    case 1:                                                                                        \
+        fn(__VA_ARGS__, 1);                                                                        \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        fn(__VA_ARGS__, 2);                                                                        \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        fn(__VA_ARGS__, 3);                                                                        \
+        break;                                                                                     \
+    default:                                                                                       \
+        fn(__VA_ARGS__, 4);                                                                        \
+        break;                                                                                     \
     }
 
-// Every group format's kernel through the file's QG_DOT; DOT_TABLE: the entries of an ISA's
-// dispatch table for the kernels every ISA names alike (Q6_K is added where an ISA has it).
-#define QG_DOT_ALL                                                                                 \
-    QG_DOT(2, 32)                                                                                  \
-    QG_DOT(2, 64)                                                                                  \
-    QG_DOT(2, 128)                                                                                 \
-    QG_DOT(3, 32)                                                                                  \
-    QG_DOT(3, 64)                                                                                  \
-    QG_DOT(3, 128)                                                                                 \
-    QG_DOT(4, 32)                                                                                  \
-    QG_DOT(4, 64)                                                                                  \
-    QG_DOT(4, 128)                                                                                 \
-    QG_DOT(8, 32)                                                                                  \
-    QG_DOT(8, 64)                                                                                  \
-    QG_DOT(8, 128)
-#define QG_TABLE                                                                                   \
-    [CALM_TYPE_QG + 0] = dot_qg2_32, [CALM_TYPE_QG + 1] = dot_qg2_64,                              \
-                    [CALM_TYPE_QG + 2] = dot_qg2_128, [CALM_TYPE_QG + 3] = dot_qg3_32,             \
-                    [CALM_TYPE_QG + 4] = dot_qg3_64, [CALM_TYPE_QG + 5] = dot_qg3_128,             \
-                    [CALM_TYPE_QG + 6] = dot_qg4_32, [CALM_TYPE_QG + 7] = dot_qg4_64,              \
-                    [CALM_TYPE_QG + 8] = dot_qg4_128, [CALM_TYPE_QG + 9] = dot_qg8_32,             \
-                    [CALM_TYPE_QG + 10] = dot_qg8_64, [CALM_TYPE_QG + 11] = dot_qg8_128
-#define DOT_TABLE                                                                                  \
-    [CALM_TYPE_F32] = dot_f32, [CALM_TYPE_F16] = dot_f16, [CALM_TYPE_BF16] = dot_bf16,             \
-    [CALM_TYPE_Q4_0] = dot_q4_0, [CALM_TYPE_Q4_1] = dot_q4_1, [CALM_TYPE_Q8_0] = dot_q8_0,         \
-    [CALM_TYPE_Q5_0] = dot_q5_0, [CALM_TYPE_Q5_1] = dot_q5_1, [CALM_TYPE_Q4_K] = dot_q4_k,         \
-    [CALM_TYPE_Q5_K] = dot_q5_k, [CALM_TYPE_W8A8] = dot_w8a8, QG_TABLE
+// Defines the calm_vec_dot_fn `name` from body(n, w, x, xs, out, extra..., nt) through the switch;
+// extra (possibly none) are compile-time arguments of the body, such as the bits and group of a
+// calm group format.
+#define CALM_VEC_DOT_BY_NT(name, body, ...)                                                        \
+    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *out) {         \
+        CALM_NT_SWITCH(nt, body, n, w, x, xs, out, ##__VA_ARGS__)                                  \
+    }
 
+// Every calm group format's kernel dot_qgB_G_q8x from body(n, w, x, xs, out, bits, group, nt).
+#define CALM_QG_DOTS(body)                                                                         \
+    CALM_VEC_DOT_BY_NT(dot_qg2_32_q8x, body, 2, 32)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg2_64_q8x, body, 2, 64)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg2_128_q8x, body, 2, 128)                                              \
+    CALM_VEC_DOT_BY_NT(dot_qg3_32_q8x, body, 3, 32)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg3_64_q8x, body, 3, 64)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg3_128_q8x, body, 3, 128)                                              \
+    CALM_VEC_DOT_BY_NT(dot_qg4_32_q8x, body, 4, 32)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg4_64_q8x, body, 4, 64)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg4_128_q8x, body, 4, 128)                                              \
+    CALM_VEC_DOT_BY_NT(dot_qg8_32_q8x, body, 8, 32)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg8_64_q8x, body, 8, 64)                                                \
+    CALM_VEC_DOT_BY_NT(dot_qg8_128_q8x, body, 8, 128)
+
+// The integer-format kernels dot_<type>_q8x from four_bit_body (Q4_0 and Q4_1, called as
+// body(n, w, x, xs, out, has_m, nt)), q8_0_body (body(n, w, x, xs, out, nt)) and qg_body (the
+// group formats, as in CALM_QG_DOTS).
+#define CALM_INT8_DOTS(four_bit_body, q8_0_body, qg_body)                                          \
+    CALM_VEC_DOT_BY_NT(dot_q4_0_q8x, four_bit_body, 0)                                             \
+    CALM_VEC_DOT_BY_NT(dot_q4_1_q8x, four_bit_body, 1)                                             \
+    CALM_VEC_DOT_BY_NT(dot_q8_0_q8x, q8_0_body)                                                    \
+    CALM_QG_DOTS(qg_body)
+
+// The float-activation kernels dot_<type>_f32 from float_body (f32, f16, bf16 weights) and
+// dequant_body (Q5_0, Q5_1, Q4_K, Q5_K: dequantize a block, then a float dot), both called as
+// body(n, w, x, xs, out, type, nt).
+#define CALM_FLOAT_DOTS(float_body, dequant_body)                                                  \
+    CALM_VEC_DOT_BY_NT(dot_f32_f32, float_body, CALM_TYPE_F32)                                     \
+    CALM_VEC_DOT_BY_NT(dot_f16_f32, float_body, CALM_TYPE_F16)                                     \
+    CALM_VEC_DOT_BY_NT(dot_bf16_f32, float_body, CALM_TYPE_BF16)                                   \
+    CALM_VEC_DOT_BY_NT(dot_q5_0_f32, dequant_body, CALM_TYPE_Q5_0)                                 \
+    CALM_VEC_DOT_BY_NT(dot_q5_1_f32, dequant_body, CALM_TYPE_Q5_1)                                 \
+    CALM_VEC_DOT_BY_NT(dot_q4_k_f32, dequant_body, CALM_TYPE_Q4_K)                                 \
+    CALM_VEC_DOT_BY_NT(dot_q5_k_f32, dequant_body, CALM_TYPE_Q5_K)
+
+// The vec_dot entries every ISA names alike: dot_<weight>_<activation> for the float and
+// dequantized types (f32 activations), the integer formats (q8x) and W8A8 (q8t). An ISA file
+// defines them (CALM_FLOAT_DOTS, CALM_INT8_DOTS, its own W8A8) and adds the ones only it has
+// (Q6_K).
+#define CALM_DOT_TABLE                                                                             \
+    [CALM_TYPE_F32] = dot_f32_f32, [CALM_TYPE_F16] = dot_f16_f32, [CALM_TYPE_BF16] = dot_bf16_f32, \
+    [CALM_TYPE_Q5_0] = dot_q5_0_f32, [CALM_TYPE_Q5_1] = dot_q5_1_f32,                              \
+    [CALM_TYPE_Q4_K] = dot_q4_k_f32, [CALM_TYPE_Q5_K] = dot_q5_k_f32,                              \
+    [CALM_TYPE_Q4_0] = dot_q4_0_q8x, [CALM_TYPE_Q4_1] = dot_q4_1_q8x,                              \
+    [CALM_TYPE_Q8_0] = dot_q8_0_q8x, [CALM_TYPE_W8A8] = dot_w8a8_q8t,                              \
+    [CALM_TYPE_QG + 0] = dot_qg2_32_q8x, [CALM_TYPE_QG + 1] = dot_qg2_64_q8x,                      \
+    [CALM_TYPE_QG + 2] = dot_qg2_128_q8x, [CALM_TYPE_QG + 3] = dot_qg3_32_q8x,                     \
+    [CALM_TYPE_QG + 4] = dot_qg3_64_q8x, [CALM_TYPE_QG + 5] = dot_qg3_128_q8x,                     \
+    [CALM_TYPE_QG + 6] = dot_qg4_32_q8x, [CALM_TYPE_QG + 7] = dot_qg4_64_q8x,                      \
+    [CALM_TYPE_QG + 8] = dot_qg4_128_q8x, [CALM_TYPE_QG + 9] = dot_qg8_32_q8x,                     \
+    [CALM_TYPE_QG + 10] = dot_qg8_64_q8x, [CALM_TYPE_QG + 11] = dot_qg8_128_q8x
+
+// The per-ISA tables; kernels/isa.c picks one at start-up.
 extern const calm_isa calm_isa_scalar;
 #if defined(__x86_64__)
 extern const calm_isa calm_isa_avx2;
@@ -91,6 +154,26 @@ extern const calm_isa calm_isa_avx512;
 #endif
 #if defined(__aarch64__)
 extern const calm_isa calm_isa_neon;
+#endif
+
+// Entry points outside the dot tables. The scalar ones are the reference the others are tested
+// against (the Hadamard reference is calm_hadamard, kernels/hadamard.h).
+void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *scores, float *out);
+void calm_silu_mul_scalar(float *g, const float *u, size_t n);
+// The packed panels' reference (kernels/pack.h): the 16 sums per token of panel `panel` for nt
+// tokens of q8x activations x (rows x_stride bytes apart), to out[t * 16 + j].
+void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t x_stride, int nt,
+                           float *out);
+#if defined(__x86_64__)
+void calm_attend_avx2(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                      float scale, float *scores, float *out);
+void calm_silu_mul_avx2(float *g, const float *u, size_t n);
+void calm_hadamard_avx2(float *x, int n, int T, int transpose);
+void calm_attend_avx512(const float *q, const float *k, const float *v, size_t stride, int n,
+                        int hd, float scale, float *scores, float *out);
+void calm_silu_mul_avx512(float *g, const float *u, size_t n);
+void calm_hadamard_avx512(float *x, int n, int T, int transpose);
 #endif
 
 #endif

@@ -1,25 +1,15 @@
-// Dequant-matmul entry points. The dispatch table (kernels/dispatch.c) picks one kernel per
-// weight type and ISA at start-up; the scalar kernels are the reference every other one is tested
-// against.
+// The matmul driver: weight matrices of any calm type times activation rows, through one ISA's
+// kernels (usually calm_kernels(), kernels/isa.h, which this header brings along for its callers).
 #ifndef CALM_MATMUL_H
 #define CALM_MATMUL_H
 
 #include <stdint.h>
-#include <stdio.h>
 
+#include "isa.h"
 #include "kernels.h"
 
-// Fills the dispatch table from the CPU and $CALM_ISA (scalar, avx2, avx512, neon), once.
-void calm_kernels_init(void);
-const calm_isa *calm_kernels(void);
-const char *calm_isa_name(void);
-// The ISAs this build has and this CPU runs, best last (scalar first); returns the count.
-int calm_isa_available(const calm_isa **out, int cap);
-void calm_print_system(FILE *f);
-
-// y[t][r] = sum_c w[r][c] * x[t][c] for t < T, r < rows, w row-major in `type`. OpenMP over rows.
-void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols, int T);
-// The same with a given ISA's kernels (tests compare them with the scalar ones).
+// y[t][r] = sum_c w[r][c] * x[t][c] for t < T, r < rows, w row-major in `type`, with isa's kernels
+// (tests compare every ISA with the scalar one). OpenMP over rows.
 void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
                       int rows, int cols, int T);
 // Several matrices with the same input (Q, K, V; gate, up): the activations are quantized once

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "types.h"
 
 int calm_pack_supported(uint32_t type) {

@@ -34,9 +34,7 @@ int calm_pack_supported(uint32_t type);
 int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols);
 void calm_packed_free(calm_packed *p);
 
-// Scalar reference of the panel dot: y[t][r] for rows of panel `panel`, tokens t < nt, from q8x
-// activations x (rows of x_stride bytes). Writes the 16 sums per token to out[t * 16 + j].
-void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t x_stride, int nt,
-                           float *out);
+// The scalar panel dot, calm_panel_dot_scalar, is declared with the other ISAs' entry points in
+// kernels/kernels.h.
 
 #endif

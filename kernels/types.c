@@ -2,6 +2,20 @@
 
 #include <string.h>
 
+#include "grid.h"
+
+static inline float f32_of_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint32_t bits_of_f32(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    return x;
+}
+
 float calm_f16_to_f32(calm_f16 h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
@@ -23,14 +37,11 @@ float calm_f16_to_f32(calm_f16 h) {
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
     }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
+    return f32_of_bits(bits);
 }
 
 calm_f16 calm_f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
+    uint32_t x = bits_of_f32(f);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t absx = x & 0x7fffffff;
     if (absx >= 0x7f800000u) // inf or nan
@@ -54,15 +65,11 @@ calm_f16 calm_f32_to_f16(float f) {
 }
 
 float calm_bf16_to_f32(calm_bf16 h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
+    return f32_of_bits((uint32_t)h << 16);
 }
 
 calm_bf16 calm_f32_to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
+    uint32_t x = bits_of_f32(f);
     if ((x & 0x7fffffff) > 0x7f800000u) return (calm_bf16)((x >> 16) | 0x40); // quiet nan
     x += 0x7fff + ((x >> 16) & 1);
     return (calm_bf16)(x >> 16);
@@ -216,32 +223,41 @@ static void q6_k_to_float(const void *src, float *y, int64_t n) {
 // calm group formats: a group of g weights is {f16 d, f16 m, packed q}, w = d * q + m with q
 // unsigned. Layouts of q (docs/FORMATS.md): 8 bits one byte each; 4 bits as Q4_1 (low nibbles
 // hold the first half of each 32, high nibbles the second); 2 bits as four planes of 8 per
-// byte-column of 32; 3 bits as the 2-bit planes followed by a plane of high bits.
+// byte-column of 32; 3 bits as the 2-bit planes followed by a plane of high bits. qg_place says
+// where code j lives: its low bits (8, 4 or 2) at byte *at from bit *shift, and for 3 bits the
+// third at bit *hshift of byte *hat; packing and unpacking both follow it.
+static inline void qg_place(int bits, int g, int j, int *at, int *shift, int *hat, int *hshift) {
+    int c = j & ~31, k = j & 31;
+    *hat = g / 4 + c / 8 + k / 8, *hshift = k % 8;
+    if (bits == 8)
+        *at = j, *shift = 0;
+    else if (bits == 4)
+        *at = c / 2 + k % 16, *shift = k / 16 * 4;
+    else
+        *at = c / 4 + k % 8, *shift = k / 8 * 2;
+}
+
 int calm_qg_unpack(const uint8_t *q, int bits, int g, uint8_t *out) {
-    for (int c = 0; c < g; c += 32) {
-        switch (bits) {
-        case 8:
-            memcpy(out + c, q + c, 32);
-            break;
-        case 4:
-            for (int j = 0; j < 16; j++) {
-                out[c + j] = q[c / 2 + j] & 0xf;
-                out[c + j + 16] = q[c / 2 + j] >> 4;
-            }
-            break;
-        case 2:
-        case 3:
-            for (int j = 0; j < 8; j++)
-                for (int k = 0; k < 4; k++) out[c + j + 8 * k] = (q[c / 4 + j] >> (2 * k)) & 3;
-            if (bits == 3) {
-                const uint8_t *hi = q + g / 4 + c / 8;
-                for (int j = 0; j < 32; j++)
-                    out[c + j] |= (uint8_t)(((hi[j / 8] >> (j % 8)) & 1) << 2);
-            }
-            break;
-        }
+    const int mask = bits == 3 ? 3 : (1 << bits) - 1;
+    for (int j = 0; j < g; j++) {
+        int at, shift, hat, hshift;
+        qg_place(bits, g, j, &at, &shift, &hat, &hshift);
+        int u = (q[at] >> shift) & mask;
+        if (bits == 3) u |= ((q[hat] >> hshift) & 1) << 2;
+        out[j] = (uint8_t)u;
     }
     return 0;
+}
+
+void calm_qg_pack(const uint8_t *q, int bits, int g, uint8_t *out) {
+    const int mask = bits == 3 ? 3 : (1 << bits) - 1;
+    memset(out, 0, (size_t)g * bits / 8);
+    for (int j = 0; j < g; j++) {
+        int at, shift, hat, hshift;
+        qg_place(bits, g, j, &at, &shift, &hat, &hshift);
+        out[at] |= (uint8_t)((q[j] & mask) << shift);
+        if (bits == 3) out[hat] |= (uint8_t)(((q[j] >> 2) & 1) << hshift);
+    }
 }
 
 static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g) {
@@ -259,10 +275,43 @@ static void qg_to_float(const void *src, float *dst, int64_t n, int bits, int g)
     }
 }
 
+static void w8a8_to_float(const void *src, float *dst, int64_t n) {
+    calm_q8t_head h;
+    memcpy(&h, src, sizeof h);
+    const int8_t *q = (const int8_t *)src + sizeof h;
+    for (int64_t i = 0; i < n; i++) dst[i] = h.d * (float)q[i];
+}
+
+static void f32_from_float(const float *src, void *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * 4);
+}
+
+static void f16_from_float(const float *src, void *dst, int64_t n) {
+    calm_f16 *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] = calm_f32_to_f16(src[i]);
+}
+
+static void bf16_from_float(const float *src, void *dst, int64_t n) {
+    calm_bf16 *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] = calm_f32_to_bf16(src[i]);
+}
+
+// The quantized types' from_float: round to nearest on the type's grid (kernels/grid.h).
+#define RTN_FN(name, type)                                                                         \
+    static void name##_from_float(const float *src, void *dst, int64_t n) {                        \
+        calm_rtn_row(src, (int)n, type, dst);                                                      \
+    }
+RTN_FN(q4_0, CALM_TYPE_Q4_0)
+RTN_FN(q4_1, CALM_TYPE_Q4_1)
+RTN_FN(q8_0, CALM_TYPE_Q8_0)
+RTN_FN(w8a8, CALM_TYPE_W8A8)
+
+// calm group format qgB_G: dequantization, rounding to nearest, and its traits.
 #define QG_FN(b, g)                                                                                \
     static void qg##b##_##g##_to_float(const void *s, float *d, int64_t n) {                       \
         qg_to_float(s, d, n, b, g);                                                                \
-    }
+    }                                                                                              \
+    RTN_FN(qg##b##_##g, calm_type_qg(b, g))
 QG_FN(2, 32)
 QG_FN(2, 64)
 QG_FN(2, 128)
@@ -276,28 +325,106 @@ QG_FN(8, 32)
 QG_FN(8, 64)
 QG_FN(8, 128)
 #define QG_TRAITS(i, b, g)                                                                         \
-    [CALM_TYPE_QG +                                                                                \
-        i] = {"qg" #b "_" #g, 32, 4 + 32 * b / 8, 1, qg##b##_##g##_to_float, CALM_ACT_Q8X, b, g}
-
-static void w8a8_to_float(const void *src, float *dst, int64_t n) {
-    calm_q8t_head h;
-    memcpy(&h, src, sizeof h);
-    const int8_t *q = (const int8_t *)src + sizeof h;
-    for (int64_t i = 0; i < n; i++) dst[i] = h.d * (float)q[i];
-}
+    [CALM_TYPE_QG + i] = {.name = "qg" #b "_" #g,                                                  \
+                          .block_size = 32,                                                        \
+                          .type_size = 4 + 32 * b / 8,                                             \
+                          .supported = 1,                                                          \
+                          .to_float = qg##b##_##g##_to_float,                                      \
+                          .from_float = qg##b##_##g##_from_float,                                  \
+                          .vec_dot_type = CALM_ACT_Q8X,                                            \
+                          .ftype = -1,                                                             \
+                          .qg_bits = b,                                                            \
+                          .qg_group = g}
 
 static const calm_type_traits traits[CALM_TYPE_COUNT] = {
-    [CALM_TYPE_F32] = {"f32", 1, 4, 1, f32_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_F16] = {"f16", 1, 2, 1, f16_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_BF16] = {"bf16", 1, 2, 1, bf16_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_Q4_0] = {"q4_0", QK4_0, sizeof(block_q4_0), 1, q4_0_to_float, CALM_ACT_Q8X, 0},
-    [CALM_TYPE_Q4_1] = {"q4_1", QK4_1, sizeof(block_q4_1), 1, q4_1_to_float, CALM_ACT_Q8X, 0},
-    [CALM_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), 1, q8_0_to_float, CALM_ACT_Q8X, 0},
-    // K-quants run on f32 activations: their rows are dequantized once and reused across
-    // tokens.
-    [CALM_TYPE_Q4_K] = {"q4_k", QK_K, sizeof(block_q4_k), 1, q4_k_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_Q5_K] = {"q5_k", QK_K, sizeof(block_q5_k), 1, q5_k_to_float, CALM_ACT_F32, 0},
-    [CALM_TYPE_Q6_K] = {"q6_k", QK_K, sizeof(block_q6_k), 1, q6_k_to_float, CALM_ACT_Q8X, 0},
+    [CALM_TYPE_F32] = {.name = "f32",
+                       .block_size = 1,
+                       .type_size = 4,
+                       .supported = 1,
+                       .to_float = f32_to_float,
+                       .from_float = f32_from_float,
+                       .vec_dot_type = CALM_ACT_F32,
+                       .ftype = 0},
+    [CALM_TYPE_F16] = {.name = "f16",
+                       .block_size = 1,
+                       .type_size = 2,
+                       .supported = 1,
+                       .to_float = f16_to_float,
+                       .from_float = f16_from_float,
+                       .vec_dot_type = CALM_ACT_F32,
+                       .ftype = 1},
+    [CALM_TYPE_BF16] = {.name = "bf16",
+                        .block_size = 1,
+                        .type_size = 2,
+                        .supported = 1,
+                        .to_float = bf16_to_float,
+                        .from_float = bf16_from_float,
+                        .vec_dot_type = CALM_ACT_F32,
+                        .ftype = 32},
+    [CALM_TYPE_Q4_0] = {.name = "q4_0",
+                        .block_size = QK4_0,
+                        .type_size = sizeof(block_q4_0),
+                        .supported = 1,
+                        .to_float = q4_0_to_float,
+                        .from_float = q4_0_from_float,
+                        .vec_dot_type = CALM_ACT_Q8X,
+                        .symmetric = 1,
+                        .ftype = 2},
+    [CALM_TYPE_Q4_1] = {.name = "q4_1",
+                        .block_size = QK4_1,
+                        .type_size = sizeof(block_q4_1),
+                        .supported = 1,
+                        .to_float = q4_1_to_float,
+                        .from_float = q4_1_from_float,
+                        .vec_dot_type = CALM_ACT_Q8X,
+                        .ftype = 3},
+    [CALM_TYPE_Q8_0] = {.name = "q8_0",
+                        .block_size = QK8_0,
+                        .type_size = sizeof(block_q8_0),
+                        .supported = 1,
+                        .to_float = q8_0_to_float,
+                        .from_float = q8_0_from_float,
+                        .vec_dot_type = CALM_ACT_Q8X,
+                        .symmetric = 1,
+                        .ftype = 7},
+    // Q5_0, Q5_1 and the K-quants Q4_K, Q5_K run on f32 activations: a block is dequantized once
+    // and reused across tokens.
+    [CALM_TYPE_Q5_0] = {.name = "q5_0",
+                        .block_size = 32,
+                        .type_size = sizeof(block_q5_0),
+                        .supported = 1,
+                        .to_float = q5_0_to_float,
+                        .vec_dot_type = CALM_ACT_F32,
+                        .ftype = 8},
+    [CALM_TYPE_Q5_1] = {.name = "q5_1",
+                        .block_size = 32,
+                        .type_size = sizeof(block_q5_1),
+                        .supported = 1,
+                        .to_float = q5_1_to_float,
+                        .vec_dot_type = CALM_ACT_F32,
+                        .ftype = 9},
+    // K-quants: ftype is the _S variant, the one whose matrices all have the type.
+    [CALM_TYPE_Q4_K] = {.name = "q4_k",
+                        .block_size = QK_K,
+                        .type_size = sizeof(block_q4_k),
+                        .supported = 1,
+                        .to_float = q4_k_to_float,
+                        .vec_dot_type = CALM_ACT_F32,
+                        .ftype = 14},
+    [CALM_TYPE_Q5_K] = {.name = "q5_k",
+                        .block_size = QK_K,
+                        .type_size = sizeof(block_q5_k),
+                        .supported = 1,
+                        .to_float = q5_k_to_float,
+                        .vec_dot_type = CALM_ACT_F32,
+                        .ftype = 16},
+    [CALM_TYPE_Q6_K] = {.name = "q6_k",
+                        .block_size = QK_K,
+                        .type_size = sizeof(block_q6_k),
+                        .supported = 1,
+                        .to_float = q6_k_to_float,
+                        .vec_dot_type = CALM_ACT_Q8X,
+                        .ftype = 18},
     QG_TRAITS(0, 2, 32),
     QG_TRAITS(1, 2, 64),
     QG_TRAITS(2, 2, 128),
@@ -310,14 +437,20 @@ static const calm_type_traits traits[CALM_TYPE_COUNT] = {
     QG_TRAITS(9, 8, 32),
     QG_TRAITS(10, 8, 64),
     QG_TRAITS(11, 8, 128),
-    [CALM_TYPE_W8A8] = {"w8a8", 32, 32, 1, w8a8_to_float, CALM_ACT_Q8T, 0, 0},
-    // Known to ggml; listed so that error messages can name them.
-    [CALM_TYPE_Q5_0] = {"q5_0", 32, sizeof(block_q5_0), 1, q5_0_to_float, CALM_ACT_F32, 0, 0},
-    [CALM_TYPE_Q5_1] = {"q5_1", 32, sizeof(block_q5_1), 1, q5_1_to_float, CALM_ACT_F32, 0, 0},
-    [9] = {"q8_1", 32, 36, 0, NULL},
-    [10] = {"q2_k", 256, 84, 0, NULL},
-    [11] = {"q3_k", 256, 110, 0, NULL},
-    [15] = {"q8_k", 256, 292, 0, NULL},
+    [CALM_TYPE_W8A8] = {.name = "w8a8",
+                        .block_size = 32,
+                        .type_size = 32,
+                        .supported = 1,
+                        .to_float = w8a8_to_float,
+                        .from_float = w8a8_from_float,
+                        .vec_dot_type = CALM_ACT_Q8T,
+                        .symmetric = 1,
+                        .ftype = -1},
+    // Known to ggml, not read by calm; listed so that error messages can name them.
+    [9] = {.name = "q8_1", .block_size = 32, .type_size = 36, .ftype = -1},
+    [10] = {.name = "q2_k", .block_size = 256, .type_size = 84, .ftype = 10},
+    [11] = {.name = "q3_k", .block_size = 256, .type_size = 110, .ftype = 11},
+    [15] = {.name = "q8_k", .block_size = 256, .type_size = 292, .ftype = -1},
 };
 
 const calm_type_traits *calm_type_get(uint32_t type) {

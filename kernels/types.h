@@ -108,16 +108,26 @@ static inline size_t calm_q8t_stride(int n) {
 
 typedef enum { CALM_ACT_F32 = 0, CALM_ACT_Q8X = 1, CALM_ACT_Q8T = 2 } calm_act;
 
+// What calm knows of one element type, in the spirit of ggml-cpu's type_traits.
 typedef struct {
     const char *name;
     int block_size;   // elements per block
     size_t type_size; // bytes per block
     int supported;    // calm can read it
-    // n is a multiple of block_size; for W8A8 (one scale per row) n is exactly one row
+    // Dequantizes n elements (n a multiple of block_size; for W8A8, one scale per row, exactly one
+    // row).
     void (*to_float)(const void *src, float *dst, int64_t n);
-    calm_act act; // how the matmul wants the activations
-    int qg_bits;  // calm group formats: bits per weight (0 for other types)
-    int qg_group; // and weights per group; a row's last group may be shorter (a multiple of 32)
+    // Quantizes or converts one row of n elements (as to_float) onto the type's default
+    // round-to-nearest grid: symmetric for q4_0, q8_0 and w8a8, min/max for q4_1 and calm's qgB_G
+    // (what `calm convert --type qgB_G` writes). NULL for types calm cannot write (K-quants, q5_*).
+    void (*from_float)(const float *src, void *dst, int64_t n);
+    // The activations the type's vec_dot (kernels/kernels.h) takes: f32 rows, q8x blocks or q8t
+    // rows; the matmul driver quantizes them once per call.
+    calm_act vec_dot_type;
+    int symmetric; // the grid has no offset (w = d * q): q4_0, q8_0, w8a8
+    int ftype;     // llama.cpp's llama_ftype of a file whose matrices all have this type; -1: none
+    int qg_bits;   // calm group formats: bits per weight (0 for other types)
+    int qg_group;  // and weights per group; a row's last group may be shorter (a multiple of 32)
 } calm_type_traits;
 
 const calm_type_traits *calm_type_get(uint32_t type); // NULL for ids calm does not know
@@ -132,6 +142,8 @@ size_t calm_row_size(uint32_t type, int64_t n);
 
 // Unpacks the q values of one group of a calm group format (g <= 128) into out[g].
 int calm_qg_unpack(const uint8_t *q, int bits, int g, uint8_t *out);
+// Packs g codes (each < 2^bits) of one calm group into that layout (calm_qg_group_bytes - 4 bytes).
+void calm_qg_pack(const uint8_t *q, int bits, int g, uint8_t *out);
 
 float calm_f16_to_f32(calm_f16 h);
 calm_f16 calm_f32_to_f16(float f);

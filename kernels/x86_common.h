@@ -1,9 +1,13 @@
-// x86 helpers shared by the AVX2 and AVX-512 kernel files (each compiled with its own flags).
-// Before including, define CALM_X86_DOT_US(u, s): 8 float sums of u8 x s8 products, 4 per lane.
+// The x86 integer-dot pieces shared by the AVX2 and AVX-512 kernel files, each compiled with its
+// own flags: the u8 x s8 block dot is vpdpbusd where the file is built with AVX512-VNNI and
+// vpmaddubsw + vpmaddwd otherwise; the unpacking of 4-, 2- and 3-bit codes; and the 256-bit Q6_K
+// body written once on top of them. kernels/simd_int8.h builds the other integer formats' bodies
+// on these primitives.
 #ifndef CALM_X86_COMMON_H
 #define CALM_X86_COMMON_H
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -27,9 +31,9 @@ static inline __m256i calm_nibbles(const uint8_t *qs) {
 static inline __m256i calm_qg_low_bits(const uint8_t *codes, int bits, int glen, int c) {
     uint64_t lo;
     memcpy(&lo, codes + c * 8, 8);
-    __m256i q = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x((long long)lo),
-                                                   _mm256_setr_epi64x(0, 2, 4, 6)),
-                                 _mm256_set1_epi8(3));
+    __m256i q = _mm256_and_si256(
+        _mm256_srlv_epi64(_mm256_set1_epi64x((long long)lo), _mm256_setr_epi64x(0, 2, 4, 6)),
+        _mm256_set1_epi8(3));
     if (bits == 3) {
         uint32_t hb;
         memcpy(&hb, codes + glen / 4 + c * 4, 4);
@@ -46,11 +50,36 @@ static inline float calm_f16c(calm_f16 h) {
     return _cvtsh_ss(h);
 }
 
-#define XQ(t) ((const block_q8x *)((const uint8_t *)x + (t)*xs))
+// Sum of u[i] * s[i] over 32 bytes as 8 float partial sums, 4 products each. With vpmaddubsw the
+// 16-bit pair sums must not saturate: u <= 15, or |u|, |s| <= 127 (the sign trick).
+static inline __m256 calm_x86_dot_us(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s));
+#else
+    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+    return _mm256_cvtepi32_ps(p);
+#endif
+}
+
+// The same for u over the full u8 range (8-bit group codes): vpdpbusd takes it as it is, AVX2
+// widens both operands to 16 bits.
+static inline __m256 calm_x86_dot_u8(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return calm_x86_dot_us(u, s);
+#else
+    __m256i ul = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)),
+            uh = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1));
+    __m256i sl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(s)),
+            sh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(s, 1));
+    return _mm256_cvtepi32_ps(
+        _mm256_add_epi32(_mm256_madd_epi16(ul, sl), _mm256_madd_epi16(uh, sh)));
+#endif
+}
+
 // Q6_K with 8-bit activations: 32 six-bit codes at a time as signed bytes (q - 32); lanes 0..3 of
 // the dot hold the first 16 weights and 4..7 the second, each with its own scale.
-static inline __attribute__((always_inline)) void q6k_impl(int n, const void *w, const void *x,
-                                                           size_t xs, const int nt, float *out) {
+CALM_INLINE void calm_x86_dot_q6_k_body(int n, const void *w, const void *x, size_t xs, float *out,
+                                        const int nt) {
     const block_q6_k *b = w;
     __m256 acc[CALM_NT];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
@@ -81,10 +110,10 @@ static inline __attribute__((always_inline)) void q6k_impl(int n, const void *w,
                 const int8_t *sc = b[i].scales + 8 * h + 2 * k;
                 __m256 scv = _mm256_set_m128(_mm_set1_ps(d * sc[1]), _mm_set1_ps(d * sc[0]));
                 for (int t = 0; t < nt; t++) {
-                    const block_q8x *a = XQ(t) + i * (QK_K / 32) + 4 * h + k;
+                    const block_q8x *a = calm_q8x_row(x, xs, t) + i * (QK_K / 32) + 4 * h + k;
                     __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), g[k]);
                     acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(scv, _mm256_set1_ps(a->d)),
-                                             CALM_X86_DOT_US(aq[k], sx), acc[t]);
+                                             calm_x86_dot_us(aq[k], sx), acc[t]);
                 }
             }
         }

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "../runtime/status.h"
+#include "../kernels/status.h"
 
 typedef struct {
     int p, q, k;

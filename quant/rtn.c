@@ -1,17 +1,7 @@
 // Round to nearest: every group onto its own min/max (or symmetric max) grid. The baseline of the
 // pool and what `calm convert --type qgB_G` writes.
-#include "rtn.h"
-
-#include <stdlib.h>
-
+// (calm_rtn_row, kernels/grid.h, is the same rounding for one row with the type's default grid.)
 #include "algo.h"
-
-int calm_rtn_row(const float *x, int n, uint32_t type, uint8_t *out) {
-    calm_qfmt f;
-    if (calm_qfmt_init(&f, type, 0, NULL)) return -1;
-    calm_qfmt_quantize_row(&f, x, n, NULL, out, NULL);
-    return 0;
-}
 
 int calm_quantize_rtn(const calm_qopts *o, const float *w, int rows, int cols,
                       const calm_xstats *xs, calm_qlinear *out, calm_err *e) {

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "../runtime/status.h"
+#include "../kernels/status.h"
 
 typedef struct {
     int n;         // input channels

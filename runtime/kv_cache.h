@@ -2,7 +2,7 @@
 #ifndef CALM_KV_CACHE_H
 #define CALM_KV_CACHE_H
 
-#include "status.h"
+#include "../kernels/status.h"
 
 typedef struct {
     int n_layers, seq_len, kv_dim;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "status.h"
+#include "../kernels/status.h"
 #include "../formats/gguf.h"
 #include "../kernels/pack.h"
 

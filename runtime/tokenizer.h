@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "pretokenize.h"
-#include "status.h"
+#include "../kernels/status.h"
 #include "../formats/gguf.h"
 
 typedef enum { CALM_TOK_BPE = 0, CALM_TOK_SPM = 1 } calm_tok_kind;

@@ -5,17 +5,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/grid.h"
 #include "kernels/matmul.h"
+
+int kc_types(uint32_t *out, int cap, int (*keep)(uint32_t type)) {
+    int n = 0;
+    for (uint32_t t = 0; t < CALM_TYPE_COUNT && n < cap; t++) {
+        const calm_type_traits *tt = calm_type_get(t);
+        if (tt && tt->supported && keep(t)) out[n++] = t;
+    }
+    return n;
+}
+
+int kc_has_grid(uint32_t type) {
+    calm_qfmt f;
+    return calm_qfmt_grid(&f, type, 0) == 0;
+}
+
+int kc_takes_q8x(uint32_t type) {
+    return calm_type_get(type)->vec_dot_type == CALM_ACT_Q8X;
+}
+
+int kc_every_isa(kc_check check, char *err, size_t cap) {
+    const calm_isa *av[8];
+    int n = calm_isa_available(av, 8);
+    for (int i = 1; i < n; i++)
+        if (check(av[i], err, cap)) return -1;
+    return 0;
+}
+
+uint32_t kc_next(uint32_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+float kc_frand(uint32_t *state) {
+    return (float)(kc_next(state) % 20001) / 10000.0f - 1.0f;
+}
 
 static uint32_t rng = 12345;
 static uint32_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return kc_next(&rng);
 }
 static float frand(void) {
-    return (float)(next() % 20001) / 10000.0f - 1.0f;
+    return kc_frand(&rng);
 }
 
 static void put_f16(uint8_t *p, float v) {
@@ -118,6 +153,12 @@ int kc_all_types(const calm_isa *isa, char *err, size_t cap) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             if (compare(isa, types[k], shapes[s][0], shapes[s][1], shapes[s][2], err, cap))
                 return -1;
+    // An odd number of 32-blocks: the AVX-512 kernels' two-block loops end with a single block.
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        if (calm_type_get(types[k])->block_size == 32 &&
+            (compare(isa, types[k], 7, 96, 3, err, cap) ||
+             compare(isa, types[k], 3, 352, 4, err, cap)))
+            return -1;
     for (int bits = 2; bits <= 8; bits *= 2)
         for (int g = 32; g <= 128; g *= 2) {
             int b3 = bits == 2 ? 3 : bits;
@@ -160,23 +201,13 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap) {
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
     static const int shapes[][3] = {
         {16, 64, 1}, {37, 576, 5}, {5, 256, 4}, {48, 1536, 2}, {19, 768, 3}};
-    uint32_t types[] = {CALM_TYPE_Q4_0,
-                        CALM_TYPE_Q4_1,
-                        CALM_TYPE_Q8_0,
-                        CALM_TYPE_Q5_0,
-                        CALM_TYPE_Q5_1,
-                        CALM_TYPE_Q4_K,
-                        CALM_TYPE_Q5_K,
-                        (uint32_t)calm_type_qg(2, 64),
-                        (uint32_t)calm_type_qg(3, 128),
-                        (uint32_t)calm_type_qg(4, 32),
-                        (uint32_t)calm_type_qg(4, 128),
-                        (uint32_t)calm_type_qg(8, 64),
-                        (uint32_t)calm_type_qg(8, 128)};
+    if (isa && !isa->panel_dot) return 0;
+    uint32_t types[CALM_TYPE_COUNT];
+    int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported);
     calm_isa ref = calm_isa_scalar;
     ref.panel_dot = calm_panel_dot_scalar;
     const calm_isa *use = isa ? isa : &ref;
-    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+    for (int k = 0; k < ntypes; k++)
         for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
             int rows = shapes[sh][0], cols = shapes[sh][1], T = shapes[sh][2];
             uint32_t type = types[k];
@@ -196,7 +227,7 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
                 for (int c = 0; c < cols; c++)
                     xd[t * cols + c] = xq[c / 32].d * xq[c / 32].qs[c % 32];
             }
-            calm_mm m = {w, type, rows, y1, &p, NULL, 0};
+            calm_mm m = {.w = w, .type = type, .rows = rows, .y = y1, .packed = &p};
             calm_matmul_many(use, &m, 1, x, cols, T);
             int rc = 0;
             for (int r = 0; r < rows && !rc; r++) {
@@ -226,6 +257,7 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
 }
 
 int kc_attention(const calm_isa *isa, char *err, size_t cap) {
+    if (!isa->attend) return 0;
     static const int hds[] = {8, 16, 24, 32, 64, 128};
     static const int ns[] = {1, 2, 7, 16, 17, 100, 300};
     int stride = 3 * 128 + 5; // cache rows hold several heads

@@ -4,17 +4,32 @@
 #define CALM_KERNEL_COMPARE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 
+// xorshift32: the next state, and a float in [-1, 1] from it.
+uint32_t kc_next(uint32_t *state);
+float kc_frand(uint32_t *state);
+
+// The types calm reads for which keep(type) is true, in id order, into out[cap]; returns the count.
+int kc_types(uint32_t *out, int cap, int (*keep)(uint32_t type));
+// Predicates for kc_types: the type has a quantization grid (kernels/grid.h); its kernels take q8x
+// activations.
+int kc_has_grid(uint32_t type);
+int kc_takes_q8x(uint32_t type);
+
 // Each returns 0, or -1 with a description of the first mismatch in err.
+typedef int (*kc_check)(const calm_isa *isa, char *err, size_t cap);
+// Runs check on every ISA this machine runs besides the scalar reference; stops at the first -1.
+int kc_every_isa(kc_check check, char *err, size_t cap);
 int kc_all_types(const calm_isa *isa, char *err, size_t cap);
 int kc_quantize(const calm_isa *isa, char *err, size_t cap);
 // Packed panels through isa->panel_dot (or the scalar panel reference when isa is NULL) against
-// the scalar row kernels.
+// exact sums; 0 for an ISA without panels.
 int kc_panels(const calm_isa *isa, char *err, size_t cap);
 // isa->attend, isa->silu_mul and isa->hadamard against the scalar ones (sizes with and without
-// vector tails).
+// vector tails); 0 for an ISA that uses the scalar ones.
 int kc_attention(const calm_isa *isa, char *err, size_t cap);
 
 #endif

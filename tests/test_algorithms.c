@@ -12,6 +12,7 @@
 #include "kernels/types.h"
 #include "quant/algo.h"
 #include "helpers.h"
+#include "kernel_compare.h"
 
 static uint64_t rng = 99;
 static float gauss(void) { // Box-Muller on a xorshift
@@ -181,15 +182,9 @@ Test(algorithms, quantized_matrices_compute_the_original_product) {
 Test(algorithms, rows_dequantize_to_what_was_rounded) {
     // Requantizing the dequantized rows with the stored grid gives the same bytes: the scales and
     // offsets the algorithms round against are exactly those the files hold.
-    uint32_t types[] = {CALM_TYPE_Q4_0,
-                        CALM_TYPE_Q4_1,
-                        CALM_TYPE_Q8_0,
-                        CALM_TYPE_W8A8,
-                        (uint32_t)calm_type_qg(2, 32),
-                        (uint32_t)calm_type_qg(3, 128),
-                        (uint32_t)calm_type_qg(4, 64),
-                        (uint32_t)calm_type_qg(8, 128)};
-    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+    uint32_t types[CALM_TYPE_COUNT];
+    int ntypes = kc_types(types, CALM_TYPE_COUNT, kc_has_grid);
+    for (int k = 0; k < ntypes; k++)
         for (int sym = 0; sym < 2; sym++) {
             calm_qfmt f;
             cr_assert_eq(calm_qfmt_init(&f, types[k], sym, NULL), 0);

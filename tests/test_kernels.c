@@ -6,15 +6,12 @@
 #include <string.h>
 
 #include "kernels/matmul.h"
-#include "quant/rtn.h"
+#include "kernels/grid.h"
 #include "kernel_compare.h"
 
 static uint32_t rng = 777;
 static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return (float)(rng % 20001) / 10000.0f - 1.0f;
+    return kc_frand(&rng);
 }
 
 Test(kernels, every_isa_matches_scalar) {
@@ -22,31 +19,23 @@ Test(kernels, every_isa_matches_scalar) {
     int n = calm_isa_available(av, 8);
     cr_log_info("ISAs on this machine: %d (best: %s)", n, av[n - 1]->name);
     char err[512];
-    for (int i = 1; i < n; i++) cr_assert_eq(kc_all_types(av[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kc_every_isa(kc_all_types, err, sizeof err), 0, "%s", err);
 }
 
 Test(kernels, packed_panels_match_row_kernels) {
     char err[512];
     cr_assert_eq(kc_panels(NULL, err, sizeof err), 0, "%s", err); // the scalar panel reference
-    const calm_isa *av[8];
-    int n = calm_isa_available(av, 8);
-    for (int i = 1; i < n; i++)
-        if (av[i]->panel_dot) cr_assert_eq(kc_panels(av[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kc_every_isa(kc_panels, err, sizeof err), 0, "%s", err);
 }
 
 Test(kernels, attention_and_silu_match_scalar) {
-    const calm_isa *av[8];
-    int n = calm_isa_available(av, 8);
     char err[512];
-    for (int i = 1; i < n; i++)
-        if (av[i]->attend) cr_assert_eq(kc_attention(av[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kc_every_isa(kc_attention, err, sizeof err), 0, "%s", err);
 }
 
 Test(kernels, activation_quantization_is_identical) {
-    const calm_isa *av[8];
-    int n = calm_isa_available(av, 8);
     char err[512];
-    for (int i = 1; i < n; i++) cr_assert_eq(kc_quantize(av[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kc_every_isa(kc_quantize, err, sizeof err), 0, "%s", err);
 }
 
 Test(kernels, reference_dots_equal_dequantized_dots) {
@@ -54,16 +43,9 @@ Test(kernels, reference_dots_equal_dequantized_dots) {
     // activations: they must agree to float rounding, which checks the block layouts and offsets.
     // 576 = 4 x 128 + 64: the calm formats with g = 128 end each row with a shorter group; Q6_K
     // needs rows of 256s.
-    uint32_t ts[] = {CALM_TYPE_Q4_0,
-                     CALM_TYPE_Q4_1,
-                     CALM_TYPE_Q8_0,
-                     CALM_TYPE_Q6_K,
-                     (uint32_t)calm_type_qg(2, 128),
-                     (uint32_t)calm_type_qg(3, 64),
-                     (uint32_t)calm_type_qg(3, 128),
-                     (uint32_t)calm_type_qg(4, 128),
-                     (uint32_t)calm_type_qg(8, 128)};
-    for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
+    uint32_t ts[CALM_TYPE_COUNT];
+    int nts = kc_types(ts, CALM_TYPE_COUNT, kc_takes_q8x);
+    for (int k = 0; k < nts; k++) {
         const calm_type_traits *tt = calm_type_get(ts[k]);
         int cols = ts[k] == CALM_TYPE_Q6_K ? 768 : 576;
         size_t rb = calm_row_size(ts[k], cols);

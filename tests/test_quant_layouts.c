@@ -73,7 +73,7 @@ Test(quant_layouts, every_isa_dots_real_rows_exactly) {
         for (int c = 0; c < cols; c++) x[c] = sinf(0.37f * c) * (c % 11 == 0 ? 6.0f : 1.0f);
         calm_isa_scalar.quantize_q8x(x, q, cols);
         for (int c = 0; c < cols; c++) // the activations the kernel sees
-            xd[c] = tt->act == CALM_ACT_Q8X ? q[c / 32].d * q[c / 32].qs[c % 32] : x[c];
+            xd[c] = tt->vec_dot_type == CALM_ACT_Q8X ? q[c / 32].d * q[c / 32].qs[c % 32] : x[c];
         calm_packed p;
         int packed =
             calm_pack_supported(r[i].type) && calm_pack(&p, r[i].raw, r[i].type, rows, cols) == 0;

@@ -9,7 +9,7 @@
 #include "../runtime/model_gguf.h"
 #include "../runtime/model_hf.h"
 #include "../kernels/types.h"
-#include "../quant/rtn.h"
+#include "../kernels/grid.h"
 
 // Converts every matrix to `type`; vectors (norms, biases) stay f32 as llama.cpp keeps them.
 static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t type, const char *out,

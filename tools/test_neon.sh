@@ -13,6 +13,6 @@ mkdir -p "$out"
 CC=aarch64-linux-gnu-gcc
 FLAGS="-O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -I. -Itests"
 $CC $FLAGS -march=armv8.2-a+dotprod+fp16 -c kernels/neon/vec_dot.c -o "$out/neon.o"
-$CC $FLAGS -static kernels/types.c kernels/cpu.c kernels/dispatch.c kernels/hadamard.c kernels/pack.c kernels/scalar/vec_dot.c kernels/scalar/attention.c \
+$CC $FLAGS -static kernels/types.c kernels/grid.c kernels/cpu.c kernels/isa.c kernels/matmul.c kernels/hadamard.c kernels/pack.c kernels/scalar/vec_dot.c kernels/scalar/attention.c \
     tests/kernel_compare.c tests/neon_main.c "$out/neon.o" -lm -o "$out/neon_kernels"
 qemu-aarch64 -cpu max "$out/neon_kernels"

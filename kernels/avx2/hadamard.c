@@ -1,4 +1,8 @@
-// The Hadamard transform vectorized for avx2 (kernels/hadamard_impl.h).
-#define CALM_HADAMARD_FN calm_hadamard_avx2
-void calm_hadamard_avx2(float *x, int n, int T, int transpose);
+// The Hadamard transform compiled for avx2 (kernels/hadamard_impl.h): the same loops, vectorized
+// by the compiler for this file's instruction set.
 #include "../hadamard_impl.h"
+#include "../kernels.h"
+
+void calm_hadamard_avx2(float *x, int n, int T, int transpose) {
+    calm_hadamard_body(x, n, T, transpose);
+}

@@ -36,14 +36,11 @@ static void quantize_q8t(const float *x, void *y, int n) {
 }
 
 // W8A8: one integer dot per row and token, scaled once.
-static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    calm_q8t_head hw, hx;
-    memcpy(&hw, w, sizeof hw);
-    const int8_t *qw = (const int8_t *)w + sizeof hw;
+static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+    const int8_t *qw, *qx;
+    calm_q8t_head hw = calm_q8t_read(w, &qw);
     for (int t = 0; t < nt; t++) {
-        const uint8_t *xt = (const uint8_t *)x + t * xs;
-        memcpy(&hx, xt, sizeof hx);
-        const int8_t *qx = (const int8_t *)(xt + sizeof hx);
+        calm_q8t_head hx = calm_q8t_read((const uint8_t *)x + t * xs, &qx);
         int32_t sum = 0;
         for (int i = 0; i < n; i++) sum += qw[i] * qx[i];
         out[t] = hw.d * hx.d * (float)sum;
@@ -51,8 +48,8 @@ static void dot_w8a8(int n, const void *w, const void *x, size_t xs, int nt, flo
 }
 
 // Types on f32 activations: dequantize a chunk of the row, then dot it with every token.
-static void dot_f32_act(int n, const void *w, uint32_t type, const void *x, size_t xs, int nt,
-                        float *out) {
+static void dot_dequant_f32(int n, const void *w, const void *x, size_t xs, float *out,
+                            uint32_t type, int nt) {
     const calm_type_traits *tt = calm_type_get(type);
     int chunk = tt->block_size > 32 ? tt->block_size : 32;
     size_t chunk_bytes = calm_row_size(type, chunk);
@@ -70,20 +67,10 @@ static void dot_f32_act(int n, const void *w, uint32_t type, const void *x, size
     }
 }
 
-#define F32_ACT(name, type)                                                                        \
-    static void name(int n, const void *w, const void *x, size_t xs, int nt, float *out) {         \
-        dot_f32_act(n, w, type, x, xs, nt, out);                                                   \
-    }
-F32_ACT(dot_f32, CALM_TYPE_F32)
-F32_ACT(dot_f16, CALM_TYPE_F16)
-F32_ACT(dot_bf16, CALM_TYPE_BF16)
-F32_ACT(dot_q5_0, CALM_TYPE_Q5_0)
-F32_ACT(dot_q5_1, CALM_TYPE_Q5_1)
-F32_ACT(dot_q4_k, CALM_TYPE_Q4_K)
-F32_ACT(dot_q5_k, CALM_TYPE_Q5_K)
+CALM_FLOAT_DOTS(dot_dequant_f32, dot_dequant_f32)
 // Q6_K: per 16 weights w = d * sc * (q - 32), q six bits; each 32-block of activations spans two
 // of those scales.
-static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+static void dot_q6_k_q8x(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
     const block_q6_k *b = w;
     int8_t q[QK_K];
     for (int t = 0; t < nt; t++) out[t] = 0;
@@ -101,7 +88,7 @@ static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, flo
         }
         float d = calm_f16_to_f32(b[i].d);
         for (int t = 0; t < nt; t++) {
-            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + i * (QK_K / 32);
+            const block_q8x *a = calm_q8x_row(x, xs, t) + i * (QK_K / 32);
             float s = 0;
             for (int c = 0; c < QK_K / 32; c++) {
                 int s0 = 0, s1 = 0;
@@ -117,41 +104,31 @@ static void dot_q6_k(int n, const void *w, const void *x, size_t xs, int nt, flo
     }
 }
 
-static void dot_q4_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    const block_q4_0 *b = w;
+// Q4_0 and Q4_1: w = d * q + m per block, m = -8d for Q4_0.
+static void dot_4bit(int n, const void *w, const void *x, size_t xs, float *out, int has_m,
+                     int nt) {
+    const size_t bsize = has_m ? sizeof(block_q4_1) : sizeof(block_q4_0);
     for (int t = 0; t < nt; t++) {
-        const block_q8x *q = (const block_q8x *)((const uint8_t *)x + t * xs);
+        const block_q8x *q = calm_q8x_row(x, xs, t);
         float s = 0;
         for (int i = 0; i < n / 32; i++) {
+            const uint8_t *b = (const uint8_t *)w + i * bsize, *qs = b + (has_m ? 4 : 2);
+            calm_f16 h[2];
+            memcpy(h, b, 4);
+            float d = calm_f16_to_f32(h[0]), m = has_m ? calm_f16_to_f32(h[1]) : -8.0f * d;
             int sum = 0;
             for (int j = 0; j < 16; j++)
-                sum += (b[i].qs[j] & 0xf) * q[i].qs[j] + (b[i].qs[j] >> 4) * q[i].qs[j + 16];
-            float d = calm_f16_to_f32(b[i].d);
-            s += d * (q[i].d * (float)sum - 8.0f * q[i].s);
+                sum += (qs[j] & 0xf) * q[i].qs[j] + (qs[j] >> 4) * q[i].qs[j + 16];
+            s += d * q[i].d * (float)sum + m * q[i].s;
         }
         out[t] = s;
     }
 }
 
-static void dot_q4_1(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
-    const block_q4_1 *b = w;
-    for (int t = 0; t < nt; t++) {
-        const block_q8x *q = (const block_q8x *)((const uint8_t *)x + t * xs);
-        float s = 0;
-        for (int i = 0; i < n / 32; i++) {
-            int sum = 0;
-            for (int j = 0; j < 16; j++)
-                sum += (b[i].qs[j] & 0xf) * q[i].qs[j] + (b[i].qs[j] >> 4) * q[i].qs[j + 16];
-            s += calm_f16_to_f32(b[i].d) * q[i].d * (float)sum + calm_f16_to_f32(b[i].m) * q[i].s;
-        }
-        out[t] = s;
-    }
-}
-
-static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
+static void dot_q8_0(int n, const void *w, const void *x, size_t xs, float *out, int nt) {
     const block_q8_0 *b = w;
     for (int t = 0; t < nt; t++) {
-        const block_q8x *q = (const block_q8x *)((const uint8_t *)x + t * xs);
+        const block_q8x *q = calm_q8x_row(x, xs, t);
         float s = 0;
         for (int i = 0; i < n / 32; i++) {
             int sum = 0;
@@ -163,8 +140,8 @@ static void dot_q8_0(int n, const void *w, const void *x, size_t xs, int nt, flo
 }
 
 // calm group formats: per group, w = d * q + m, so w . x = d * sum(q * xq * dx) + m * sum(s).
-static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float *out, int bits,
-                   int g) {
+static void dot_qg(int n, const void *w, const void *x, size_t xs, float *out, int bits, int g,
+                   int nt) {
     uint8_t q[128];
     const uint8_t *p = w;
     for (int t = 0; t < nt; t++) out[t] = 0;
@@ -176,7 +153,7 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
         float d = calm_f16_to_f32(d16), m = calm_f16_to_f32(m16);
         calm_qg_unpack(p + 4, bits, glen, q);
         for (int t = 0; t < nt; t++) {
-            const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + i0 / 32;
+            const block_q8x *a = calm_q8x_row(x, xs, t) + i0 / 32;
             float s = 0, ms = 0;
             for (int c = 0; c < glen / 32; c++) {
                 int sum = 0;
@@ -189,23 +166,16 @@ static void dot_qg(int n, const void *w, const void *x, size_t xs, int nt, float
     }
 }
 
-QG_DOT_ALL
-
-void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
-                        int hd, float scale, float *scores, float *out);
-void calm_silu_mul_scalar(float *g, const float *u, size_t n);
+CALM_INT8_DOTS(dot_4bit, dot_q8_0, dot_qg)
 
 const calm_isa calm_isa_scalar = {
-    "scalar",
-    {
-        DOT_TABLE,
-        [CALM_TYPE_Q6_K] = dot_q6_k,
-    },
-    quantize_q8x,
-    quantize_q8t,
-    NULL, // the scalar path multiplies the weights as stored; calm_panel_dot_scalar is the panels'
-          // reference
-    calm_attend_scalar,
-    calm_silu_mul_scalar,
-    calm_hadamard,
+    .name = "scalar",
+    .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
+    .quantize_q8x = quantize_q8x,
+    .quantize_q8t = quantize_q8t,
+    // no panel_dot: the scalar path multiplies the weights as stored; calm_panel_dot_scalar
+    // (kernels/pack.h) is the panels' reference
+    .attend = calm_attend_scalar,
+    .silu_mul = calm_silu_mul_scalar,
+    .hadamard = calm_hadamard,
 };

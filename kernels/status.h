@@ -1,4 +1,5 @@
-// Error reporting: every fallible function returns 0 on success or -1 and fills a calm_err.
+// Error reporting: every fallible function returns 0 on success or -1 and fills a calm_err. It sits
+// in kernels/, the bottom folder, so that every folder may include it.
 #ifndef CALM_STATUS_H
 #define CALM_STATUS_H
 

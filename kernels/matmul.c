@@ -1,114 +1,10 @@
-// The dispatch table — the one global of calm — and the matmul driver that runs its kernels.
+// The matmul driver: quantizes the activations once into each format the matrices need, then runs
+// an ISA's row (or panel) kernels over chunks of rows in one OpenMP region.
 #include "matmul.h"
 
 #include <omp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "cpu.h"
-#include "hadamard.h"
-
-static calm_isa table; // the chosen ISA's kernels, scalar ones where it has none
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
-
-static int isa_runs(const calm_isa *isa, const calm_cpu *c) {
-    (void)c;
-    if (isa == &calm_isa_scalar) return 1;
-#if defined(__x86_64__)
-    if (isa == &calm_isa_avx2) return c->avx2 && c->fma && c->f16c;
-    if (isa == &calm_isa_avx512)
-        return c->avx2 && c->fma && c->f16c && c->avx512f && c->avx512bw && c->avx512vl &&
-               c->avx512vnni;
-#endif
-#if defined(__aarch64__)
-    if (isa == &calm_isa_neon) return c->neon && c->dotprod;
-#endif
-    return 0;
-}
-
-static const calm_isa *all_isas[] = {
-    &calm_isa_scalar,
-#if defined(__x86_64__)
-    &calm_isa_avx2,
-    &calm_isa_avx512,
-#endif
-#if defined(__aarch64__)
-    &calm_isa_neon,
-#endif
-};
-
-int calm_isa_available(const calm_isa **out, int cap) {
-    calm_cpu c = calm_cpu_detect();
-    int n = 0;
-    for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++)
-        if (isa_runs(all_isas[i], &c) && n < cap) out[n++] = all_isas[i];
-    return n;
-}
-
-static void init_table(void) {
-    const calm_isa *av[8];
-    int n = calm_isa_available(av, 8);
-    const calm_isa *pick = av[n - 1];
-    const char *want = getenv("CALM_ISA");
-    if (want && *want) {
-        const calm_isa *found = NULL;
-        for (int i = 0; i < n; i++)
-            if (!strcmp(av[i]->name, want)) found = av[i];
-        if (found)
-            pick = found;
-        else
-            fprintf(stderr, "calm: CALM_ISA=%s is not available here; using %s\n", want,
-                    pick->name);
-    }
-    table = calm_isa_scalar;
-    table.name = pick->name;
-    for (int t = 0; t < CALM_TYPE_COUNT; t++)
-        if (pick->vec_dot[t]) table.vec_dot[t] = pick->vec_dot[t];
-    if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
-    if (pick->quantize_q8t) table.quantize_q8t = pick->quantize_q8t;
-    table.panel_dot = pick->panel_dot;
-    if (pick->attend) table.attend = pick->attend;
-    if (pick->silu_mul) table.silu_mul = pick->silu_mul;
-    if (pick->hadamard) table.hadamard = pick->hadamard;
-}
-
-void calm_kernels_init(void) {
-    pthread_once(&table_once, init_table);
-}
-
-const calm_isa *calm_kernels(void) {
-    calm_kernels_init();
-    return &table;
-}
-
-const char *calm_isa_name(void) {
-    return calm_kernels()->name;
-}
-
-void calm_print_system(FILE *f) {
-    calm_cpu c = calm_cpu_detect();
-    fprintf(f, "cpu features:");
-#define FEAT(x)                                                                                    \
-    if (c.x) fprintf(f, " " #x)
-    FEAT(avx2);
-    FEAT(fma);
-    FEAT(f16c);
-    FEAT(avx512f);
-    FEAT(avx512bw);
-    FEAT(avx512vl);
-    FEAT(avx512vnni);
-    FEAT(avxvnni);
-    FEAT(neon);
-    FEAT(dotprod);
-#undef FEAT
-    const calm_isa *av[8];
-    int n = calm_isa_available(av, 8);
-    fprintf(f, "\nkernels available:");
-    for (int i = 0; i < n; i++) fprintf(f, " %s", av[i]->name);
-    fprintf(f, "\nkernels chosen: %s%s\nthreads: %d (OpenMP)\n", calm_isa_name(),
-            getenv("CALM_ISA") ? " (CALM_ISA)" : "", omp_get_max_threads());
-}
 
 #define ROW_CHUNK CALM_PANEL // row chunks and packed panels coincide
 #define MAX_MM    8
@@ -126,7 +22,8 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
     for (int i = 0; i < n; i++) {
         const calm_type_traits *tt = calm_type_get(mm[i].type);
         panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
-        if ((tt->act == CALM_ACT_Q8X || panels[i]) && !q) { // panels always take q8x activations
+        if ((tt->vec_dot_type == CALM_ACT_Q8X || panels[i]) &&
+            !q) { // panels always take q8x activations
             q = malloc((size_t)T * q_stride);
             if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
             void (*quant)(const float *, block_q8x *, int) =
@@ -135,7 +32,7 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
             for (int t = 0; t < T; t++)
                 quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * q_stride), cols);
         }
-        if (tt->act == CALM_ACT_Q8T && !panels[i] && !qt) {
+        if (tt->vec_dot_type == CALM_ACT_Q8T && !panels[i] && !qt) {
             qt = malloc((size_t)T * t_stride);
             if (!qt) abort();
             void (*quant)(const float *, void *, int) =
@@ -155,7 +52,7 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
         int i = 0;
         while (c >= first_chunk[i + 1]) i++;
         const calm_mm *m = &mm[i];
-        calm_act act_fmt = panels[i] ? CALM_ACT_Q8X : calm_type_get(m->type)->act;
+        calm_act act_fmt = panels[i] ? CALM_ACT_Q8X : calm_type_get(m->type)->vec_dot_type;
         const uint8_t *act = act_fmt == CALM_ACT_Q8X   ? (const uint8_t *)q
                              : act_fmt == CALM_ACT_Q8T ? qt
                                                        : (const uint8_t *)x;
@@ -233,13 +130,8 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
 
 void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,
                       int rows, int cols, int T) {
-    calm_mm m = {w, type, rows, y, NULL, NULL, 0};
+    calm_mm m = {.w = w, .type = type, .rows = rows, .y = y};
     calm_matmul_many(isa, &m, 1, x, cols, T);
-}
-
-void calm_matmul(float *y, const float *x, const void *w, uint32_t type, int rows, int cols,
-                 int T) {
-    calm_matmul_with(calm_kernels(), y, x, w, type, rows, cols, T);
 }
 
 void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r) {
