@@ -80,34 +80,6 @@ int calm_quantize_block_mat(const calm_algo *a, const calm_qopts *o, const calm_
     return 0;
 }
 
-// A whole tensor (the embeddings) in another type: rounded to nearest, or converted to f16/f32.
-static void *rtn_tensor(const calm_tensor *t, uint32_t type, size_t *nbytes) {
-    calm_qfmt f;
-    int rows = (int)(t->ne[1] * t->ne[2] * t->ne[3]), cols = (int)t->ne[0];
-    int is_float = type == CALM_TYPE_F32 || type == CALM_TYPE_F16;
-    if (!is_float && calm_qfmt_init(&f, type, 0, NULL)) return NULL;
-    float *w = malloc((size_t)rows * cols * sizeof(float));
-    *nbytes = calm_row_size(type, cols) * (size_t)rows;
-    uint8_t *d = malloc(*nbytes);
-    if (!w || !d) {
-        free(w), free(d);
-        return NULL;
-    }
-    for (int r = 0; r < rows; r++) calm_get_row(w + (size_t)r * cols, t->data, t->type, cols, r);
-    if (type == CALM_TYPE_F32)
-        memcpy(d, w, *nbytes);
-    else if (type == CALM_TYPE_F16)
-        for (size_t i = 0; i < (size_t)rows * cols; i++) ((calm_f16 *)d)[i] = calm_f32_to_f16(w[i]);
-    else
-        calm_quantize_rows(&f, w, rows, cols, NULL, d);
-    free(w);
-    return d;
-}
-
-static uint32_t ftype_of(uint32_t type) { // llama_ftype, for llama.cpp's report only
-    return type == CALM_TYPE_Q4_0 ? 2 : type == CALM_TYPE_Q4_1 ? 3 : type == CALM_TYPE_Q8_0 ? 7 : 0;
-}
-
 int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_qmodel *qm,
                       const char *path, calm_err *e) {
     gguf_writer w;
@@ -116,7 +88,8 @@ int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_q
     uint32_t t0 = qm->mats[0][0].q.type, uniform = 1;
     for (int l = 0; l < qm->n_layers; l++)
         for (int i = 0; i < CALM_BLOCK_MATS; i++) uniform &= qm->mats[l][i].q.type == t0;
-    gguf_w_u32(&w, "general.file_type", uniform ? ftype_of(t0) : 0);
+    int ftype = uniform ? calm_type_get(t0)->ftype : -1; // llama_ftype, for llama.cpp's report only
+    gguf_w_u32(&w, "general.file_type", ftype >= 0 ? (uint32_t)ftype : 0);
     gguf_w_u32(&w, "general.quantization_version", 2);
     gguf_w_str(&w, "calm.version", CALM_VERSION);
     gguf_w_str(&w, "calm.pool", qm->pool ? qm->pool : "");
@@ -165,7 +138,7 @@ int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_q
         int is_embd = !strcmp(s->name, "token_embd.weight") || !strcmp(s->name, "output.weight");
         if (is_embd && s->type != qm->embd_type && calm_row_size(qm->embd_type, s->ne[0])) {
             size_t nb;
-            bufs[i] = rtn_tensor(s, qm->embd_type, &nb);
+            bufs[i] = calm_tensor_convert(s, qm->embd_type, 0, &nb);
             if (!bufs[i]) {
                 rc = calm_fail(e, "%s: out of memory for '%s'", path, s->name);
                 break;

@@ -46,8 +46,7 @@ int calm_search_candidates(const calm_search_opts *o, int bits, calm_cand *c) {
 static int quantize_cand(const calm_search_opts *o, const calm_cand *c, const calm_layer *L, int i,
                          const calm_xstats *xs, calm_qmat *out, calm_err *e) {
     calm_qopts q = o->base;
-    int sym = o->base.fmt.sym || c->type == CALM_TYPE_W8A8 || c->type == CALM_TYPE_Q4_0 ||
-              c->type == CALM_TYPE_Q8_0;
+    int sym = o->base.fmt.sym || calm_type_get(c->type)->symmetric;
     if (calm_qfmt_init(&q.fmt, c->type, sym, e)) return -1;
     return calm_quantize_block_mat(c->a, &q, L, i, xs, out, e);
 }

@@ -203,3 +203,31 @@ void calm_model_size(const calm_model *m, int64_t *params, size_t *bytes) {
         *bytes += t->nbytes;
     }
 }
+
+void *calm_tensor_convert(const calm_tensor *s, uint32_t dt, int permute_hd, size_t *nbytes) {
+    const calm_type_traits *st = calm_type_get(s->type), *dtt = calm_type_get(dt);
+    int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
+    size_t srow = calm_row_size(s->type, cols), drow = calm_row_size(dt, cols);
+    *nbytes = (size_t)rows * drow;
+    if (!dtt || !dtt->from_float || !drow) return NULL;
+    uint8_t *buf = malloc(*nbytes ? *nbytes : 1);
+    int oom = !buf;
+#pragma omp parallel if (rows > 64 && !oom)
+    {
+        float *tmp = oom ? NULL : malloc((size_t)cols * sizeof(float));
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            if (!tmp) continue;
+            int64_t dst = permute_hd ? calm_rotary_row((int)r, permute_hd) : r;
+            st->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp, cols);
+            dtt->from_float(tmp, buf + (size_t)dst * drow, cols);
+        }
+        if (!tmp) {
+#pragma omp atomic write
+            oom = 1;
+        }
+        free(tmp);
+    }
+    if (oom) free(buf), buf = NULL;
+    return buf;
+}

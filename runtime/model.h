@@ -67,6 +67,12 @@ const calm_tensor *calm_model_tensor(const calm_model *m, const char *name);
 // Number of parameters and bytes of weights.
 void calm_model_size(const calm_model *m, int64_t *params, size_t *bytes);
 
+// A copy of tensor s with every row converted to type dt: dequantized, then written by dt's
+// from_float (round to nearest on dt's default grid; a copy or a cast for float types). With
+// permute_hd > 0, row r lands at row calm_rotary_row(r, permute_hd) (HF's Q/K layout). Sets
+// *nbytes; NULL when out of memory or when calm cannot write dt. The caller frees it.
+void *calm_tensor_convert(const calm_tensor *s, uint32_t dt, int permute_hd, size_t *nbytes);
+
 // Repacks every matrix whose type has panel kernels (kernels/pack.h) for the chosen ISA; does
 // nothing when that ISA has none. Costs a copy of those weights.
 int calm_model_pack(calm_model *m, calm_err *e);

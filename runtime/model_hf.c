@@ -99,37 +99,6 @@ static int write_config(const calm_model *m, const calm_tokenizer *t, uint32_t t
     return calm_write_json(dir, "config.json", cfg, e);
 }
 
-// Until the type table converts from f32 (kernels/types.h), the three types HF directories hold.
-static void from_f32(const float *x, uint32_t dt, void *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        if (dt == CALM_TYPE_F32)
-            ((float *)dst)[i] = x[i];
-        else if (dt == CALM_TYPE_F16)
-            ((calm_f16 *)dst)[i] = calm_f32_to_f16(x[i]);
-        else
-            ((calm_bf16 *)dst)[i] = calm_f32_to_bf16(x[i]);
-    }
-}
-
-// One tensor in HF's layout: converted to dt row by row, Q/K rows permuted back to halves.
-static void *hf_tensor(const calm_tensor *s, uint32_t dt, int permute_hd, size_t *nbytes) {
-    int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
-    size_t srow = calm_row_size(s->type, cols), drow = calm_row_size(dt, cols);
-    uint8_t *buf = malloc((size_t)rows * drow);
-    float *tmp = malloc((size_t)cols * sizeof(float));
-    if (buf && tmp)
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t dst = permute_hd ? calm_rotary_row((int)r, permute_hd) : r;
-            calm_type_get(s->type)->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp,
-                                             cols);
-            from_f32(tmp, dt, buf + (size_t)dst * drow, cols);
-        }
-    free(tmp);
-    if (!tmp) free(buf), buf = NULL;
-    *nbytes = (size_t)rows * drow;
-    return buf;
-}
-
 int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, const char *dir,
                   calm_err *e) {
     if (mkdir(dir, 0755) && errno != EEXIST)
@@ -148,7 +117,7 @@ int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, c
         int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
         int qk = llama && calm_name_is_rotary(s->name);
         size_t nb;
-        bufs[n] = hf_tensor(s, dt, qk ? m->cfg.head_dim : 0, &nb);
+        bufs[n] = calm_tensor_convert(s, dt, qk ? m->cfg.head_dim : 0, &nb);
         if (!bufs[n]) {
             rc = calm_fail(e, "%s: out of memory", dir);
             break;

@@ -9,20 +9,16 @@
 #include "../runtime/model_gguf.h"
 #include "../runtime/model_hf.h"
 #include "../kernels/types.h"
-#include "../kernels/grid.h"
 
 // Converts every matrix to `type`; vectors (norms, biases) stay f32 as llama.cpp keeps them.
 static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t type, const char *out,
                       calm_err *e) {
     gguf_writer w;
     gguf_writer_init(&w);
-    // llama_ftype for the types llama.cpp knows; calm's group formats say so in calm.weight_type
-    uint32_t ftype = type == CALM_TYPE_F32    ? 0
-                     : type == CALM_TYPE_F16  ? 1
-                     : type == CALM_TYPE_BF16 ? 32
-                                              : 0;
     calm_gguf_model_metadata(&w, m, t);
-    gguf_w_u32(&w, "general.file_type", ftype);
+    // llama_ftype for the types llama.cpp knows; calm's group formats say so in calm.weight_type
+    int ftype = calm_type_get(type)->ftype;
+    gguf_w_u32(&w, "general.file_type", ftype >= 0 ? (uint32_t)ftype : 0);
     if (calm_type_get(type)->qg_bits) {
         gguf_w_str(&w, "calm.weight_type", calm_type_get(type)->name);
         gguf_w_str(&w, "calm.algorithm", "rtn");
@@ -31,39 +27,16 @@ static int write_gguf(const calm_model *m, const calm_tokenizer *t, uint32_t typ
     int rc = bufs ? 0 : calm_fail(e, "%s: out of memory", out);
     for (int i = 0; i < m->n_tensors && !rc; i++) {
         const calm_tensor *s = &m->tensors[i];
-        int64_t rows = s->ne[1] * s->ne[2] * s->ne[3], cols = s->ne[0];
         uint32_t dt = s->n_dims == 1 ? CALM_TYPE_F32 : type;
-        const calm_type_traits *dtt = calm_type_get(dt);
-        if (cols % dtt->block_size)
-            dt = CALM_TYPE_F16, dtt = calm_type_get(dt); // rows too short for a group
-        size_t srow = calm_row_size(s->type, cols), drow = calm_row_size(dt, cols);
-        uint8_t *buf = malloc((size_t)rows * drow);
-        float *tmp = malloc((size_t)cols * sizeof(float));
-        if (!buf || !tmp) {
-            free(buf), free(tmp);
+        if (s->ne[0] % calm_type_get(dt)->block_size)
+            dt = CALM_TYPE_F16; // rows too short for a group
+        size_t nbytes;
+        bufs[i] = calm_tensor_convert(s, dt, 0, &nbytes);
+        if (!bufs[i]) {
             rc = calm_fail(e, "%s: out of memory", out);
             break;
         }
-        for (int64_t r = 0; r < rows; r++) {
-            calm_type_get(s->type)->to_float((const uint8_t *)s->data + (size_t)r * srow, tmp,
-                                             cols);
-            void *d = buf + (size_t)r * drow;
-            if (dtt->qg_bits) {
-                calm_rtn_row(tmp, (int)cols, dt, d);
-                continue;
-            }
-            for (int64_t j = 0; j < cols; j++) {
-                if (dt == CALM_TYPE_F32)
-                    ((float *)d)[j] = tmp[j];
-                else if (dt == CALM_TYPE_F16)
-                    ((calm_f16 *)d)[j] = calm_f32_to_f16(tmp[j]);
-                else
-                    ((calm_bf16 *)d)[j] = calm_f32_to_bf16(tmp[j]);
-            }
-        }
-        free(tmp);
-        bufs[i] = buf;
-        gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, buf, (size_t)rows * drow);
+        gguf_w_tensor(&w, s->name, dt, s->ne, (uint32_t)s->n_dims, bufs[i], nbytes);
     }
     if (!rc) rc = gguf_writer_write(&w, out, e);
     for (int i = 0; bufs && i < m->n_tensors; i++) free(bufs[i]);

@@ -25,7 +25,7 @@ int calm_pick_type(const calm_opts *o, const char *algo) {
 int calm_qopts_from(const calm_opts *o, uint32_t type, calm_qopts *q) {
     calm_qopts_default(q);
     calm_err e;
-    int sym = o->sym || type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q8_0 || type == CALM_TYPE_W8A8;
+    int sym = o->sym || calm_type_get(type)->symmetric;
     if (type == CALM_TYPE_Q4_1 && o->sym) {
         fprintf(stderr, "error: q4_1 is asymmetric; use q4_0 for a symmetric 4-bit grid\n");
         return -1;
