@@ -6,12 +6,28 @@ import re
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MODEL = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def run(cmd, env=None):
     """Runs cmd in the project root and returns its standard output; raises on failure."""
     return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **(env or {})}).stdout
+
+
+def local_setup():
+    """On this machine: llama.cpp built (tests/ref/build_llama.sh), calm built into build/, and
+    the default model in full precision. Returns (llama.cpp dir, calm binary, the folder for
+    benchmark files, the f32 file)."""
+    ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
+    run(["tools/build.sh", "build"])
+    calm = os.path.join(ROOT, "build", "calm")
+    md = os.path.join(ROOT, "build", "bench-models")
+    os.makedirs(md, exist_ok=True)
+    f32 = os.path.join(md, "smollm2-f32.gguf")
+    if not os.path.exists(f32):
+        run([calm, "convert", "-m", DEFAULT_MODEL, "-o", f32, "--type", "f32"])
+    return ll, calm, md, f32
 
 
 def calm_bench(calm, path, threads, reps, pp=512, tg=128, env=None):

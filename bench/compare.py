@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 
-from benchlib import ROOT, bound, calm_bench, llama_bench, roofline, run
+from benchlib import DEFAULT_MODEL, ROOT, bound, calm_bench, llama_bench, local_setup, roofline, run
 
 WIKI = os.path.join(ROOT, "..", "shared", "data", "wikitext-2", "wiki.test.raw")
 
@@ -25,16 +25,8 @@ def main():
     ap.add_argument("--ppl", type=int, default=0, help="also compare perplexity on this many chunks")
     a = ap.parse_args()
 
-    ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
-    run(["tools/build.sh", "build"])
-    calm = os.path.join(ROOT, "build", "calm")
-    md = os.path.join(ROOT, "build", "bench-models")
-    os.makedirs(md, exist_ok=True)
-    q41 = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    f32 = os.path.join(md, "smollm2-f32.gguf")
-    if not os.path.exists(f32):
-        run([calm, "convert", "-m", q41, "-o", f32, "--type", "f32"])
-    files = {"Q4_1": q41}
+    ll, calm, md, f32 = local_setup()
+    files = {"Q4_1": DEFAULT_MODEL}
     for t in ["Q4_0", "Q8_0", "Q4_K_M", "Q6_K"]:
         p = os.path.join(md, f"smollm2-{t}.gguf")
         if not os.path.exists(p):

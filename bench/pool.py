@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, local_setup
+
 DATA = os.path.join(ROOT, "..", "shared", "data", "wikitext-2")
 
 
@@ -41,15 +42,7 @@ def main():
                     help="only pp512/tg128 of the files an earlier run made (on a quiet machine)")
     a = ap.parse_args()
 
-    ll = run(["tests/ref/build_llama.sh"]).strip().splitlines()[-1]
-    run(["tools/build.sh", "build"])
-    calm = os.path.join(ROOT, "build", "calm")
-    md = os.path.join(ROOT, "build", "bench-models")
-    os.makedirs(md, exist_ok=True)
-    f32 = os.path.join(md, "smollm2-f32.gguf")
-    if not os.path.exists(f32):
-        run([calm, "convert", "-m", os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-             "-o", f32, "--type", "f32"])
+    ll, calm, md, f32 = local_setup()
     wiki, calib = os.path.join(DATA, "wiki.test.raw"), os.path.join(DATA, "calib.raw")
 
     def calm_ppl(path, text=wiki):
