@@ -86,24 +86,24 @@ int calm_model_load_hf(calm_model *m, const char *dir, calm_err *e) {
     return calm_model_bind(m, e);
 }
 
-static int write_config(const calm_model *m, const calm_tokenizer *t, uint32_t type,
-                        const char *dir, calm_err *e) {
+static int write_config(const calm_model *m, const calm_vocab *v, uint32_t type, const char *dir,
+                        calm_err *e) {
     cJSON *cfg = cJSON_CreateObject();
     calm_config_to_hf(cfg, &m->cfg);
     cJSON_AddStringToObject(cfg, "torch_dtype",
                             type == CALM_TYPE_F32   ? "float32"
                             : type == CALM_TYPE_F16 ? "float16"
                                                     : "bfloat16");
-    if (t->bos >= 0) cJSON_AddNumberToObject(cfg, "bos_token_id", t->bos);
-    if (t->eos >= 0) cJSON_AddNumberToObject(cfg, "eos_token_id", t->eos);
+    if (v->bos >= 0) cJSON_AddNumberToObject(cfg, "bos_token_id", v->bos);
+    if (v->eos >= 0) cJSON_AddNumberToObject(cfg, "eos_token_id", v->eos);
     return calm_write_json(dir, "config.json", cfg, e);
 }
 
-int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, const char *dir,
+int calm_hf_write(const calm_model *m, const calm_vocab *v, uint32_t type, const char *dir,
                   calm_err *e) {
     if (mkdir(dir, 0755) && errno != EEXIST)
         return calm_fail(e, "%s: cannot create: %s", dir, strerror(errno));
-    if (write_config(m, t, type, dir, e)) return -1;
+    if (write_config(m, v, type, dir, e)) return -1;
     st_wtensor *wt = calloc((size_t)m->n_tensors, sizeof *wt);
     void **bufs = calloc((size_t)m->n_tensors, sizeof *bufs);
     char(*names)[128] = calloc((size_t)m->n_tensors, 128);
@@ -132,5 +132,5 @@ int calm_hf_write(const calm_model *m, const calm_tokenizer *t, uint32_t type, c
     free(bufs);
     free(wt);
     free(names);
-    return rc ? rc : calm_tokenizer_write_hf(t, dir, e);
+    return rc ? rc : calm_vocab_write_hf(v, dir, e);
 }

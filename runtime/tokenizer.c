@@ -26,19 +26,8 @@ static int cp_to_byte(uint32_t cp) {
     return cp < 324 ? inv[cp] : -1;
 }
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 int calm_token_lookup(const calm_tokenizer *t, const char *s, size_t n) {
-    size_t mask = t->tok_hash_cap - 1;
-    for (size_t i = fnv(s, n) & mask;; i = (i + 1) & mask) {
-        int id = t->tok_hash[i];
-        if (id < 0) return -1;
-        if ((size_t)t->len[id] == n && memcmp(t->text[id], s, n) == 0) return id;
-    }
+    return calm_vocab_find(&t->index, &t->v, s, n);
 }
 
 static uint64_t pair_hash(int a, int b) {
@@ -58,198 +47,97 @@ static const struct calm_merge *merge_find(const calm_tokenizer *t, int a, int b
 static int cmp_special(const void *x, const void *y, void *ctx) {
     const calm_tokenizer *t = ctx;
     int a = *(const int *)x, b = *(const int *)y;
-    if (t->len[a] != t->len[b]) return t->len[b] - t->len[a];
+    if (t->v.len[a] != t->v.len[b]) return t->v.len[b] - t->v.len[a];
     return a - b;
 }
 
-int calm_tokenizer_finish(calm_tokenizer *t, const char *const *merges, int n_merges, calm_err *e) {
-    size_t cap = 1;
-    while (cap < (size_t)t->n_vocab * 2) cap <<= 1;
-    t->tok_hash = malloc(cap * sizeof(int));
-    t->special = malloc((size_t)t->n_vocab * sizeof(int));
-    if (!t->tok_hash || !t->special) return calm_fail(e, "tokenizer: out of memory");
-    t->tok_hash_cap = cap;
-    for (size_t i = 0; i < cap; i++) t->tok_hash[i] = -1;
-    for (int id = 0; id < t->n_vocab; id++) {
-        // The first of duplicate texts wins, as in a dictionary built in id order.
-        if (calm_token_lookup(t, t->text[id], (size_t)t->len[id]) >= 0) continue;
-        size_t i = fnv(t->text[id], (size_t)t->len[id]) & (cap - 1);
-        while (t->tok_hash[i] >= 0) i = (i + 1) & (cap - 1);
-        t->tok_hash[i] = id;
+static calm_pre_kind pre_kind(const char *name) {
+    if (strcmp(name, "smollm") == 0) return CALM_PRE_SMOLLM;
+    if (strcmp(name, "llama-bpe") == 0 || strcmp(name, "llama3") == 0) return CALM_PRE_LLAMA3;
+    if (strcmp(name, "qwen2") == 0) return CALM_PRE_QWEN2;
+    return CALM_PRE_GPT2;
+}
+
+// The (left, right) -> rank table of a BPE vocabulary's merges; ones naming unknown tokens, or a
+// pair already ranked, are skipped.
+static int build_merges(calm_tokenizer *t, calm_err *e) {
+    const calm_vocab *v = &t->v;
+    size_t mc = 1;
+    while (mc < (size_t)v->n_merges * 2) mc <<= 1;
+    t->merges = malloc(mc * sizeof *t->merges);
+    if (!t->merges) return calm_fail(e, "tokenizer: out of memory");
+    t->merge_cap = mc;
+    for (size_t i = 0; i < mc; i++) t->merges[i].rank = -1;
+    for (int r = 0; r < v->n_merges; r++) {
+        const char *m = v->merges[r], *sp = strchr(m + (m[0] == ' ' ? 1 : 0), ' ');
+        if (!sp) continue;
+        int a = calm_token_lookup(t, m, (size_t)(sp - m));
+        int b = calm_token_lookup(t, sp + 1, strlen(sp + 1));
+        size_t la = (size_t)(sp - m), lb = strlen(sp + 1);
+        char *cat = malloc(la + lb + 1);
+        if (!cat) return calm_fail(e, "tokenizer: out of memory");
+        memcpy(cat, m, la);
+        memcpy(cat + la, sp + 1, lb);
+        int id = calm_token_lookup(t, cat, la + lb);
+        free(cat);
+        if (a < 0 || b < 0 || id < 0 || merge_find(t, a, b)) continue;
+        size_t i = pair_hash(a, b) & (mc - 1);
+        while (t->merges[i].rank >= 0) i = (i + 1) & (mc - 1);
+        t->merges[i] = (struct calm_merge){a, b, r, id};
+        t->n_merges++;
     }
-    t->n_special = 0;
-    for (int id = 0; id < t->n_vocab; id++) {
-        int ty = t->type[id];
+    return 0;
+}
+
+static int bind(calm_tokenizer *t, calm_err *e) {
+    const calm_vocab *v = &t->v;
+    t->pre = pre_kind(v->pre ? v->pre : "");
+    if (calm_vocab_index_init(&t->index, v, e)) return -1;
+    t->special = malloc((size_t)v->n_tokens * sizeof(int));
+    if (!t->special) return calm_fail(e, "tokenizer: out of memory");
+    for (int id = 0; id < v->n_tokens; id++) {
+        int ty = v->type[id];
         if ((ty == CALM_TT_CONTROL || ty == CALM_TT_USER || ty == CALM_TT_UNKNOWN) &&
-            t->len[id] > 0)
+            v->len[id] > 0)
             t->special[t->n_special++] = id;
     }
     qsort_r(t->special, (size_t)t->n_special, sizeof(int), cmp_special, t);
     for (int b = 0; b < 256; b++) {
         char buf[8];
         int n;
-        if (t->kind == CALM_TOK_BPE)
+        if (v->kind == CALM_VOCAB_BPE)
             n = calm_utf8_encode(byte_to_cp(b), buf);
         else
             n = snprintf(buf, sizeof buf, "<0x%02X>", b);
         t->byte_token[b] = calm_token_lookup(t, buf, (size_t)n);
     }
-    if (n_merges > 0) {
-        t->merge_text = calloc((size_t)n_merges, sizeof(char *));
-        if (!t->merge_text) return calm_fail(e, "tokenizer: out of memory");
-        for (int r = 0; r < n_merges; r++)
-            if (!(t->merge_text[t->n_merge_text++] = strdup(merges[r])))
-                return calm_fail(e, "tokenizer: out of memory");
-    }
-    if (t->kind == CALM_TOK_BPE && n_merges > 0) {
-        size_t mc = 1;
-        while (mc < (size_t)n_merges * 2) mc <<= 1;
-        t->merges = malloc(mc * sizeof *t->merges);
-        if (!t->merges) return calm_fail(e, "tokenizer: out of memory");
-        t->merge_cap = mc;
-        for (size_t i = 0; i < mc; i++) t->merges[i].rank = -1;
-        for (int r = 0; r < n_merges; r++) {
-            const char *m = merges[r], *sp = strchr(m + (m[0] == ' ' ? 1 : 0), ' ');
-            if (!sp) continue;
-            int a = calm_token_lookup(t, m, (size_t)(sp - m));
-            int b = calm_token_lookup(t, sp + 1, strlen(sp + 1));
-            size_t la = (size_t)(sp - m), lb = strlen(sp + 1);
-            char *cat = malloc(la + lb + 1);
-            if (!cat) return calm_fail(e, "tokenizer: out of memory");
-            memcpy(cat, m, la);
-            memcpy(cat + la, sp + 1, lb);
-            int id = calm_token_lookup(t, cat, la + lb);
-            free(cat);
-            if (a < 0 || b < 0 || id < 0 || merge_find(t, a, b)) continue;
-            size_t i = pair_hash(a, b) & (mc - 1);
-            while (t->merges[i].rank >= 0) i = (i + 1) & (mc - 1);
-            t->merges[i] = (struct calm_merge){a, b, r, id};
-            t->n_merges++;
-        }
-    }
-    return 0;
+    return v->kind == CALM_VOCAB_BPE && v->n_merges > 0 ? build_merges(t, e) : 0;
 }
 
-static char *dupn(const char *s, size_t n) {
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
-int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e) {
+int calm_tokenizer_init(calm_tokenizer *t, calm_vocab *v, calm_err *e) {
     memset(t, 0, sizeof *t);
-    char model[32] = "", pre[64] = "";
-    int rc = gguf_get_str(g, "tokenizer.ggml.model", model, sizeof model, e);
-    if (rc)
-        return rc < 0 ? -1
-                      : calm_fail(e, "%s: no tokenizer in the file (tokenizer.ggml.model missing)",
-                                  g->path);
-    if (gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre, e) < 0) return -1;
-    if (strcmp(model, "gpt2") == 0)
-        t->kind = CALM_TOK_BPE;
-    else if (strcmp(model, "llama") == 0)
-        t->kind = CALM_TOK_SPM;
-    else
-        return calm_fail(e, "%s: tokenizer model '%s' is not supported (gpt2, llama)", g->path,
-                         model);
-    if (strcmp(pre, "smollm") == 0)
-        t->pre = CALM_PRE_SMOLLM;
-    else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0)
-        t->pre = CALM_PRE_LLAMA3;
-    else if (strcmp(pre, "qwen2") == 0)
-        t->pre = CALM_PRE_QWEN2;
-    else
-        t->pre = CALM_PRE_GPT2;
-    t->ignore_merges = t->pre == CALM_PRE_LLAMA3;
-    const gguf_kv *tok = gguf_find(g, "tokenizer.ggml.tokens");
-    if (!tok || tok->type != GGUF_ARRAY || tok->v.arr.type != GGUF_STRING || tok->v.arr.n == 0 ||
-        tok->v.arr.n > (1u << 24))
-        return calm_fail(e, "%s: tokenizer.ggml.tokens missing or not a string array", g->path);
-    int n = (int)tok->v.arr.n;
-    t->n_vocab = n;
-    t->text = calloc((size_t)n, sizeof(char *));
-    t->len = calloc((size_t)n, sizeof(int));
-    t->scores = calloc((size_t)n, sizeof(float));
-    t->type = calloc((size_t)n, sizeof(int));
-    if (!t->text || !t->len || !t->scores || !t->type)
-        return calm_fail(e, "tokenizer: out of memory");
-    const gguf_kv *sc = gguf_find(g, "tokenizer.ggml.scores");
-    const gguf_kv *ty = gguf_find(g, "tokenizer.ggml.token_type");
-    if (sc && (sc->type != GGUF_ARRAY || sc->v.arr.type != GGUF_F32 || sc->v.arr.n != (uint64_t)n))
-        return calm_fail(e, "%s: tokenizer.ggml.scores must be %d f32 values", g->path, n);
-    if (ty && (ty->type != GGUF_ARRAY || ty->v.arr.type != GGUF_I32 || ty->v.arr.n != (uint64_t)n))
-        return calm_fail(e, "%s: tokenizer.ggml.token_type must be %d i32 values", g->path, n);
-    for (int i = 0; i < n; i++) {
-        gguf_str s = tok->v.arr.strs[i];
-        if (s.len > 4096)
-            return calm_fail(e, "%s: token %d is %llu bytes long", g->path, i,
-                             (unsigned long long)s.len);
-        t->text[i] = dupn(s.ptr, s.len);
-        if (!t->text[i]) return calm_fail(e, "tokenizer: out of memory");
-        t->len[i] = (int)s.len;
-        if (sc) memcpy(&t->scores[i], (const float *)sc->v.arr.data + i, 4);
-        if (ty)
-            memcpy(&t->type[i], (const int32_t *)ty->v.arr.data + i, 4);
-        else
-            t->type[i] = CALM_TT_NORMAL;
-    }
-    static const struct {
-        const char *key;
-        size_t field;
-    } ids[] = {{"tokenizer.ggml.bos_token_id", offsetof(calm_tokenizer, bos)},
-               {"tokenizer.ggml.eos_token_id", offsetof(calm_tokenizer, eos)},
-               {"tokenizer.ggml.eot_token_id", offsetof(calm_tokenizer, eot)},
-               {"tokenizer.ggml.unknown_token_id", offsetof(calm_tokenizer, unk)}};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        uint32_t v = UINT32_MAX; // absent or past the vocabulary: no such token
-        if (gguf_get_u32(g, ids[i].key, &v, e) < 0) return -1;
-        *(int *)((char *)t + ids[i].field) = v < (uint32_t)n ? (int)v : -1;
-    }
-    t->add_bos = t->add_space_prefix = t->kind == CALM_TOK_SPM;
-    if (gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos, e) < 0 ||
-        gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &t->add_eos, e) < 0 ||
-        gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix, e) < 0)
-        return -1;
-    const gguf_kv *ct = gguf_find(g, "tokenizer.chat_template");
-    if (ct && ct->type == GGUF_STRING) t->chat_template = dupn(ct->v.s.ptr, ct->v.s.len);
-    const gguf_kv *mg = gguf_find(g, "tokenizer.ggml.merges");
-    const char **merges = NULL;
-    int nm = 0;
-    if (mg && mg->type == GGUF_ARRAY && mg->v.arr.type == GGUF_STRING && mg->v.arr.n < (1u << 24)) {
-        nm = (int)mg->v.arr.n;
-        merges = calloc((size_t)nm + 1, sizeof(char *));
-        if (!merges) return calm_fail(e, "tokenizer: out of memory");
-        for (int i = 0; i < nm; i++) {
-            merges[i] = dupn(mg->v.arr.strs[i].ptr, mg->v.arr.strs[i].len);
-            if (!merges[i]) {
-                nm = i;
-                break;
-            }
-        }
-    } else if (t->kind == CALM_TOK_BPE) {
-        return calm_fail(e, "%s: BPE tokenizer without tokenizer.ggml.merges", g->path);
-    }
-    rc = calm_tokenizer_finish(t, merges, nm, e);
-    for (int i = 0; i < nm; i++) free((void *)merges[i]);
-    free(merges);
+    t->v = *v;
+    memset(v, 0, sizeof *v);
+    int rc = bind(t, e);
+    if (rc) calm_tokenizer_free(t);
     return rc;
 }
 
+int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e) {
+    calm_vocab v;
+    return calm_vocab_from_gguf(&v, g, e) ? -1 : calm_tokenizer_init(t, &v, e);
+}
+
+int calm_tokenizer_from_hf(calm_tokenizer *t, const char *dir, calm_err *e) {
+    calm_vocab v;
+    return calm_vocab_from_hf(&v, dir, e) ? -1 : calm_tokenizer_init(t, &v, e);
+}
+
 void calm_tokenizer_free(calm_tokenizer *t) {
-    for (int i = 0; i < t->n_vocab && t->text; i++) free(t->text[i]);
-    free(t->text);
-    free(t->len);
-    free(t->scores);
-    free(t->type);
-    for (int i = 0; i < t->n_merge_text; i++) free(t->merge_text[i]);
-    free(t->merge_text);
-    free(t->tok_hash);
+    calm_vocab_free(&t->v);
+    calm_vocab_index_free(&t->index);
     free(t->merges);
     free(t->special);
-    free(t->chat_template);
     memset(t, 0, sizeof *t);
 }
 
@@ -278,7 +166,7 @@ typedef struct {
 // Pushes the ids of symbols s. One without a token becomes the tokens of its bytes when bytes (the
 // text the symbols index) is given, as SentencePiece's byte fallback, and the unknown token else.
 static int push_syms(const calm_tokenizer *t, const sym *s, int ns, const char *bytes, ids *o) {
-    int unk = t->unk >= 0 ? t->unk : 0;
+    int unk = t->v.unk >= 0 ? t->v.unk : 0;
     for (int i = 0; i < ns; i++) {
         if (s[i].id >= 0 || !bytes) {
             if (push_id(o, s[i].id >= 0 ? s[i].id : unk)) return -1;
@@ -335,7 +223,7 @@ static int bpe_pair(const calm_tokenizer *t, const char *text, const sym *a, con
 static int spm_pair(const calm_tokenizer *t, const char *text, const sym *a, const sym *b,
                     float *priority) {
     int id = calm_token_lookup(t, text + a->start, (size_t)(a->len + b->len));
-    if (id >= 0) *priority = t->scores[id];
+    if (id >= 0) *priority = t->v.scores[id];
     return id;
 }
 
@@ -351,7 +239,7 @@ static int bpe_word(const calm_tokenizer *t, const char *w, size_t n, ids *o) {
         s[ns++] = (sym){t->byte_token[(unsigned char)w[i]], (int)m, k};
         m += (size_t)k;
     }
-    if (t->ignore_merges) {
+    if (t->v.ignore_merges) {
         int id = calm_token_lookup(t, mapped, m);
         if (id >= 0) {
             rc = push_id(o, id);
@@ -397,7 +285,8 @@ static int spm_fragment(const calm_tokenizer *t, const char *text, size_t n, int
 
 static int encode_fragment(const calm_tokenizer *t, const char *text, size_t n, int first, ids *o) {
     if (n == 0) return 0;
-    if (t->kind == CALM_TOK_SPM) return spm_fragment(t, text, n, first && t->add_space_prefix, o);
+    if (t->v.kind == CALM_VOCAB_SPM)
+        return spm_fragment(t, text, n, first && t->v.add_space_prefix, o);
     calm_span *sp = NULL;
     long ns = calm_pretokenize(t->pre, text, n, &sp);
     if (ns < 0) return -1;
@@ -422,9 +311,9 @@ long calm_tokenize(const calm_tokenizer *t, const char *text, size_t n, int add_
     // Longest special tokens first, each splitting every raw fragment at all its occurrences.
     for (int si = 0; si < t->n_special; si++) {
         int id = t->special[si];
-        if (!parse_special && t->type[id] != CALM_TT_USER) continue;
-        const char *tx = t->text[id];
-        size_t tl = (size_t)t->len[id];
+        if (!parse_special && t->v.type[id] != CALM_TT_USER) continue;
+        const char *tx = t->v.text[id];
+        size_t tl = (size_t)t->v.len[id];
         long cap = nf, ng = 0;
         for (long i = 0; i < nf; i++) {
             if (f[i].id >= 0 || f[i].len < tl) continue;
@@ -454,7 +343,7 @@ long calm_tokenize(const calm_tokenizer *t, const char *text, size_t n, int add_
         g = NULL;
         nf = ng;
     }
-    if (add_special && t->add_bos && t->bos >= 0 && push_id(&o, t->bos)) goto fail;
+    if (add_special && t->v.add_bos && t->v.bos >= 0 && push_id(&o, t->v.bos)) goto fail;
     for (long i = 0; i < nf; i++) {
         if (f[i].id >= 0) {
             if (push_id(&o, f[i].id)) goto fail;
@@ -462,7 +351,7 @@ long calm_tokenize(const calm_tokenizer *t, const char *text, size_t n, int add_
             goto fail;
         }
     }
-    if (add_special && t->add_eos && t->eos >= 0 && push_id(&o, t->eos)) goto fail;
+    if (add_special && t->v.add_eos && t->v.eos >= 0 && push_id(&o, t->v.eos)) goto fail;
     free(f);
     if (!o.v && !(o.v = malloc(sizeof(int)))) return -1;
     *out = o.v;
@@ -475,10 +364,10 @@ fail:
 }
 
 int calm_token_piece(const calm_tokenizer *t, int id, int special, char *buf, int cap) {
-    if (id < 0 || id >= t->n_vocab || cap <= 0) return 0;
-    int ty = t->type[id];
-    const char *s = t->text[id];
-    int n = t->len[id], o = 0;
+    if (id < 0 || id >= t->v.n_tokens || cap <= 0) return 0;
+    int ty = t->v.type[id];
+    const char *s = t->v.text[id];
+    int n = t->v.len[id], o = 0;
     if (ty == CALM_TT_CONTROL || ty == CALM_TT_UNKNOWN || ty == CALM_TT_UNUSED) {
         if (!special) return 0;
         n = n < cap ? n : cap;
@@ -490,7 +379,7 @@ int calm_token_piece(const calm_tokenizer *t, int id, int special, char *buf, in
         memcpy(buf, s, (size_t)n);
         return n;
     }
-    if (t->kind == CALM_TOK_SPM) {
+    if (t->v.kind == CALM_VOCAB_SPM) {
         if (ty == CALM_TT_BYTE && n == 6) {
             buf[0] = (char)strtol(s + 3, NULL, 16);
             return 1;
@@ -514,10 +403,10 @@ int calm_token_piece(const calm_tokenizer *t, int id, int special, char *buf, in
 }
 
 int calm_token_is_eog(const calm_tokenizer *t, int id) {
-    if (id == t->eos || id == t->eot) return 1;
-    if (id < 0 || id >= t->n_vocab || t->type[id] != CALM_TT_CONTROL) return 0;
+    if (id == t->v.eos || id == t->v.eot) return 1;
+    if (id < 0 || id >= t->v.n_tokens || t->v.type[id] != CALM_TT_CONTROL) return 0;
     // Chat models end a turn with these even when eos names another token.
-    const char *s = t->text[id];
+    const char *s = t->v.text[id];
     return strcmp(s, "<|im_end|>") == 0 || strcmp(s, "<|eot_id|>") == 0 ||
            strcmp(s, "<|endoftext|>") == 0 || strcmp(s, "<|end_of_text|>") == 0 ||
            strcmp(s, "</s>") == 0 || strcmp(s, "<end_of_turn>") == 0;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/hf.h"
 #include "runtime/tokenizer.h"
 #include "helpers.h"
 #include "runtime/forward.h"
@@ -12,7 +13,7 @@ static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab)
     calm_tokenizer tok;
     calm_err e;
     cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
-    cr_assert_eq(m.hf ? calm_hf_tokenizer(m.hf, &tok, &e)
+    cr_assert_eq(m.hf ? calm_tokenizer_from_hf(&tok, m.hf->dir, &e)
                       : calm_tokenizer_from_gguf(&tok, &m.gguf, &e),
                  0, "%s", e.msg);
     const char *text = "<|im_start|>user\nName three colours.<|im_end|>\n";
@@ -48,9 +49,9 @@ Test(hf, gguf_and_hf_give_identical_logits, .timeout = 600) {
     cr_assert_eq(va, vb);
     for (int j = 0; j < va; j++) cr_assert_eq(a[j], b[j], "logit %d: %g vs %g", j, a[j], b[j]);
     // The tokenizer survives the trip through tokenizer.json.
-    cr_assert_eq(ta.n_vocab, tb.n_vocab);
+    cr_assert_eq(ta.v.n_tokens, tb.v.n_tokens);
     cr_assert_eq(ta.pre, tb.pre);
-    cr_assert_eq(ta.eos, tb.eos);
+    cr_assert_eq(ta.v.eos, tb.v.eos);
     const char *s = "Tokenizers: 12345, naïve, <|im_end|>  spaces\n";
     int *ia, *ib;
     long ka = calm_tokenize(&ta, s, strlen(s), 1, 1, &ia),

@@ -96,7 +96,7 @@ Test(pretokenize, rules_of_each_family) {
 
 // SentencePiece BPE on a hand-made vocabulary: merges by score, byte fallback, the ▁ prefix.
 Test(tokenizer, sentencepiece_merges_by_score) {
-    calm_tokenizer t = {0};
+    calm_tokenizer t;
     const char *v[] = {"<unk>",
                        "<s>",
                        "</s>",
@@ -114,21 +114,18 @@ Test(tokenizer, sentencepiece_merges_by_score) {
     float sc[] = {0, 0, 0, -1, -2, -2, -3, -1, -0.5f, 0, 0, 0};
     int ty[] = {2, 3, 3, 1, 1, 1, 1, 1, 1, 6, 6, 6};
     int n = 12;
-    t.kind = CALM_TOK_SPM;
-    t.n_vocab = n;
-    t.text = malloc(n * sizeof(char *));
-    t.len = malloc(n * sizeof(int));
-    t.scores = malloc(n * sizeof(float));
-    t.type = malloc(n * sizeof(int));
-    for (int i = 0; i < n; i++) {
-        t.text[i] = strdup(v[i]);
-        t.len[i] = (int)strlen(v[i]);
-        t.scores[i] = sc[i];
-        t.type[i] = ty[i];
-    }
-    t.bos = 1, t.eos = 2, t.unk = 0, t.eot = -1, t.add_bos = 1, t.add_space_prefix = 1;
+    calm_vocab vc;
     calm_err e;
-    cr_assert_eq(calm_tokenizer_finish(&t, NULL, 0, &e), 0);
+    cr_assert_eq(calm_vocab_alloc(&vc, n, &e), 0);
+    vc.kind = CALM_VOCAB_SPM;
+    for (int i = 0; i < n; i++) {
+        vc.text[i] = strdup(v[i]);
+        vc.len[i] = (int)strlen(v[i]);
+        vc.scores[i] = sc[i];
+        vc.type[i] = ty[i];
+    }
+    vc.bos = 1, vc.eos = 2, vc.unk = 0, vc.eot = -1, vc.add_bos = 1, vc.add_space_prefix = 1;
+    cr_assert_eq(calm_tokenizer_init(&t, &vc, &e), 0);
     int *ids;
     long k = calm_tokenize(&t, "ab b!é", strlen("ab b!é"), 1, 1, &ids);
     // <s> ▁ab ▁ b <0x21> <0xC3> <0xA9>: "ab" (-1) merges before "▁a" (-3); ▁ab wins over ▁+ab.

@@ -34,7 +34,7 @@ int cmd_chat(const calm_opts *o) {
     calm_model m;
     calm_tokenizer tok;
     if (calm_load_for(o, &m, &tok)) return 1;
-    calm_chat_template ct = calm_chat_detect(tok.chat_template);
+    calm_chat_template ct = calm_chat_detect(tok.v.chat_template);
     calm_state s;
     calm_sampler smp;
     if (calm_state_init(&s, &m, o->ctx ? o->ctx : 4096, o->batch, &e) ||

@@ -77,7 +77,7 @@ int cmd_convert(const calm_opts *o) {
     calm_model m;
     calm_tokenizer t;
     if (calm_load_for(o, &m, &t)) return 1;
-    int rc = hf ? calm_hf_write(&m, &t, type, o->out, &e) : write_gguf(&m, &t, type, o->out, &e);
+    int rc = hf ? calm_hf_write(&m, &t.v, type, o->out, &e) : write_gguf(&m, &t, type, o->out, &e);
     if (rc)
         fprintf(stderr, "error: %s\n", e.msg);
     else

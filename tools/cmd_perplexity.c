@@ -43,7 +43,7 @@ int cmd_perplexity(const calm_opts *o) {
         for (long c = 0; c < n_chunk && !rc; c++) {
             int *chunk = ids + c * n_ctx;
             int saved = chunk[0];
-            if (o->add_bos && tok.add_bos && tok.bos >= 0) chunk[0] = tok.bos;
+            if (o->add_bos && tok.v.add_bos && tok.v.bos >= 0) chunk[0] = tok.v.bos;
             s.kv.n = 0;
             float *logits = calm_forward(&s, chunk, n_ctx, 1, &e);
             chunk[0] = saved;

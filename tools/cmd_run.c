@@ -16,7 +16,7 @@ int cmd_run(const calm_opts *o) {
     if (calm_load_for(o, &m, &tok)) return 1;
     char *text = NULL;
     if (o->chat || o->system) {
-        calm_chat_template ct = calm_chat_detect(tok.chat_template);
+        calm_chat_template ct = calm_chat_detect(tok.v.chat_template);
         calm_msg msgs[2];
         int n = 0;
         if (o->system) msgs[n++] = (calm_msg){"system", o->system};

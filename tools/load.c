@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "calibrate.h"
+#include "../formats/hf.h"
 #include "../runtime/tokenizer.h"
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
 
 static int load_tokenizer(const calm_model *m, calm_tokenizer *t, calm_err *e) {
-    if (m->hf) return calm_hf_tokenizer(m->hf, t, e);
+    if (m->hf) return calm_tokenizer_from_hf(t, m->hf->dir, e);
     return calm_tokenizer_from_gguf(t, &m->gguf, e);
 }
 
