@@ -48,6 +48,8 @@ def main():
     ap.add_argument("--types", default="Q4_0 Q8_0 Q4_K_M qg4_32 qg4_128")
     ap.add_argument("--threads", default="1,4,16")
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--isa-ab", default="", metavar="ISA",
+                    help="also time calm's pp512 with CALM_ISA=ISA (e.g. avx512 against amx), same files")
     a = ap.parse_args()
     if not os.path.exists(f"{PACK}/run.sh"):
         sys.exit("device.py: .devpack/ is missing: run ../shared/tools/device-pack and carry it")
@@ -65,9 +67,10 @@ def main():
         emit(f"roofline, {t} thread(s): read {r['bandwidth_gib_s']:.1f} GiB/s, int8 VNNI "
              f"{r['int8_gmac_s']:.0f} GMAC/s, int8 AMX {r.get('amx_int8_gmac_s', 0):.0f} GMAC/s")
     emit("")
+    ab = f" | calm t/s with CALM_ISA={a.isa_ab}" if a.isa_ab else ""
     emit("| shape | format | MiB | threads | test | llama.cpp t/s | calm t/s | calm / llama.cpp "
-         "| calm roofline t/s | llama.cpp / its roof | calm / its roof |")
-    emit("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+         f"| calm roofline t/s | llama.cpp / its roof | calm / its roof{ab} |")
+    emit("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---:" + (" | ---:" if ab else "") + " |")
     for shape in a.shapes.split():
         llama_cache = {}
         for typ in a.types.split():
@@ -76,14 +79,19 @@ def main():
                 llama_cache[base] = llama_bench(f"{LLAMA}/llama-bench", model(shape, base), a.threads, a.reps)
             path = model(shape, typ)
             cts, size, params = calm_bench(CALM, path, a.threads, a.reps, env=ENV)
+            if a.isa_ab:  # prompt processing only: generation does not use the prefill kernels
+                ab_ts = calm_bench(CALM, path, a.threads, a.reps, tg=16, env={**ENV, "CALM_ISA": a.isa_ab})[0]
             for t in a.threads.split(","):
                 for test in ("pp512", "tg128"):
                     rl = bound(test, roof[t], size, params)
                     lrl = bound(test, roof[t], os.path.getsize(model(shape, base)) / (1 << 20), params)
                     l, c = llama_cache[base][(t, test)], cts[(t, test)]
                     name = typ + (f" (vs {base})" if base != typ else "")
+                    extra = ""
+                    if a.isa_ab:
+                        extra = f" | {ab_ts[(t, test)]:.1f}" if test.startswith("pp") else " | -"
                     emit(f"| {shape} | {name} | {size:.0f} | {t} | {test} | {l:.1f} | {c:.1f} | "
-                         f"{c / l:.2f} | {rl:.0f} | {l / lrl:.2f} | {c / rl:.2f} |")
+                         f"{c / l:.2f} | {rl:.0f} | {l / lrl:.2f} | {c / rl:.2f}{extra} |")
         shutil.rmtree("/tmp/m", ignore_errors=True)  # the next shape needs the disk
     with open(os.path.join(out_dir, "device.md"), "a") as f:
         f.write("\n".join(lines) + "\n")
