@@ -4,6 +4,11 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA  18
 
 static unsigned long long xgetbv0(void) {
     unsigned eax, edx;
@@ -27,7 +32,12 @@ calm_cpu calm_cpu_detect(void) {
         c.avx512bw = zmm && ((b >> 30) & 1);
         c.avx512vl = zmm && ((b >> 31) & 1);
         c.avx512vnni = zmm && ((cx >> 11) & 1);
+        c.amx_tile = (d >> 24) & 1;
+        c.amx_int8 = (d >> 25) & 1;
     }
+    // Linux enables the 8 KiB tile state per process, on request, before its first use.
+    c.amx_granted = c.amx_tile && c.amx_int8 &&
+                    syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
     if (__get_cpuid_count(7, 1, &a, &b, &cx, &d)) c.avxvnni = ymm && ((a >> 4) & 1);
     return c;
 }

@@ -20,6 +20,8 @@ static int isa_runs(const calm_isa *isa, const calm_cpu *c) {
     if (isa == &calm_isa_avx512)
         return c->avx2 && c->fma && c->f16c && c->avx512f && c->avx512bw && c->avx512vl &&
                c->avx512vnni;
+    if (isa == &calm_isa_amx)
+        return isa_runs(&calm_isa_avx512, c) && c->amx_tile && c->amx_int8 && c->amx_granted;
 #endif
 #if defined(__aarch64__)
     if (isa == &calm_isa_neon) return c->neon && c->dotprod;
@@ -30,8 +32,7 @@ static int isa_runs(const calm_isa *isa, const calm_cpu *c) {
 static const calm_isa *all_isas[] = {
     &calm_isa_scalar,
 #if defined(__x86_64__)
-    &calm_isa_avx2,
-    &calm_isa_avx512,
+    &calm_isa_avx2,   &calm_isa_avx512, &calm_isa_amx,
 #endif
 #if defined(__aarch64__)
     &calm_isa_neon,
@@ -61,16 +62,27 @@ static void init_table(void) {
             fprintf(stderr, "calm: CALM_ISA=%s is not available here; using %s\n", want,
                     pick->name);
     }
-    table = calm_isa_scalar;
-    table.name = pick->name;
+    calm_isa_resolve(&table, pick);
+}
+
+void calm_isa_resolve(calm_isa *out, const calm_isa *isa) {
+    if (isa->base)
+        calm_isa_resolve(out, isa->base);
+    else
+        *out = calm_isa_scalar;
+    out->name = isa->name;
+    out->base = NULL;
     for (int t = 0; t < CALM_TYPE_COUNT; t++)
-        if (pick->vec_dot[t]) table.vec_dot[t] = pick->vec_dot[t];
-    if (pick->quantize_q8x) table.quantize_q8x = pick->quantize_q8x;
-    if (pick->quantize_q8t) table.quantize_q8t = pick->quantize_q8t;
-    table.panel_dot = pick->panel_dot; // no fallback: the scalar path multiplies rows as stored
-    if (pick->attend) table.attend = pick->attend;
-    if (pick->silu_mul) table.silu_mul = pick->silu_mul;
-    if (pick->hadamard) table.hadamard = pick->hadamard;
+        if (isa->vec_dot[t]) out->vec_dot[t] = isa->vec_dot[t];
+    if (isa->quantize_q8x) out->quantize_q8x = isa->quantize_q8x;
+    if (isa->quantize_q8t) out->quantize_q8t = isa->quantize_q8t;
+    // Panels have no scalar fallback (the scalar path multiplies rows as stored): they come from
+    // the ISA or its base only.
+    if (isa->panel_dot) out->panel_dot = isa->panel_dot;
+    if (isa->panel_gemm) out->panel_gemm = isa->panel_gemm;
+    if (isa->attend) out->attend = isa->attend;
+    if (isa->silu_mul) out->silu_mul = isa->silu_mul;
+    if (isa->hadamard) out->hadamard = isa->hadamard;
 }
 
 void calm_kernels_init(void) {
@@ -99,13 +111,22 @@ void calm_print_system(FILE *f) {
     FEAT(avx512vl);
     FEAT(avx512vnni);
     FEAT(avxvnni);
+    FEAT(amx_tile);
+    FEAT(amx_int8);
     FEAT(neon);
     FEAT(dotprod);
 #undef FEAT
+    if (c.amx_tile && c.amx_int8 && !c.amx_granted)
+        fprintf(f, " (the kernel refused the AMX tile state: no amx)");
     const calm_isa *av[8];
     int n = calm_isa_available(av, 8);
     fprintf(f, "\nkernels available:");
     for (int i = 0; i < n; i++) fprintf(f, " %s", av[i]->name);
-    fprintf(f, "\nkernels chosen: %s%s\nthreads: %d (OpenMP)\n", calm_isa_name(),
-            getenv("CALM_ISA") ? " (CALM_ISA)" : "", omp_get_max_threads());
+    const char *best = av[n - 1]->name, *chosen = calm_isa_name();
+    fprintf(f, "\nkernels chosen: %s", chosen);
+    if (getenv("CALM_ISA") && strcmp(chosen, best))
+        fprintf(f, " (CALM_ISA; %s is off)", best); // e.g. CALM_ISA=avx512 turns AMX off
+    else if (getenv("CALM_ISA"))
+        fprintf(f, " (CALM_ISA)");
+    fprintf(f, "\nthreads: %d (OpenMP)\n", omp_get_max_threads());
 }

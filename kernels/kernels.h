@@ -4,7 +4,8 @@
 // kernels/simd_int8.h (block sums, code unpacking, the int8 block dot); write kernels/<isa>/*.c
 // with what truly differs (activation quantization, W8A8, special kernels) and instantiate the
 // shared bodies there with CALM_INT8_DOTS and CALM_FLOAT_DOTS; declare its table and entry points
-// here; list it in kernels/isa.c (all_isas, isa_runs) and its files in CMakeLists.txt.
+// here; list it in kernels/isa.c (all_isas, isa_runs) and its files in CMakeLists.txt. An ISA that
+// only adds kernels to another (amx) sets .base and fills just those.
 #ifndef CALM_KERNELS_H
 #define CALM_KERNELS_H
 
@@ -20,21 +21,32 @@
 typedef void (*calm_panel_dot_fn)(const calm_packed *p, int panel, const void *x, size_t x_stride,
                                   int nt, float *out);
 
+// The prefill form of calm_panel_dot: one 16-row panel against T q8x activation rows, T a multiple
+// of CALM_GEMM_T; writes y[t * y_stride + j] for t < T and the panel's first nrows rows (the last
+// panel of a matrix may have fewer than 16).
+typedef void (*calm_panel_gemm_fn)(const calm_packed *p, int panel, const void *x, size_t x_stride,
+                                   int T, float *y, size_t y_stride, int nrows);
+#define CALM_GEMM_T 16
+
 // Dots one weight row of n elements with nt (1..CALM_NT) activation rows: x points at the first,
 // rows are x_stride bytes apart, in the type's vec_dot_type (f32, q8x blocks or q8t rows).
 typedef void (*calm_vec_dot_fn)(int n, const void *w, const void *x, size_t x_stride, int nt,
                                 float *out);
 #define CALM_NT 4
 
-typedef struct {
+typedef struct calm_isa {
     const char *name;
+    // An ISA that extends another (amx extends avx512) names it here and fills only what it adds;
+    // calm_isa_resolve (kernels/isa.h) lays the tables over each other.
+    const struct calm_isa *base;
     // Indexed by weight type: the dot of that type with its vec_dot_type (calm_type_traits).
     calm_vec_dot_fn vec_dot[CALM_TYPE_COUNT];
     // f32 rows -> q8x blocks (n a multiple of 32)
     void (*quantize_q8x)(const float *x, block_q8x *y, int n);
     // one f32 row -> int8 per token (calm_q8t_head, then n values)
     void (*quantize_q8t)(const float *x, void *y, int n);
-    calm_panel_dot_fn panel_dot; // NULL: this ISA does not use packed weights
+    calm_panel_dot_fn panel_dot;   // NULL: this ISA does not use packed weights
+    calm_panel_gemm_fn panel_gemm; // NULL: prefill runs through panel_dot too
     // One query head against n cached positions: k and v point at position 0 of the head, rows
     // `stride` floats apart. scores is scratch of n floats; out gets hd floats.
     void (*attend)(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
@@ -151,6 +163,7 @@ extern const calm_isa calm_isa_scalar;
 #if defined(__x86_64__)
 extern const calm_isa calm_isa_avx2;
 extern const calm_isa calm_isa_avx512;
+extern const calm_isa calm_isa_amx; // avx512 plus AMX int8 tiles for panel_gemm
 #endif
 #if defined(__aarch64__)
 extern const calm_isa calm_isa_neon;

@@ -63,11 +63,16 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
         int r0 = (c - first_chunk[i]) * ROW_CHUNK,
             r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
         if (panels[i]) { // chunk c of this matrix is panel c - first_chunk[i]
+            int panel = c - first_chunk[i], t = 0;
+            if (isa->panel_gemm && T >= CALM_GEMM_T) { // whole tiles of tokens, the rest below
+                t = T / CALM_GEMM_T * CALM_GEMM_T;
+                isa->panel_gemm(m->packed, panel, act, stride, t, m->y + r0, (size_t)m->rows,
+                                r1 - r0);
+            }
             float po[CALM_NT * CALM_PANEL];
-            for (int t = 0; t < T; t += CALM_NT) {
+            for (; t < T; t += CALM_NT) {
                 int nt = T - t < CALM_NT ? T - t : CALM_NT;
-                isa->panel_dot(m->packed, c - first_chunk[i], act + (size_t)t * stride, stride, nt,
-                               po);
+                isa->panel_dot(m->packed, panel, act + (size_t)t * stride, stride, nt, po);
                 for (int k = 0; k < nt; k++)
                     for (int r = r0; r < r1; r++)
                         m->y[(size_t)(t + k) * m->rows + r] = po[k * CALM_PANEL + r - r0];

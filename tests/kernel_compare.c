@@ -29,8 +29,11 @@ int kc_takes_q8x(uint32_t type) {
 int kc_every_isa(kc_check check, char *err, size_t cap) {
     const calm_isa *av[8];
     int n = calm_isa_available(av, 8);
-    for (int i = 1; i < n; i++)
-        if (check(av[i], err, cap)) return -1;
+    for (int i = 1; i < n; i++) {
+        calm_isa isa; // complete, for an ISA that extends another (amx)
+        calm_isa_resolve(&isa, av[i]);
+        if (check(&isa, err, cap)) return -1;
+    }
     return 0;
 }
 
@@ -198,61 +201,132 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap) {
     return 0;
 }
 
+// A packed random matrix and T activation rows, with what checking a panel kernel needs: the
+// activations quantized (q8x, T rows of cols / 32 blocks) as every panel kernel sees them, and
+// the weights dequantized row by row.
+typedef struct {
+    uint32_t type;
+    int rows, cols, T;
+    uint8_t *w;
+    calm_packed p;
+    float *x, *wf, *xd; // x [T][cols]; wf [rows][cols]; xd [T][cols], the dequantized activations
+    block_q8x *xq;
+} panel_case;
+
+static int panel_case_init(panel_case *pc, uint32_t type, int rows, int cols, int T, char *err,
+                           size_t cap) {
+    int nb = cols / 32;
+    *pc = (panel_case){.type = type, .rows = rows, .cols = cols, .T = T};
+    pc->w = random_matrix(type, rows, cols);
+    if (calm_pack(&pc->p, pc->w, type, rows, cols)) {
+        snprintf(err, cap, "cannot pack %s", calm_type_get(type)->name);
+        free(pc->w);
+        return -1;
+    }
+    pc->x = malloc(sizeof(float) * T * cols), pc->xd = malloc(sizeof(float) * T * cols);
+    pc->wf = malloc(sizeof(float) * rows * cols);
+    pc->xq = malloc(sizeof(block_q8x) * T * nb);
+    for (int i = 0; i < T * cols; i++) pc->x[i] = frand() * (i % 7 == 0 ? 8.0f : 1.0f);
+    for (int t = 0; t < T; t++) { // panels dot with 8-bit activations: the exact target
+        block_q8x *q = pc->xq + t * nb;
+        calm_isa_scalar.quantize_q8x(pc->x + t * cols, q, cols);
+        for (int c = 0; c < cols; c++) pc->xd[t * cols + c] = q[c / 32].d * q[c / 32].qs[c % 32];
+    }
+    for (int r = 0; r < rows; r++) calm_get_row(pc->wf + r * cols, pc->w, type, cols, r);
+    return 0;
+}
+
+static void panel_case_free(panel_case *pc) {
+    calm_packed_free(&pc->p);
+    free(pc->w), free(pc->x), free(pc->wf), free(pc->xd), free(pc->xq);
+}
+
+// Whether y [T][rows] matches ref [T][rows], or the exact sums when ref is NULL, within the
+// rounding of sums of terms of the size of |w * x|; describes the first mismatch otherwise.
+static int panel_case_check(const panel_case *pc, const float *y, const float *ref,
+                            const char *what, char *err, size_t cap) {
+    int cols = pc->cols;
+    for (int r = 0; r < pc->rows; r++)
+        for (int t = 0; t < pc->T; t++) {
+            double want = 0, mag = 0;
+            for (int c = 0; c < cols; c++) {
+                double v = (double)pc->wf[r * cols + c] * pc->xd[t * cols + c];
+                want += v, mag += fabs(v);
+            }
+            if (ref) want = ref[t * pc->rows + r];
+            float b = y[t * pc->rows + r];
+            if (!(fabs(want - b) <= 2e-5 * mag + 1e-6)) {
+                snprintf(err, cap, "%s %s rows %d cols %d T %d: [%d][%d] %g vs %s %g", what,
+                         calm_type_get(pc->type)->name, pc->rows, cols, pc->T, t, r, b,
+                         ref ? "scalar panels" : "exact", want);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
-    static const int shapes[][3] = {
-        {16, 64, 1}, {37, 576, 5}, {5, 256, 4}, {48, 1536, 2}, {19, 768, 3}};
+    // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest.
+    static const int shapes[][3] = {{16, 64, 1},  {37, 576, 5}, {5, 256, 4},  {48, 1536, 2},
+                                    {19, 768, 3}, {37, 96, 17}, {37, 576, 33}};
     if (isa && !isa->panel_dot) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported);
     calm_isa ref = calm_isa_scalar;
     ref.panel_dot = calm_panel_dot_scalar;
     const calm_isa *use = isa ? isa : &ref;
+    char what[64];
+    snprintf(what, sizeof what, "%s panels", use->name);
     for (int k = 0; k < ntypes; k++)
         for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
             int rows = shapes[sh][0], cols = shapes[sh][1], T = shapes[sh][2];
-            uint32_t type = types[k];
-            if (cols % calm_type_get(type)->block_size) continue; // K-quants: rows of 256s
-            uint8_t *w = random_matrix(type, rows, cols);
-            calm_packed p;
-            if (calm_pack(&p, w, type, rows, cols)) {
-                snprintf(err, cap, "cannot pack %s", calm_type_get(type)->name);
-                return -1;
-            }
-            float *x = malloc(sizeof(float) * T * cols), *y1 = malloc(sizeof(float) * T * rows);
-            float *wf = malloc(sizeof(float) * cols), *xd = malloc(sizeof(float) * T * cols);
-            block_q8x *xq = malloc(sizeof(block_q8x) * (cols / 32));
-            for (int i = 0; i < T * cols; i++) x[i] = frand() * (i % 7 == 0 ? 8.0f : 1.0f);
-            for (int t = 0; t < T; t++) { // panels dot with 8-bit activations: the exact target
-                calm_isa_scalar.quantize_q8x(x + t * cols, xq, cols);
-                for (int c = 0; c < cols; c++)
-                    xd[t * cols + c] = xq[c / 32].d * xq[c / 32].qs[c % 32];
-            }
-            calm_mm m = {.w = w, .type = type, .rows = rows, .y = y1, .packed = &p};
-            calm_matmul_many(use, &m, 1, x, cols, T);
-            int rc = 0;
-            for (int r = 0; r < rows && !rc; r++) {
-                calm_get_row(wf, w, type, cols, r);
-                for (int t = 0; t < T && !rc; t++) {
-                    double want = 0, mag = 0;
-                    for (int c = 0; c < cols; c++) {
-                        want += (double)wf[c] * xd[t * cols + c];
-                        mag += fabs((double)wf[c] * xd[t * cols + c]);
-                    }
-                    float b = y1[t * rows + r];
-                    if (!(fabs(want - b) <= 2e-5 * mag + 1e-6)) {
-                        snprintf(err, cap,
-                                 "%s panels %s rows %d cols %d T %d: [%d][%d] %g vs exact %g",
-                                 isa ? isa->name : "scalar", calm_type_get(type)->name, rows, cols,
-                                 T, t, r, b, want);
-                        rc = -1;
-                    }
-                }
-            }
-            free(xd), free(xq);
-            calm_packed_free(&p);
-            free(w), free(x), free(y1), free(wf);
+            if (cols % calm_type_get(types[k])->block_size) continue; // K-quants: rows of 256s
+            panel_case pc;
+            if (panel_case_init(&pc, types[k], rows, cols, T, err, cap)) return -1;
+            float *y = malloc(sizeof(float) * T * rows);
+            calm_mm m = {.w = pc.w, .type = types[k], .rows = rows, .y = y, .packed = &pc.p};
+            calm_matmul_many(use, &m, 1, pc.x, cols, T);
+            int rc = panel_case_check(&pc, y, NULL, what, err, cap);
+            free(y);
+            panel_case_free(&pc);
             if (rc) return -1;
         }
+    return 0;
+}
+
+int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
+    static const int cols_[] = {32, 96, 576}, tokens[] = {16, 32, 48};
+    if (!isa->panel_gemm) return 0;
+    uint32_t types[CALM_TYPE_COUNT];
+    int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported), rows = 37;
+    char what[64];
+    snprintf(what, sizeof what, "%s panel_gemm", isa->name);
+    for (int k = 0; k < ntypes; k++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int ti = 0; ti < 3; ti++) {
+                int cols = cols_[ci], T = tokens[ti], panels = (rows + CALM_PANEL - 1) / CALM_PANEL;
+                if (cols % calm_type_get(types[k])->block_size) continue;
+                panel_case pc;
+                if (panel_case_init(&pc, types[k], rows, cols, T, err, cap)) return -1;
+                size_t xs = sizeof(block_q8x) * (cols / 32);
+                float *y = malloc(sizeof(float) * T * rows), *y0 = malloc(sizeof(float) * T * rows);
+                float po[CALM_NT * CALM_PANEL];
+                for (int pi = 0; pi < panels; pi++) {
+                    int r0 = pi * CALM_PANEL, nr = rows - r0 < CALM_PANEL ? rows - r0 : CALM_PANEL;
+                    isa->panel_gemm(&pc.p, pi, pc.xq, xs, T, y + r0, (size_t)rows, nr);
+                    for (int t = 0; t < T; t += CALM_NT) {
+                        calm_panel_dot_scalar(&pc.p, pi, (const uint8_t *)pc.xq + t * xs, xs,
+                                              CALM_NT, po);
+                        for (int u = 0; u < CALM_NT; u++)
+                            for (int j = 0; j < nr; j++)
+                                y0[(t + u) * rows + r0 + j] = po[u * CALM_PANEL + j];
+                    }
+                }
+                int rc = panel_case_check(&pc, y, y0, what, err, cap);
+                free(y), free(y0);
+                panel_case_free(&pc);
+                if (rc) return -1;
+            }
     return 0;
 }
 

@@ -21,13 +21,17 @@ int kc_takes_q8x(uint32_t type);
 
 // Each returns 0, or -1 with a description of the first mismatch in err.
 typedef int (*kc_check)(const calm_isa *isa, char *err, size_t cap);
-// Runs check on every ISA this machine runs besides the scalar reference; stops at the first -1.
+// Runs check on every ISA this machine runs besides the scalar reference, each resolved
+// (calm_isa_resolve); stops at the first -1.
 int kc_every_isa(kc_check check, char *err, size_t cap);
 int kc_all_types(const calm_isa *isa, char *err, size_t cap);
 int kc_quantize(const calm_isa *isa, char *err, size_t cap);
 // Packed panels through isa->panel_dot (or the scalar panel reference when isa is NULL) against
 // exact sums; 0 for an ISA without panels.
 int kc_panels(const calm_isa *isa, char *err, size_t cap);
+// isa->panel_gemm called directly (37 rows: a short last panel; 16, 32 and 48 tokens) against the
+// scalar panel reference, for every packable type; 0 for an ISA without it.
+int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap);
 // isa->attend, isa->silu_mul and isa->hadamard against the scalar ones (sizes with and without
 // vector tails); 0 for an ISA that uses the scalar ones.
 int kc_attention(const calm_isa *isa, char *err, size_t cap);

@@ -2,6 +2,7 @@
 // row counts (row-chunk tails), token counts that leave a partial group, odd float row lengths.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,18 @@ Test(kernels, packed_panels_match_row_kernels) {
     char err[512];
     cr_assert_eq(kc_panels(NULL, err, sizeof err), 0, "%s", err); // the scalar panel reference
     cr_assert_eq(kc_every_isa(kc_panels, err, sizeof err), 0, "%s", err);
+}
+
+Test(kernels, amx_panel_gemm_matches_scalar_panels) {
+    const calm_isa *av[8];
+    int n = calm_isa_available(av, 8), amx = 0;
+    for (int i = 0; i < n; i++) amx |= av[i]->panel_gemm != NULL;
+    if (!amx) { // the CPU lacks AMX int8, or Linux refused the tile state
+        printf("skipped: no AMX on this CPU\n");
+        cr_skip_test("skipped: no AMX on this CPU");
+    }
+    char err[512];
+    cr_assert_eq(kc_every_isa(kc_panel_gemm, err, sizeof err), 0, "%s", err);
 }
 
 Test(kernels, attention_and_silu_match_scalar) {
