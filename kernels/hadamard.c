@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hadamard_impl.h"
+#include "kernels.h"
 
 static int is_prime(int q) {
     if (q < 2) return 0;
@@ -74,6 +75,12 @@ int calm_hadamard_matrix(int m, signed char *h) {
     return -1;
 }
 
-void calm_hadamard(float *x, int n, int T, int transpose) {
+void calm_hadamard_scalar(float *x, int n, int T, int transpose) {
     calm_hadamard_body(x, n, T, transpose);
+}
+
+// Calibration and quantization rotate through the scalar reference, so a quantized file does not
+// depend on the machine that made it.
+void calm_hadamard(float *x, int n, int T, int transpose) {
+    calm_hadamard_scalar(x, n, T, transpose);
 }

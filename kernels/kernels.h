@@ -170,10 +170,11 @@ extern const calm_isa calm_isa_neon;
 #endif
 
 // Entry points outside the dot tables. The scalar ones are the reference the others are tested
-// against (the Hadamard reference is calm_hadamard, kernels/hadamard.h).
+// against.
 void calm_attend_scalar(const float *q, const float *k, const float *v, size_t stride, int n,
                         int hd, float scale, float *scores, float *out);
 void calm_silu_mul_scalar(float *g, const float *u, size_t n);
+void calm_hadamard_scalar(float *x, int n, int T, int transpose);
 // The packed panels' reference (kernels/pack.h): the 16 sums per token of panel `panel` for nt
 // tokens of q8x activations x (rows x_stride bytes apart), to out[t * 16 + j].
 void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t x_stride, int nt,

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "../hadamard.h"
 #include "../kernels.h"
 
 static void quantize_q8x(const float *x, block_q8x *y, int n) {
@@ -177,5 +176,5 @@ const calm_isa calm_isa_scalar = {
     // (kernels/pack.h) is the panels' reference
     .attend = calm_attend_scalar,
     .silu_mul = calm_silu_mul_scalar,
-    .hadamard = calm_hadamard,
+    .hadamard = calm_hadamard_scalar,
 };
