@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "unicode.h"
+#include "../formats/hf.h"
 
 // GPT-2's reversible map from bytes to printable code points.
 static uint32_t byte_to_cp(int b) {
@@ -131,6 +132,11 @@ int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e)
 int calm_tokenizer_from_hf(calm_tokenizer *t, const char *dir, calm_err *e) {
     calm_vocab v;
     return calm_vocab_from_hf(&v, dir, e) ? -1 : calm_tokenizer_init(t, &v, e);
+}
+
+int calm_tokenizer_from_model(calm_tokenizer *t, const calm_model *m, calm_err *e) {
+    return m->hf ? calm_tokenizer_from_hf(t, m->hf->dir, e)
+                 : calm_tokenizer_from_gguf(t, &m->gguf, e);
 }
 
 void calm_tokenizer_free(calm_tokenizer *t) {

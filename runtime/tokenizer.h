@@ -9,6 +9,7 @@
 
 #include "pretokenize.h"
 #include "../kernels/status.h"
+#include "model.h"
 #include "../formats/vocab.h"
 
 typedef struct {
@@ -34,6 +35,9 @@ int calm_tokenizer_init(calm_tokenizer *t, calm_vocab *v, calm_err *e);
 // The two loaders: calm_vocab_from_gguf or calm_vocab_from_hf, then calm_tokenizer_init.
 int calm_tokenizer_from_gguf(calm_tokenizer *t, const gguf_file *g, calm_err *e);
 int calm_tokenizer_from_hf(calm_tokenizer *t, const char *dir, calm_err *e);
+// The tokenizer of a loaded model, from whichever layout it came: its GGUF metadata, or the
+// tokenizer.json of its Hugging Face directory.
+int calm_tokenizer_from_model(calm_tokenizer *t, const calm_model *m, calm_err *e);
 void calm_tokenizer_free(calm_tokenizer *t);
 
 int calm_token_lookup(const calm_tokenizer *t, const char *s, size_t n); // -1 if absent

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/hf.h"
 #include "runtime/tokenizer.h"
 #include "helpers.h"
 #include "runtime/forward.h"
@@ -13,9 +12,7 @@ static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab)
     calm_tokenizer tok;
     calm_err e;
     cr_assert_eq(calm_model_load(&m, path, &e), 0, "%s", e.msg);
-    cr_assert_eq(m.hf ? calm_tokenizer_from_hf(&tok, m.hf->dir, &e)
-                      : calm_tokenizer_from_gguf(&tok, &m.gguf, &e),
-                 0, "%s", e.msg);
+    cr_assert_eq(calm_tokenizer_from_model(&tok, &m, &e), 0, "%s", e.msg);
     const char *text = "<|im_start|>user\nName three colours.<|im_end|>\n";
     int *ids;
     long k = calm_tokenize(&tok, text, strlen(text), 1, 1, &ids);

@@ -6,15 +6,9 @@
 #include <string.h>
 
 #include "calibrate.h"
-#include "../formats/hf.h"
 #include "../runtime/tokenizer.h"
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
-
-static int load_tokenizer(const calm_model *m, calm_tokenizer *t, calm_err *e) {
-    if (m->hf) return calm_tokenizer_from_hf(t, m->hf->dir, e);
-    return calm_tokenizer_from_gguf(t, &m->gguf, e);
-}
 
 int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
     double t0 = calm_now();
@@ -23,7 +17,7 @@ int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
         fprintf(stderr, "error: %s\n", e.msg);
         return -1;
     }
-    if ((t && load_tokenizer(m, t, &e)) || calm_model_pack(m, &e)) {
+    if ((t && calm_tokenizer_from_model(t, m, &e)) || calm_model_pack(m, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         calm_model_free(m);
         return -1;
