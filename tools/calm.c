@@ -43,9 +43,8 @@ static const calm_cmd cmds[] = {
      .help =
         "Writes IN (GGUF or HF directory) with full-precision weights: a GGUF file, or with\n"
         "--format hf a directory with config.json, model.safetensors and the tokenizer files.\n"
-        "--type qgB_G (B = 2, 3, 4, 8 bits; G = 32, 64, 128) rounds matrices to nearest into "
-        "calm's\n"
-        "group format (GGUF only; the PTQ algorithms are in calm quantize).",
+        "--type qgB_G (B = 2, 3, 4, 8 bits; G = 32, 64, 128) rounds matrices to nearest into\n"
+        "calm's group format (GGUF only; the PTQ algorithms are in calm quantize).",
      .needs = "no output (-o PATH)", .needs_at = offsetof(calm_opts, out)},
     {.name = "calibrate", .id = CALM_CMD_CALIBRATE, .run = cmd_calibrate,
      .summary = "the CALM search: the best algorithm per layer by CKA, one hybrid file",
