@@ -16,10 +16,15 @@
 #include "pack.h"
 #include "types.h"
 
-// Dots one 16-row panel of packed weights with nt (1..CALM_NT) q8x activation rows; writes
-// out[t * 16 + j] for row j of the panel.
-typedef void (*calm_panel_dot_fn)(const calm_packed *p, int panel, const void *x, size_t x_stride,
-                                  int nt, float *out);
+// Dots np (1 or CALM_PANEL_GROUP) consecutive 16-row panels of packed weights, from panel
+// `panel`, with nt (1..CALM_NT) q8x activation rows; writes out[t * np * 16 + r] for row r of the
+// np * 16 rows. The panels of a group are read as np interleaved streams: one core streaming a
+// single panel from memory leaves most of its bandwidth unused on server cores (measured on the
+// device machine: a group of 4 doubles single-thread decode), and the activations loaded for a
+// block serve all np panels.
+typedef void (*calm_panel_dot_fn)(const calm_packed *p, int panel, int np, const void *x,
+                                  size_t x_stride, int nt, float *out);
+#define CALM_PANEL_GROUP 4
 
 // The prefill form of calm_panel_dot: one 16-row panel against T q8x activation rows, T a multiple
 // of CALM_GEMM_T; writes y[t * y_stride + j] for t < T and the panel's first nrows rows (the last
@@ -175,10 +180,10 @@ void calm_attend_scalar(const float *q, const float *k, const float *v, size_t s
                         int hd, float scale, float *scores, float *out);
 void calm_silu_mul_scalar(float *g, const float *u, size_t n);
 void calm_hadamard_scalar(float *x, int n, int T, int transpose);
-// The packed panels' reference (kernels/pack.h): the 16 sums per token of panel `panel` for nt
-// tokens of q8x activations x (rows x_stride bytes apart), to out[t * 16 + j].
-void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t x_stride, int nt,
-                           float *out);
+// The packed panels' reference (kernels/pack.h), a calm_panel_dot_fn: the sums of np panels from
+// `panel` for nt tokens of q8x activations x (rows x_stride bytes apart), to out[t * np * 16 + r].
+void calm_panel_dot_scalar(const calm_packed *p, int panel, int np, const void *x, size_t x_stride,
+                           int nt, float *out);
 #if defined(__x86_64__)
 void calm_attend_avx2(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                       float scale, float *scores, float *out);

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROW_CHUNK CALM_PANEL // row chunks and packed panels coincide
-#define MAX_MM    8
+#define MAX_MM 8
 
 static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
                          int T) {
@@ -16,7 +15,7 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
     uint8_t *qt = NULL;
     size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), t_stride = calm_q8t_stride(cols),
            f_stride = (size_t)cols * sizeof(float);
-    int first_chunk[MAX_MM + 1] = {0};
+    int first_chunk[MAX_MM + 1] = {0}, chunk_rows[MAX_MM], all_panels = 0;
     calm_vec_dot_fn dots[MAX_MM];
     int panels[MAX_MM];
     for (int i = 0; i < n; i++) {
@@ -42,8 +41,14 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
         }
         dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type]
                                            : calm_isa_scalar.vec_dot[mm[i].type];
-        first_chunk[i + 1] =
-            first_chunk[i] + (mm[i].rows + ROW_CHUNK - 1) / ROW_CHUNK; // 16 = CALM_PANEL
+        if (panels[i]) all_panels += (mm[i].rows + CALM_PANEL - 1) / CALM_PANEL;
+    }
+    // Packed matrices go in groups of panels (calm_panel_dot_fn) where there are enough of them to
+    // give every thread several groups; rows of the row kernels go 16 at a time.
+    int group = all_panels >= 8 * omp_get_max_threads() ? CALM_PANEL_GROUP : 1;
+    for (int i = 0; i < n; i++) {
+        chunk_rows[i] = CALM_PANEL * (panels[i] ? group : 1);
+        first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + chunk_rows[i] - 1) / chunk_rows[i];
     }
     // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
     // of CALM_NT tokens passes over them.
@@ -60,22 +65,25 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
                         : act_fmt == CALM_ACT_Q8T ? t_stride
                                                   : f_stride,
                row_bytes = calm_row_size(m->type, cols);
-        int r0 = (c - first_chunk[i]) * ROW_CHUNK,
-            r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
-        if (panels[i]) { // chunk c of this matrix is panel c - first_chunk[i]
-            int panel = c - first_chunk[i], t = 0;
+        int r0 = (c - first_chunk[i]) * chunk_rows[i],
+            r1 = r0 + chunk_rows[i] < m->rows ? r0 + chunk_rows[i] : m->rows;
+        if (panels[i]) { // the chunk is panels panel .. panel + np - 1
+            int panel = r0 / CALM_PANEL, np = (r1 - r0 + CALM_PANEL - 1) / CALM_PANEL, t = 0;
             if (isa->panel_gemm && T >= CALM_GEMM_T) { // whole tiles of tokens, the rest below
                 t = T / CALM_GEMM_T * CALM_GEMM_T;
-                isa->panel_gemm(m->packed, panel, act, stride, t, m->y + r0, (size_t)m->rows,
-                                r1 - r0);
+                for (int q = 0; q < np; q++) {
+                    int q0 = r0 + q * CALM_PANEL, q1 = q0 + CALM_PANEL < r1 ? q0 + CALM_PANEL : r1;
+                    isa->panel_gemm(m->packed, panel + q, act, stride, t, m->y + q0,
+                                    (size_t)m->rows, q1 - q0);
+                }
             }
-            float po[CALM_NT * CALM_PANEL];
+            float po[CALM_NT * CALM_PANEL_GROUP * CALM_PANEL];
             for (; t < T; t += CALM_NT) {
                 int nt = T - t < CALM_NT ? T - t : CALM_NT;
-                isa->panel_dot(m->packed, panel, act + (size_t)t * stride, stride, nt, po);
+                isa->panel_dot(m->packed, panel, np, act + (size_t)t * stride, stride, nt, po);
                 for (int k = 0; k < nt; k++)
                     for (int r = r0; r < r1; r++)
-                        m->y[(size_t)(t + k) * m->rows + r] = po[k * CALM_PANEL + r - r0];
+                        m->y[(size_t)(t + k) * m->rows + r] = po[k * np * CALM_PANEL + r - r0];
             }
             continue;
         }

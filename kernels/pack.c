@@ -137,11 +137,12 @@ void calm_packed_free(calm_packed *p) {
     memset(p, 0, sizeof *p);
 }
 
-void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
-                           float *out) {
+// One panel's sums for nt tokens, to out[t * ostride + j].
+static void panel_dot_one(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
+                          float *out, int ostride) {
     int nb = p->cols / 32;
     for (int t = 0; t < nt; t++)
-        for (int j = 0; j < CALM_PANEL; j++) out[t * CALM_PANEL + j] = 0;
+        for (int j = 0; j < CALM_PANEL; j++) out[t * ostride + j] = 0;
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = p->data + ((size_t)panel * nb + b) * p->block_bytes;
         const uint8_t *codes = blk + (p->f32_scales ? 128 : 64);
@@ -169,8 +170,14 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_
                         u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
                     sum += u * a->qs[e];
                 }
-                out[t * CALM_PANEL + j] += dv[j] * a->d * (float)sum + cv[j] * a->s;
+                out[t * ostride + j] += dv[j] * a->d * (float)sum + cv[j] * a->s;
             }
         }
     }
+}
+
+void calm_panel_dot_scalar(const calm_packed *p, int panel, int np, const void *x, size_t xs,
+                           int nt, float *out) {
+    for (int q = 0; q < np; q++)
+        panel_dot_one(p, panel + q, x, xs, nt, out + q * CALM_PANEL, np * CALM_PANEL);
 }

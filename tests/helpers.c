@@ -1,6 +1,8 @@
+#define _XOPEN_SOURCE 700 // nftw
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +60,28 @@ int th_calm(const char *args, char *out, size_t cap, char *err, size_t errcap) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+static char tmp_dir[256] = "";
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+// The test process's files go with it: a suite run leaves nothing in /tmp (the f32 and HF copies
+// of the default model are hundreds of MiB each).
+static void remove_tmp_dir(void) {
+    if (tmp_dir[0]) nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *th_tmp(const char *name) {
-    static char dir[256] = "";
+    char *dir = tmp_dir;
     static char paths[8][512]; // a ring, so callers can hold a few paths at once
     static int next = 0;
     char *path = paths[next++ % 8];
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/calm-test-XXXXXX");
+        snprintf(dir, sizeof tmp_dir, "/tmp/calm-test-XXXXXX");
         cr_assert(mkdtemp(dir) != NULL);
+        atexit(remove_tmp_dir);
     }
     snprintf(path, sizeof paths[0], "%s/%s", dir, name);
     return path;

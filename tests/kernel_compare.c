@@ -267,8 +267,11 @@ static int panel_case_check(const panel_case *pc, const float *y, const float *r
 
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
     // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest.
-    static const int shapes[][3] = {{16, 64, 1},  {37, 576, 5}, {5, 256, 4},  {48, 1536, 2},
-                                    {19, 768, 3}, {37, 96, 17}, {37, 576, 33}};
+    // 600 and 1000 rows: enough panels for groups of CALM_PANEL_GROUP with up to 4 threads, and a
+    // rest of 2 or 3 panels (the last one short).
+    static const int shapes[][3] = {{16, 64, 1},   {37, 576, 5},  {5, 256, 4},   {48, 1536, 2},
+                                    {19, 768, 3},  {37, 96, 17},  {37, 576, 33}, {600, 256, 1},
+                                    {1000, 96, 3}, {600, 512, 18}};
     if (isa && !isa->panel_dot) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported);
@@ -315,7 +318,7 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
                     int r0 = pi * CALM_PANEL, nr = rows - r0 < CALM_PANEL ? rows - r0 : CALM_PANEL;
                     isa->panel_gemm(&pc.p, pi, pc.xq, xs, T, y + r0, (size_t)rows, nr);
                     for (int t = 0; t < T; t += CALM_NT) {
-                        calm_panel_dot_scalar(&pc.p, pi, (const uint8_t *)pc.xq + t * xs, xs,
+                        calm_panel_dot_scalar(&pc.p, pi, 1, (const uint8_t *)pc.xq + t * xs, xs,
                                               CALM_NT, po);
                         for (int u = 0; u < CALM_NT; u++)
                             for (int j = 0; j < nr; j++)

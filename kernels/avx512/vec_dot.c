@@ -106,54 +106,82 @@ CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
 // Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
-// columns per instruction and no horizontal sums are needed.
+// columns per instruction and no horizontal sums are needed. The np panels of a group are walked
+// block by block side by side: np memory streams. (Software prefetch on top of the groups was
+// measured on the device machine at 512-2048 bytes ahead: within noise, so there is none.)
 CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size_t xs, float *out,
-                            const int bits, const int f32s, const int nt) {
+                            const int bits, const int f32s, const int np, const int nt) {
     const int nb = p->cols / 32;
-    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
-    __m512 acc[CALM_NT];
-    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    const size_t pstride = (size_t)nb * p->block_bytes;
+    const uint8_t *first = p->data + (size_t)panel * pstride;
+    __m512 acc[CALM_PANEL_GROUP * CALM_NT];
+    for (int i = 0; i < np * nt; i++) acc[i] = _mm512_setzero_ps();
     const __m512i lo4 = _mm512_set1_epi8(0xf);
-    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-        __m512 d =
-            f32s ? _mm512_load_ps(blk) : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
-        __m512 c = f32s ? _mm512_load_ps(blk + 64)
-                        : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
-        const uint8_t *codes = blk + (f32s ? 128 : 64);
-        __m512i w[8];
-        if (bits == 4) {
-            for (int k = 0; k < 4; k++) {
-                __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
-                w[k] = _mm512_and_si512(v, lo4);
-                w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+    for (int b = 0; b < nb; b++) {
+        for (int q = 0; q < np; q++) {
+            const uint8_t *blk = first + q * pstride + (size_t)b * p->block_bytes;
+            __m512 d = f32s ? _mm512_load_ps(blk)
+                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
+            __m512 c = f32s ? _mm512_load_ps(blk + 64)
+                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
+            const uint8_t *codes = blk + (f32s ? 128 : 64);
+            __m512i w[8];
+            if (bits == 4) {
+                for (int k = 0; k < 4; k++) {
+                    __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
+                    w[k] = _mm512_and_si512(v, lo4);
+                    w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+                }
+            } else {
+                for (int k = 0; k < 8; k++)
+                    w[k] = _mm512_load_si512((const void *)(codes + 64 * k));
             }
-        } else {
-            for (int k = 0; k < 8; k++) w[k] = _mm512_load_si512((const void *)(codes + 64 * k));
-        }
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + b;
-            int32_t xw[8];
-            memcpy(xw, a->qs, 32);
-            __m512i s = _mm512_setzero_si512();
-            for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(xw[k]));
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(a->d));
-            acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-            acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+            for (int t = 0; t < nt; t++) {
+                const block_q8x *a = calm_q8x_row(x, xs, t) + b;
+                int32_t xw[8];
+                memcpy(xw, a->qs, 32);
+                __m512i s = _mm512_setzero_si512();
+                for (int k = 0; k < 8; k++)
+                    s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(xw[k]));
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(a->d));
+                __m512 *o = &acc[t * np + q];
+                *o = _mm512_fmadd_ps(d, f, *o);
+                *o = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), *o);
+            }
         }
     }
-    for (int t = 0; t < nt; t++) _mm512_storeu_ps(out + t * CALM_PANEL, acc[t]);
+    for (int i = 0; i < np * nt; i++) _mm512_storeu_ps(out + i * CALM_PANEL, acc[i]);
 }
 
-static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
+// One panel or a whole group, for 1..CALM_NT tokens.
+#define PANEL_GROUP(nt, bits, f32s)                                                                \
+    if (np == CALM_PANEL_GROUP) {                                                                  \
+        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, bits, f32s, CALM_PANEL_GROUP)         \
+    } else {                                                                                       \
+        for (int q = 0; q < np; q++)                                                               \
+            CALM_NT_SWITCH(nt, panel_body_one, p, panel + q, x, xs, out + q * CALM_PANEL, np,      \
+                           bits, f32s)                                                             \
+    }
+
+// A single panel written into a group's output (rows np * 16 apart between tokens).
+CALM_INLINE void panel_body_one(const calm_packed *p, int panel, const void *x, size_t xs,
+                                float *out, int np, const int bits, const int f32s, const int nt) {
+    float po[CALM_NT * CALM_PANEL];
+    panel_body(p, panel, x, xs, po, bits, f32s, 1, nt);
+    for (int t = 0; t < nt; t++)
+        memcpy(out + t * np * CALM_PANEL, po + t * CALM_PANEL, sizeof(float) * CALM_PANEL);
+}
+
+static void panel_dot(const calm_packed *p, int panel, int np, const void *x, size_t xs, int nt,
                       float *out) {
     if (p->bits == 4 && p->f32_scales) {
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, 4, 1)
+        PANEL_GROUP(nt, 4, 1)
     } else if (p->bits == 4) {
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, 4, 0)
+        PANEL_GROUP(nt, 4, 0)
     } else if (p->f32_scales) {
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, 8, 1)
+        PANEL_GROUP(nt, 8, 1)
     } else {
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, 8, 0)
+        PANEL_GROUP(nt, 8, 0)
     }
 }
 
