@@ -7,6 +7,7 @@
 
 #include "../simd_float.h"
 #include "../simd_int8.h"
+#include "panel_tile.h"
 
 static inline __m512i pair(__m256i a, __m256i b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
@@ -105,43 +106,12 @@ CALM_INT8_DOTS(dot_4bit_body, dot_q8_0_body, calm_dot_qg_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
-// Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
-// columns per instruction and no horizontal sums are needed.
+// Packed panels: the shared tile (kernels/avx512/panel_tile.h) for 1-4 tokens.
 CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size_t xs, float *out,
                             const int bits, const int f32s, const int nt) {
     const int nb = p->cols / 32;
-    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
-    __m512 acc[CALM_NT];
-    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
-    const __m512i lo4 = _mm512_set1_epi8(0xf);
-    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-        __m512 d =
-            f32s ? _mm512_load_ps(blk) : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
-        __m512 c = f32s ? _mm512_load_ps(blk + 64)
-                        : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
-        const uint8_t *codes = blk + (f32s ? 128 : 64);
-        __m512i w[8];
-        if (bits == 4) {
-            for (int k = 0; k < 4; k++) {
-                __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
-                w[k] = _mm512_and_si512(v, lo4);
-                w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
-            }
-        } else {
-            for (int k = 0; k < 8; k++) w[k] = _mm512_load_si512((const void *)(codes + 64 * k));
-        }
-        for (int t = 0; t < nt; t++) {
-            const block_q8x *a = calm_q8x_row(x, xs, t) + b;
-            int32_t xw[8];
-            memcpy(xw, a->qs, 32);
-            __m512i s = _mm512_setzero_si512();
-            for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(xw[k]));
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(a->d));
-            acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-            acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
-        }
-    }
-    for (int t = 0; t < nt; t++) _mm512_storeu_ps(out + t * CALM_PANEL, acc[t]);
+    calm_panel_tile(p->data + (size_t)panel * nb * p->block_bytes, nb, p->block_bytes, x, xs, out,
+                    CALM_PANEL, 0xffff, bits, f32s, nt);
 }
 
 static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
@@ -188,6 +158,7 @@ const calm_isa calm_isa_avx512 = {
     .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
     .quantize_q8x = quantize_q8x,
     .panel_dot = panel_dot,
+    .panel_gemm = calm_panel_gemm_avx512,
     .attend = calm_attend_avx512,
     .silu_mul = calm_silu_mul_avx512,
     .hadamard = calm_hadamard_avx512,
