@@ -3,12 +3,13 @@
 // The 8-bit panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte
 // 4j+i = code 4k+i of weight row j) and the q8x activations of one block for 16 tokens are an A
 // tile read in place (16 rows of 32 bytes, x_stride apart), so nothing is repacked but the 4-bit
-// nibbles. TDPBSUD multiplies the signed activations by the unsigned codes into 16 x 16 int32
-// sums; the float epilogue per block is panel_dot's (kernels/avx512/vec_dot.c).
+// nibbles, once per call for a chunk of blocks that every tile of tokens then reads. TDPBSUD
+// multiplies the signed activations by the unsigned codes into 16 x 16 int32 sums; the float
+// epilogue per block is the VNNI tile's (kernels/avx512/panel_tile.h).
 #include <immintrin.h>
 #include <string.h>
 
-#include "../kernels.h"
+#include "../avx512/panel_tile.h"
 
 // The LDTILECFG operand, palette 1. The tile intrinsics paste their tile number into the
 // instruction text, so the kernel names them by literal: 0 = C, 1 = A, 2 = B.
@@ -28,51 +29,61 @@ static void load_tiles(void) {
     _tile_loadconfig(&cfg);
 }
 
+// Blocks per unpacked chunk: 16 KiB of codes stay in L1 while every tile of tokens passes.
+#define CHUNK 32
+
 CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_t xs, int T,
                            float *y, size_t ys, int nrows, const int bits, const int f32s) {
     const int nb = p->cols / 32;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
-    const __m512i lo4 = _mm512_set1_epi8(0xf);
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
-    _Alignas(64) uint8_t nibbles[8 * 64];
+    _Alignas(64) uint8_t unpacked[CHUNK * 8 * 64];
     _Alignas(64) int32_t sums[CALM_GEMM_T * CALM_PANEL];
-    for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
-        __m512 acc[CALM_GEMM_T];
-#pragma GCC unroll 16
-        for (int t = 0; t < CALM_GEMM_T; t++) acc[t] = _mm512_setzero_ps();
-        const uint8_t *blk = first;
-        for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-            const uint8_t *codes = blk + (f32s ? 128 : 64);
-            if (bits == 4) { // B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones
-                for (int k = 0; k < 4; k++) {
-                    __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
-                    _mm512_store_si512(nibbles + 64 * k, _mm512_and_si512(v, lo4));
-                    _mm512_store_si512(nibbles + 64 * (k + 4),
-                                       _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4));
-                }
-                codes = nibbles;
-            }
-            _tile_zero(0);
-            _tile_loadd(1, calm_q8x_row(x, xs, t0)[b].qs, xs);
-            _tile_loadd(2, codes, 64);
-            _tile_dpbsud(0, 1, 2);
-            _tile_stored(0, sums, 64);
-            __m512 d = f32s ? _mm512_load_ps(blk)
-                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
-            __m512 c = f32s ? _mm512_load_ps(blk + 64)
-                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
-#pragma GCC unroll 16
-            for (int t = 0; t < CALM_GEMM_T; t++) {
-                const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
-                                         _mm512_set1_ps(a->d));
-                acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-                acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+    // The 4-bit codes of a chunk are unpacked once per call, not once per tile of tokens; the
+    // accumulators pass from one chunk to the next through y.
+    for (int b0 = 0; b0 < nb; b0 += CHUNK) {
+        const int b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
+        const uint8_t *blk0 = first + (size_t)b0 * p->block_bytes;
+        if (bits == 4) { // B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones
+            const uint8_t *blk = blk0;
+            for (int b = b0; b < b1; b++, blk += p->block_bytes) {
+                __m512i w[8];
+                calm_panel_codes(blk, 4, f32s, w);
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    _mm512_store_si512(unpacked + 512 * (b - b0) + 64 * k, w[k]);
             }
         }
+        for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
+            __m512 acc[CALM_GEMM_T];
 #pragma GCC unroll 16
-        for (int t = 0; t < CALM_GEMM_T; t++)
-            _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ys, keep, acc[t]);
+            for (int t = 0; t < CALM_GEMM_T; t++)
+                acc[t] = b0 ? _mm512_maskz_loadu_ps(keep, y + (size_t)(t0 + t) * ys)
+                            : _mm512_setzero_ps();
+            const uint8_t *blk = blk0;
+            for (int b = b0; b < b1; b++, blk += p->block_bytes) {
+                const uint8_t *codes =
+                    bits == 4 ? unpacked + 512 * (b - b0) : blk + (f32s ? 128 : 64);
+                _tile_zero(0);
+                _tile_loadd(1, calm_q8x_row(x, xs, t0)[b].qs, xs);
+                _tile_loadd(2, codes, 64);
+                _tile_dpbsud(0, 1, 2);
+                _tile_stored(0, sums, 64);
+                __m512 d, c;
+                calm_panel_scales(blk, f32s, &d, &c);
+#pragma GCC unroll 16
+                for (int t = 0; t < CALM_GEMM_T; t++) {
+                    const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
+                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
+                                             _mm512_set1_ps(a->d));
+                    acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
+                    acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+                }
+            }
+#pragma GCC unroll 16
+            for (int t = 0; t < CALM_GEMM_T; t++)
+                _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ys, keep, acc[t]);
+        }
     }
 }
 
@@ -81,14 +92,7 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
 static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
                        size_t ys, int nrows) {
     load_tiles();
-    if (p->bits == 4 && p->f32_scales)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 4, 1);
-    else if (p->bits == 4)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 4, 0);
-    else if (p->f32_scales)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 8, 1);
-    else
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 8, 0);
+    CALM_PANEL_SWITCH(p, gemm_body, p, panel, x, xs, T, y, ys, nrows)
     _tile_release();
 }
 
