@@ -2,10 +2,12 @@
 // a 16-row panel (kernels/pack.h) with 16 tokens at a time in the tile unit.
 // The 8-bit panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte
 // 4j+i = code 4k+i of weight row j) and the q8x activations of one block for 16 tokens are an A
-// tile read in place (16 rows of 32 bytes, x_stride apart), so nothing is repacked but the 4-bit
-// nibbles, once per call for a chunk of blocks that every tile of tokens then reads. TDPBSUD
-// multiplies the signed activations by the unsigned codes into 16 x 16 int32 sums; the float
-// epilogue per block is the VNNI tile's (kernels/avx512/panel_tile.h).
+// tile read in place (16 rows of 32 bytes, x_stride apart). The 4-bit nibbles are unpacked once
+// per call, for a chunk of blocks that every tile of tokens then reads. Where the panel's offset is
+// a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the codes become the signed weights
+// u - k while unpacking, TDPBSSD multiplies them by the signed activations and the c * sx term of
+// the epilogue is gone; otherwise TDPBSUD takes the unsigned codes. The float epilogue per block
+// is the VNNI tile's (kernels/avx512/panel_tile.h).
 #include <immintrin.h>
 #include <string.h>
 
@@ -32,28 +34,55 @@ static void load_tiles(void) {
 // Blocks per unpacked chunk: 16 KiB of codes stay in L1 while every tile of tokens passes.
 #define CHUNK 32
 
+// The k with c = -k d in every block of the panel, which makes u - k the signed weights: 8 for
+// Q4_0, 128 for Q8_0, 16 for Q5_0 (pack.h); 0 for a panel with free offsets (Q4_1, Q5_1, the
+// K-quants, the calm groups). Rows past the matrix's end have d = c = 0 and fit any k.
+static int signed_offset(const calm_packed *p, int panel) {
+    if (p->f32_scales) return 0;
+    const int nb = p->cols / 32, ks[2] = {p->bits == 4 ? 8 : 128, p->bits == 4 ? 0 : 16};
+    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
+    for (int i = 0; i < 2 && ks[i]; i++) {
+        const __m512 mk = _mm512_set1_ps((float)-ks[i]);
+        const uint8_t *blk = first;
+        int b = 0;
+        for (; b < nb; b++, blk += p->block_bytes) {
+            __m512 d, c;
+            calm_panel_scales(blk, 0, &d, &c);
+            if (_mm512_cmp_ps_mask(c, _mm512_mul_ps(mk, d), _CMP_NEQ_UQ)) break;
+        }
+        if (b == nb) return ks[i];
+    }
+    return 0;
+}
+
+// The panel's blocks [b0, b1) into buf as B tiles (512 bytes each): the 4-bit codes split into
+// bytes (B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones), less k when k != 0.
+CALM_INLINE void unpack_chunk(const uint8_t *blk, size_t block_bytes, int n, uint8_t *buf, int k,
+                              const int bits, const int f32s) {
+    const __m512i vk = _mm512_set1_epi8((char)k);
+    for (int b = 0; b < n; b++, blk += block_bytes) {
+        __m512i w[8];
+        calm_panel_codes(blk, bits, f32s, w);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            _mm512_store_si512(buf + 512 * b + 64 * i, k ? _mm512_sub_epi8(w[i], vk) : w[i]);
+    }
+}
+
 CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_t xs, int T,
-                           float *y, size_t ys, int nrows, const int bits, const int f32s) {
+                           float *y, size_t ys, int nrows, int k, const int bits, const int f32s,
+                           const int sgn) {
     const int nb = p->cols / 32;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
+    const int unpack = bits == 4 || sgn; // 8-bit unsigned codes are B tiles as packed
     _Alignas(64) uint8_t unpacked[CHUNK * 8 * 64];
     _Alignas(64) int32_t sums[CALM_GEMM_T * CALM_PANEL];
-    // The 4-bit codes of a chunk are unpacked once per call, not once per tile of tokens; the
-    // accumulators pass from one chunk to the next through y.
+    // The accumulators pass from one chunk to the next through y.
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         const int b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
         const uint8_t *blk0 = first + (size_t)b0 * p->block_bytes;
-        if (bits == 4) { // B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones
-            const uint8_t *blk = blk0;
-            for (int b = b0; b < b1; b++, blk += p->block_bytes) {
-                __m512i w[8];
-                calm_panel_codes(blk, 4, f32s, w);
-#pragma GCC unroll 8
-                for (int k = 0; k < 8; k++)
-                    _mm512_store_si512(unpacked + 512 * (b - b0) + 64 * k, w[k]);
-            }
-        }
+        if (unpack) unpack_chunk(blk0, p->block_bytes, b1 - b0, unpacked, k, bits, f32s);
         for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
             __m512 acc[CALM_GEMM_T];
 #pragma GCC unroll 16
@@ -62,12 +91,14 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
                             : _mm512_setzero_ps();
             const uint8_t *blk = blk0;
             for (int b = b0; b < b1; b++, blk += p->block_bytes) {
-                const uint8_t *codes =
-                    bits == 4 ? unpacked + 512 * (b - b0) : blk + (f32s ? 128 : 64);
+                const uint8_t *codes = unpack ? unpacked + 512 * (b - b0) : blk + (f32s ? 128 : 64);
                 _tile_zero(0);
                 _tile_loadd(1, calm_q8x_row(x, xs, t0)[b].qs, xs);
                 _tile_loadd(2, codes, 64);
-                _tile_dpbsud(0, 1, 2);
+                if (sgn)
+                    _tile_dpbssd(0, 1, 2);
+                else
+                    _tile_dpbsud(0, 1, 2);
                 _tile_stored(0, sums, 64);
                 __m512 d, c;
                 calm_panel_scales(blk, f32s, &d, &c);
@@ -77,7 +108,7 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
                     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
                                              _mm512_set1_ps(a->d));
                     acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-                    acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+                    if (!sgn) acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
                 }
             }
 #pragma GCC unroll 16
@@ -87,12 +118,25 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
     }
 }
 
+// The unsigned kinds through the panel switch (k = 0).
+CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const void *x, size_t xs, int T,
+                               float *y, size_t ys, int nrows, const int bits, const int f32s) {
+    gemm_body(p, panel, x, xs, T, y, ys, nrows, 0, bits, f32s, 0);
+}
+
 // The tile configuration belongs to the thread: each call loads it and releases the tiles, which
 // costs little against a panel's work and leaves no tile state behind between calls.
 static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
                        size_t ys, int nrows) {
     load_tiles();
-    CALM_PANEL_SWITCH(p, gemm_body, p, panel, x, xs, T, y, ys, nrows)
+    int k = signed_offset(p, panel);
+    if (k && p->bits == 4)
+        gemm_body(p, panel, x, xs, T, y, ys, nrows, k, 4, 0, 1);
+    else if (k)
+        gemm_body(p, panel, x, xs, T, y, ys, nrows, k, 8, 0, 1);
+    else {
+        CALM_PANEL_SWITCH(p, gemm_unsigned, p, panel, x, xs, T, y, ys, nrows)
+    }
     _tile_release();
 }
 
