@@ -7,14 +7,18 @@
 // a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the codes become the signed weights
 // u - k while unpacking, TDPBSSD multiplies them by the signed activations and the c * sx term of
 // the epilogue is gone; otherwise TDPBSUD takes the unsigned codes. The float epilogue per block
-// is the VNNI tile's (kernels/avx512/panel_tile.h).
+// is the VNNI tile's (kernels/avx512/panel_tile.h) and bounds this kernel: every 32-column block
+// has its own scales, so each C tile goes through the vector unit. Two blocks are in flight in two
+// sets of tiles; sharing one B tile between two 16-token tiles instead would need 32 float
+// accumulators, all the zmm registers there are.
 #include <immintrin.h>
 #include <string.h>
 
 #include "../avx512/panel_tile.h"
 
 // The LDTILECFG operand, palette 1. The tile intrinsics paste their tile number into the
-// instruction text, so the kernel names them by literal: 0 = C, 1 = A, 2 = B.
+// instruction text, so the kernel names them by literal: two sets of C, A and B tiles, 0-2-4 and
+// 1-3-5, for two blocks in flight.
 typedef struct __attribute__((aligned(64))) {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
@@ -25,9 +29,11 @@ static void load_tiles(void) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    cfg.rows[0] = CALM_GEMM_T, cfg.colsb[0] = CALM_PANEL * 4; // tokens x rows, int32
-    cfg.rows[1] = CALM_GEMM_T, cfg.colsb[1] = 32;             // tokens x block, int8
-    cfg.rows[2] = 32 / 4, cfg.colsb[2] = CALM_PANEL * 4;      // codes in VNNI order
+    for (int i = 0; i < 2; i++) {
+        cfg.rows[i] = CALM_GEMM_T, cfg.colsb[i] = CALM_PANEL * 4;    // C: tokens x rows, int32
+        cfg.rows[2 + i] = CALM_GEMM_T, cfg.colsb[2 + i] = 32;        // A: tokens x block, int8
+        cfg.rows[4 + i] = 32 / 4, cfg.colsb[4 + i] = CALM_PANEL * 4; // B: codes in VNNI order
+    }
     _tile_loadconfig(&cfg);
 }
 
@@ -69,6 +75,34 @@ CALM_INLINE void unpack_chunk(const uint8_t *blk, size_t block_bytes, int n, uin
     }
 }
 
+// Block b's int32 sums (16 tokens x 16 rows, as the C tile was stored) into the tile's float
+// accumulators: acc += d * (dx * sum) + c * sx, without the c term for signed codes.
+CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *blk, const void *x,
+                                size_t xs, int t0, int b, const int f32s, const int sgn) {
+    __m512 d, c;
+    calm_panel_scales(blk, f32s, &d, &c);
+#pragma GCC unroll 16
+    for (int t = 0; t < CALM_GEMM_T; t++) {
+        const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
+                                 _mm512_set1_ps(a->d));
+        acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
+        if (!sgn) acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+    }
+}
+
+// Block b of the tile of tokens at t0 into C tile ct through A tile at and B tile bt (literals).
+#define TILE_BLOCK(ct, at, bt, b)                                                                  \
+    do {                                                                                           \
+        _tile_zero(ct);                                                                            \
+        _tile_loadd(at, calm_q8x_row(x, xs, t0)[b].qs, xs);                                        \
+        _tile_loadd(bt, unpack ? unpacked + 512 * ((b)-b0) : codes0 + (size_t)((b)-b0) * bb, 64);  \
+        if (sgn)                                                                                   \
+            _tile_dpbssd(ct, at, bt);                                                              \
+        else                                                                                       \
+            _tile_dpbsud(ct, at, bt);                                                              \
+    } while (0)
+
 CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_t xs, int T,
                            float *y, size_t ys, int nrows, int k, const int bits, const int f32s,
                            const int sgn) {
@@ -76,40 +110,36 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
     const int unpack = bits == 4 || sgn; // 8-bit unsigned codes are B tiles as packed
+    const size_t bb = p->block_bytes;
     _Alignas(64) uint8_t unpacked[CHUNK * 8 * 64];
-    _Alignas(64) int32_t sums[CALM_GEMM_T * CALM_PANEL];
+    _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
     // The accumulators pass from one chunk to the next through y.
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         const int b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
-        const uint8_t *blk0 = first + (size_t)b0 * p->block_bytes;
-        if (unpack) unpack_chunk(blk0, p->block_bytes, b1 - b0, unpacked, k, bits, f32s);
+        const uint8_t *blk0 = first + (size_t)b0 * bb, *codes0 = blk0 + (f32s ? 128 : 64);
+        if (unpack) unpack_chunk(blk0, bb, b1 - b0, unpacked, k, bits, f32s);
         for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
             __m512 acc[CALM_GEMM_T];
 #pragma GCC unroll 16
             for (int t = 0; t < CALM_GEMM_T; t++)
                 acc[t] = b0 ? _mm512_maskz_loadu_ps(keep, y + (size_t)(t0 + t) * ys)
                             : _mm512_setzero_ps();
-            const uint8_t *blk = blk0;
-            for (int b = b0; b < b1; b++, blk += p->block_bytes) {
-                const uint8_t *codes = unpack ? unpacked + 512 * (b - b0) : blk + (f32s ? 128 : 64);
-                _tile_zero(0);
-                _tile_loadd(1, calm_q8x_row(x, xs, t0)[b].qs, xs);
-                _tile_loadd(2, codes, 64);
-                if (sgn)
-                    _tile_dpbssd(0, 1, 2);
-                else
-                    _tile_dpbsud(0, 1, 2);
-                _tile_stored(0, sums, 64);
-                __m512 d, c;
-                calm_panel_scales(blk, f32s, &d, &c);
-#pragma GCC unroll 16
-                for (int t = 0; t < CALM_GEMM_T; t++) {
-                    const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
-                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
-                                             _mm512_set1_ps(a->d));
-                    acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-                    if (!sgn) acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
-                }
+            // Two blocks at a time in the two sets of tiles: the tile unit multiplies the second
+            // while the vector unit turns the first one's sums into floats.
+            int b = b0;
+            for (; b + 2 <= b1; b += 2) {
+                TILE_BLOCK(0, 2, 4, b);
+                TILE_BLOCK(1, 3, 5, b + 1);
+                _tile_stored(0, sums[0], 64);
+                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, x, xs, t0, b, f32s, sgn);
+                _tile_stored(1, sums[1], 64);
+                block_epilogue(acc, sums[1], blk0 + (size_t)(b + 1 - b0) * bb, x, xs, t0, b + 1,
+                               f32s, sgn);
+            }
+            if (b < b1) { // an odd block left in the chunk
+                TILE_BLOCK(0, 2, 4, b);
+                _tile_stored(0, sums[0], 64);
+                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, x, xs, t0, b, f32s, sgn);
             }
 #pragma GCC unroll 16
             for (int t = 0; t < CALM_GEMM_T; t++)
@@ -117,6 +147,8 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
         }
     }
 }
+
+#undef TILE_BLOCK
 
 // The unsigned kinds through the panel switch (k = 0).
 CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const void *x, size_t xs, int T,
