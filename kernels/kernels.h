@@ -102,6 +102,18 @@ static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
         break;                                                                                     \
     }
 
+// The packed-panel switch: calls fn(args..., bits, f32_scales) with the code width and scale type
+// of the packed matrix p as compile-time constants, one instance of the body per panel kind.
+#define CALM_PANEL_SWITCH(p, fn, ...)                                                              \
+    if ((p)->bits == 4 && (p)->f32_scales)                                                         \
+        fn(__VA_ARGS__, 4, 1);                                                                     \
+    else if ((p)->bits == 4)                                                                       \
+        fn(__VA_ARGS__, 4, 0);                                                                     \
+    else if ((p)->f32_scales)                                                                      \
+        fn(__VA_ARGS__, 8, 1);                                                                     \
+    else                                                                                           \
+        fn(__VA_ARGS__, 8, 0);
+
 // Defines the calm_vec_dot_fn `name` from body(n, w, x, xs, out, extra..., nt) through the switch;
 // extra (possibly none) are compile-time arguments of the body, such as the bits and group of a
 // calm group format.
@@ -193,6 +205,9 @@ void calm_attend_avx512(const float *q, const float *k, const float *v, size_t s
                         int hd, float scale, float *scores, float *out);
 void calm_silu_mul_avx512(float *g, const float *u, size_t n);
 void calm_hadamard_avx512(float *x, int n, int T, int transpose);
+// The VNNI panel_gemm (kernels/avx512/panel_gemm.c): tiles of tokens against one panel.
+void calm_panel_gemm_avx512(const calm_packed *p, int panel, const void *x, size_t x_stride, int T,
+                            float *y, size_t y_stride, int nrows);
 #endif
 
 #endif

@@ -298,15 +298,18 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
 }
 
 int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
-    static const int cols_[] = {32, 96, 576}, tokens[] = {16, 32, 48};
+    // 37 rows end on a short panel; T up to 80 covers tiles of 16 and the odd multiples of 16 that
+    // leave part of a larger tile; 2048 and 2336 columns (64 and 73 blocks) span several chunks of
+    // a kernel that unpacks codes by chunks of blocks, 2336 ending on a chunk of an odd count.
+    static const int cols_[] = {32, 96, 576, 2048, 2336}, tokens[] = {16, 32, 48, 64, 80};
     if (!isa->panel_gemm) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported), rows = 37;
     char what[64];
     snprintf(what, sizeof what, "%s panel_gemm", isa->name);
     for (int k = 0; k < ntypes; k++)
-        for (int ci = 0; ci < 3; ci++)
-            for (int ti = 0; ti < 3; ti++) {
+        for (int ci = 0; ci < 5; ci++)
+            for (int ti = 0; ti < 5; ti++) {
                 int cols = cols_[ci], T = tokens[ti], panels = (rows + CALM_PANEL - 1) / CALM_PANEL;
                 if (cols % calm_type_get(types[k])->block_size) continue;
                 panel_case pc;

@@ -2,16 +2,23 @@
 // a 16-row panel (kernels/pack.h) with 16 tokens at a time in the tile unit.
 // The 8-bit panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte
 // 4j+i = code 4k+i of weight row j) and the q8x activations of one block for 16 tokens are an A
-// tile read in place (16 rows of 32 bytes, x_stride apart), so nothing is repacked but the 4-bit
-// nibbles. TDPBSUD multiplies the signed activations by the unsigned codes into 16 x 16 int32
-// sums; the float epilogue per block is panel_dot's (kernels/avx512/vec_dot.c).
+// tile read in place (16 rows of 32 bytes, x_stride apart). The 4-bit nibbles are unpacked once
+// per call, for a chunk of blocks that every tile of tokens then reads. Where the panel's offset is
+// a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the codes become the signed weights
+// u - k while unpacking, TDPBSSD multiplies them by the signed activations and the c * sx term of
+// the epilogue is gone; otherwise TDPBSUD takes the unsigned codes. The float epilogue per block
+// is the VNNI tile's (kernels/avx512/panel_tile.h) and bounds this kernel: every 32-column block
+// has its own scales, so each C tile goes through the vector unit. Two blocks are in flight in two
+// sets of tiles; sharing one B tile between two 16-token tiles instead would need 32 float
+// accumulators, all the zmm registers there are.
 #include <immintrin.h>
 #include <string.h>
 
-#include "../kernels.h"
+#include "../avx512/panel_tile.h"
 
 // The LDTILECFG operand, palette 1. The tile intrinsics paste their tile number into the
-// instruction text, so the kernel names them by literal: 0 = C, 1 = A, 2 = B.
+// instruction text, so the kernel names them by literal: two sets of C, A and B tiles, 0-2-4 and
+// 1-3-5, for two blocks in flight.
 typedef struct __attribute__((aligned(64))) {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
@@ -22,58 +29,131 @@ static void load_tiles(void) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    cfg.rows[0] = CALM_GEMM_T, cfg.colsb[0] = CALM_PANEL * 4; // tokens x rows, int32
-    cfg.rows[1] = CALM_GEMM_T, cfg.colsb[1] = 32;             // tokens x block, int8
-    cfg.rows[2] = 32 / 4, cfg.colsb[2] = CALM_PANEL * 4;      // codes in VNNI order
+    for (int i = 0; i < 2; i++) {
+        cfg.rows[i] = CALM_GEMM_T, cfg.colsb[i] = CALM_PANEL * 4;    // C: tokens x rows, int32
+        cfg.rows[2 + i] = CALM_GEMM_T, cfg.colsb[2 + i] = 32;        // A: tokens x block, int8
+        cfg.rows[4 + i] = 32 / 4, cfg.colsb[4 + i] = CALM_PANEL * 4; // B: codes in VNNI order
+    }
     _tile_loadconfig(&cfg);
 }
 
+// Blocks per unpacked chunk: 16 KiB of codes stay in L1 while every tile of tokens passes.
+#define CHUNK 32
+
+// The k with c = -k d in every block of the panel, which makes u - k the signed weights: 8 for
+// Q4_0, 128 for Q8_0, 16 for Q5_0 (pack.h); 0 for a panel with free offsets (Q4_1, Q5_1, the
+// K-quants, the calm groups). Rows past the matrix's end have d = c = 0 and fit any k.
+static int signed_offset(const calm_packed *p, int panel) {
+    if (p->f32_scales) return 0;
+    const int nb = p->cols / 32, ks[2] = {p->bits == 4 ? 8 : 128, p->bits == 4 ? 0 : 16};
+    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
+    for (int i = 0; i < 2 && ks[i]; i++) {
+        const __m512 mk = _mm512_set1_ps((float)-ks[i]);
+        const uint8_t *blk = first;
+        int b = 0;
+        for (; b < nb; b++, blk += p->block_bytes) {
+            __m512 d, c;
+            calm_panel_scales(blk, 0, &d, &c);
+            if (_mm512_cmp_ps_mask(c, _mm512_mul_ps(mk, d), _CMP_NEQ_UQ)) break;
+        }
+        if (b == nb) return ks[i];
+    }
+    return 0;
+}
+
+// The panel's blocks [b0, b1) into buf as B tiles (512 bytes each): the 4-bit codes split into
+// bytes (B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones), less k when k != 0.
+CALM_INLINE void unpack_chunk(const uint8_t *blk, size_t block_bytes, int n, uint8_t *buf, int k,
+                              const int bits, const int f32s) {
+    const __m512i vk = _mm512_set1_epi8((char)k);
+    for (int b = 0; b < n; b++, blk += block_bytes) {
+        __m512i w[8];
+        calm_panel_codes(blk, bits, f32s, w);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            _mm512_store_si512(buf + 512 * b + 64 * i, k ? _mm512_sub_epi8(w[i], vk) : w[i]);
+    }
+}
+
+// Block b's int32 sums (16 tokens x 16 rows, as the C tile was stored) into the tile's float
+// accumulators: acc += d * (dx * sum) + c * sx, without the c term for signed codes.
+CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *blk, const void *x,
+                                size_t xs, int t0, int b, const int f32s, const int sgn) {
+    __m512 d, c;
+    calm_panel_scales(blk, f32s, &d, &c);
+#pragma GCC unroll 16
+    for (int t = 0; t < CALM_GEMM_T; t++) {
+        const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
+                                 _mm512_set1_ps(a->d));
+        acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
+        if (!sgn) acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+    }
+}
+
+// Block b of the tile of tokens at t0 into C tile ct through A tile at and B tile bt (literals).
+#define TILE_BLOCK(ct, at, bt, b)                                                                  \
+    do {                                                                                           \
+        _tile_zero(ct);                                                                            \
+        _tile_loadd(at, calm_q8x_row(x, xs, t0)[b].qs, xs);                                        \
+        _tile_loadd(bt, unpack ? unpacked + 512 * ((b)-b0) : codes0 + (size_t)((b)-b0) * bb, 64);  \
+        if (sgn)                                                                                   \
+            _tile_dpbssd(ct, at, bt);                                                              \
+        else                                                                                       \
+            _tile_dpbsud(ct, at, bt);                                                              \
+    } while (0)
+
 CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_t xs, int T,
-                           float *y, size_t ys, int nrows, const int bits, const int f32s) {
+                           float *y, size_t ys, int nrows, int k, const int bits, const int f32s,
+                           const int sgn) {
     const int nb = p->cols / 32;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
-    const __m512i lo4 = _mm512_set1_epi8(0xf);
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
-    _Alignas(64) uint8_t nibbles[8 * 64];
-    _Alignas(64) int32_t sums[CALM_GEMM_T * CALM_PANEL];
-    for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
-        __m512 acc[CALM_GEMM_T];
+    const int unpack = bits == 4 || sgn; // 8-bit unsigned codes are B tiles as packed
+    const size_t bb = p->block_bytes;
+    _Alignas(64) uint8_t unpacked[CHUNK * 8 * 64];
+    _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
+    // The accumulators pass from one chunk to the next through y.
+    for (int b0 = 0; b0 < nb; b0 += CHUNK) {
+        const int b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
+        const uint8_t *blk0 = first + (size_t)b0 * bb, *codes0 = blk0 + (f32s ? 128 : 64);
+        if (unpack) unpack_chunk(blk0, bb, b1 - b0, unpacked, k, bits, f32s);
+        for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
+            __m512 acc[CALM_GEMM_T];
 #pragma GCC unroll 16
-        for (int t = 0; t < CALM_GEMM_T; t++) acc[t] = _mm512_setzero_ps();
-        const uint8_t *blk = first;
-        for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-            const uint8_t *codes = blk + (f32s ? 128 : 64);
-            if (bits == 4) { // B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones
-                for (int k = 0; k < 4; k++) {
-                    __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
-                    _mm512_store_si512(nibbles + 64 * k, _mm512_and_si512(v, lo4));
-                    _mm512_store_si512(nibbles + 64 * (k + 4),
-                                       _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4));
-                }
-                codes = nibbles;
+            for (int t = 0; t < CALM_GEMM_T; t++)
+                acc[t] = b0 ? _mm512_maskz_loadu_ps(keep, y + (size_t)(t0 + t) * ys)
+                            : _mm512_setzero_ps();
+            // Two blocks at a time in the two sets of tiles: the tile unit multiplies the second
+            // while the vector unit turns the first one's sums into floats.
+            int b = b0;
+            for (; b + 2 <= b1; b += 2) {
+                TILE_BLOCK(0, 2, 4, b);
+                TILE_BLOCK(1, 3, 5, b + 1);
+                _tile_stored(0, sums[0], 64);
+                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, x, xs, t0, b, f32s, sgn);
+                _tile_stored(1, sums[1], 64);
+                block_epilogue(acc, sums[1], blk0 + (size_t)(b + 1 - b0) * bb, x, xs, t0, b + 1,
+                               f32s, sgn);
             }
-            _tile_zero(0);
-            _tile_loadd(1, calm_q8x_row(x, xs, t0)[b].qs, xs);
-            _tile_loadd(2, codes, 64);
-            _tile_dpbsud(0, 1, 2);
-            _tile_stored(0, sums, 64);
-            __m512 d = f32s ? _mm512_load_ps(blk)
-                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
-            __m512 c = f32s ? _mm512_load_ps(blk + 64)
-                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
+            if (b < b1) { // an odd block left in the chunk
+                TILE_BLOCK(0, 2, 4, b);
+                _tile_stored(0, sums[0], 64);
+                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, x, xs, t0, b, f32s, sgn);
+            }
 #pragma GCC unroll 16
-            for (int t = 0; t < CALM_GEMM_T; t++) {
-                const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
-                                         _mm512_set1_ps(a->d));
-                acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-                acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
-            }
+            for (int t = 0; t < CALM_GEMM_T; t++)
+                _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ys, keep, acc[t]);
         }
-#pragma GCC unroll 16
-        for (int t = 0; t < CALM_GEMM_T; t++)
-            _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ys, keep, acc[t]);
     }
+}
+
+#undef TILE_BLOCK
+
+// The unsigned kinds through the panel switch (k = 0).
+CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const void *x, size_t xs, int T,
+                               float *y, size_t ys, int nrows, const int bits, const int f32s) {
+    gemm_body(p, panel, x, xs, T, y, ys, nrows, 0, bits, f32s, 0);
 }
 
 // The tile configuration belongs to the thread: each call loads it and releases the tiles, which
@@ -81,14 +161,14 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
 static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
                        size_t ys, int nrows) {
     load_tiles();
-    if (p->bits == 4 && p->f32_scales)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 4, 1);
-    else if (p->bits == 4)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 4, 0);
-    else if (p->f32_scales)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 8, 1);
-    else
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, 8, 0);
+    int k = signed_offset(p, panel);
+    if (k && p->bits == 4)
+        gemm_body(p, panel, x, xs, T, y, ys, nrows, k, 4, 0, 1);
+    else if (k)
+        gemm_body(p, panel, x, xs, T, y, ys, nrows, k, 8, 0, 1);
+    else {
+        CALM_PANEL_SWITCH(p, gemm_unsigned, p, panel, x, xs, T, y, ys, nrows)
+    }
     _tile_release();
 }
 

@@ -7,6 +7,7 @@
 
 #include "../simd_float.h"
 #include "../simd_int8.h"
+#include "panel_tile.h"
 
 static inline __m512i pair(__m256i a, __m256i b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
@@ -105,72 +106,27 @@ CALM_INT8_DOTS(dot_4bit_body, dot_q8_0_body, calm_dot_qg_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 
-// Packed panels (kernels/pack.h): lane j of every vpdpbusd is row j, so 16 rows advance by four
-// columns per instruction and no horizontal sums are needed. The np panels of a group are walked
-// block by block side by side: np memory streams. (Software prefetch on top of the groups was
-// measured on the device machine at 512-2048 bytes ahead: within noise, so there is none.)
+// Packed panels: the shared tile (kernels/avx512/panel_tile.h) for 1-4 tokens and a group of
+// panels (np memory streams) or a single one. (Software prefetch on top of the groups was measured
+// on the device machine at 512-2048 bytes ahead: within noise, so there is none.)
 CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size_t xs, float *out,
-                            const int bits, const int f32s, const int np, const int nt) {
+                            int ys, const int bits, const int f32s, const int np, const int nt) {
     const int nb = p->cols / 32;
     const size_t pstride = (size_t)nb * p->block_bytes;
-    const uint8_t *first = p->data + (size_t)panel * pstride;
-    __m512 acc[CALM_PANEL_GROUP * CALM_NT];
-    for (int i = 0; i < np * nt; i++) acc[i] = _mm512_setzero_ps();
-    const __m512i lo4 = _mm512_set1_epi8(0xf);
-    for (int b = 0; b < nb; b++) {
-        for (int q = 0; q < np; q++) {
-            const uint8_t *blk = first + q * pstride + (size_t)b * p->block_bytes;
-            __m512 d = f32s ? _mm512_load_ps(blk)
-                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
-            __m512 c = f32s ? _mm512_load_ps(blk + 64)
-                            : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
-            const uint8_t *codes = blk + (f32s ? 128 : 64);
-            __m512i w[8];
-            if (bits == 4) {
-                for (int k = 0; k < 4; k++) {
-                    __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
-                    w[k] = _mm512_and_si512(v, lo4);
-                    w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
-                }
-            } else {
-                for (int k = 0; k < 8; k++)
-                    w[k] = _mm512_load_si512((const void *)(codes + 64 * k));
-            }
-            for (int t = 0; t < nt; t++) {
-                const block_q8x *a = calm_q8x_row(x, xs, t) + b;
-                int32_t xw[8];
-                memcpy(xw, a->qs, 32);
-                __m512i s = _mm512_setzero_si512();
-                for (int k = 0; k < 8; k++)
-                    s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(xw[k]));
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(a->d));
-                __m512 *o = &acc[t * np + q];
-                *o = _mm512_fmadd_ps(d, f, *o);
-                *o = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), *o);
-            }
-        }
-    }
-    for (int i = 0; i < np * nt; i++) _mm512_storeu_ps(out + i * CALM_PANEL, acc[i]);
+    calm_panel_tile(p->data + (size_t)panel * pstride, nb, p->block_bytes, pstride, x, xs, out,
+                    (size_t)ys, 0xffff, bits, f32s, np, nt);
 }
 
-// One panel or a whole group, for 1..CALM_NT tokens.
+// A whole group, or its panels one at a time (a group's output rows are np * 16 apart).
 #define PANEL_GROUP(nt, bits, f32s)                                                                \
     if (np == CALM_PANEL_GROUP) {                                                                  \
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, bits, f32s, CALM_PANEL_GROUP)         \
+        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, np *CALM_PANEL, bits, f32s,           \
+                       CALM_PANEL_GROUP)                                                           \
     } else {                                                                                       \
         for (int q = 0; q < np; q++)                                                               \
-            CALM_NT_SWITCH(nt, panel_body_one, p, panel + q, x, xs, out + q * CALM_PANEL, np,      \
-                           bits, f32s)                                                             \
+            CALM_NT_SWITCH(nt, panel_body, p, panel + q, x, xs, out + q * CALM_PANEL,              \
+                           np * CALM_PANEL, bits, f32s, 1)                                         \
     }
-
-// A single panel written into a group's output (rows np * 16 apart between tokens).
-CALM_INLINE void panel_body_one(const calm_packed *p, int panel, const void *x, size_t xs,
-                                float *out, int np, const int bits, const int f32s, const int nt) {
-    float po[CALM_NT * CALM_PANEL];
-    panel_body(p, panel, x, xs, po, bits, f32s, 1, nt);
-    for (int t = 0; t < nt; t++)
-        memcpy(out + t * np * CALM_PANEL, po + t * CALM_PANEL, sizeof(float) * CALM_PANEL);
-}
 
 static void panel_dot(const calm_packed *p, int panel, int np, const void *x, size_t xs, int nt,
                       float *out) {
@@ -216,6 +172,7 @@ const calm_isa calm_isa_avx512 = {
     .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
     .quantize_q8x = quantize_q8x,
     .panel_dot = panel_dot,
+    .panel_gemm = calm_panel_gemm_avx512,
     .attend = calm_attend_avx512,
     .silu_mul = calm_silu_mul_avx512,
     .hadamard = calm_hadamard_avx512,

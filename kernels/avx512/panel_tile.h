@@ -1,0 +1,91 @@
+// The AVX-512 VNNI panel tile, shared by panel_dot (kernels/avx512/vec_dot.c, 1-4 tokens) and the
+// VNNI panel_gemm (kernels/avx512/panel_gemm.c, tiles of 16): nt tokens against one 16-row panel
+// (kernels/pack.h), lane j of every vpdpbusd being row j, so 16 rows advance by four columns per
+// instruction and no horizontal sums are needed. Each block's codes are unpacked once into eight
+// registers and reused by every token of the tile, whose accumulators stay in registers across all
+// blocks of the row; the per-block float epilogue is acc += d * (dx * sum) + c * sx. Also the
+// block pieces the AMX kernel reads alike (kernels/amx/panel_gemm.c).
+#ifndef CALM_AVX512_PANEL_TILE_H
+#define CALM_AVX512_PANEL_TILE_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "../kernels.h"
+
+// Most tokens in a tile: 8 code vectors, 16 accumulators, d, c and the temporaries fit the 32 zmm
+// registers.
+#define CALM_PANEL_TILE_MAX 16
+
+// d and c of a panel block as 16 floats each (f16 or f32 in the block header).
+CALM_INLINE void calm_panel_scales(const uint8_t *blk, const int f32s, __m512 *d, __m512 *c) {
+    *d = f32s ? _mm512_load_ps(blk) : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)blk));
+    *c = f32s ? _mm512_load_ps(blk + 64)
+              : _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(blk + 32)));
+}
+
+// The codes of a panel block as eight vectors of unsigned bytes, vector k holding columns 4k..4k+3
+// of every row (the 4-bit nibbles split: low ones are columns 0-15, high ones 16-31).
+CALM_INLINE void calm_panel_codes(const uint8_t *blk, const int bits, const int f32s,
+                                  __m512i w[8]) {
+    const uint8_t *codes = blk + (f32s ? 128 : 64);
+    if (bits == 4) {
+        const __m512i lo4 = _mm512_set1_epi8(0xf);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512i v = _mm512_load_si512((const void *)(codes + 64 * k));
+            w[k] = _mm512_and_si512(v, lo4);
+            w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) w[k] = _mm512_load_si512((const void *)(codes + 64 * k));
+    }
+}
+
+// Tokens 0..nt-1 of x (q8x rows xs bytes apart) against np panels (the first at blk, the others
+// pstride bytes after each other) of nb blocks each (block_bytes apart); writes the first lanes of
+// `keep` (the panel's rows) of token t and panel q to y + t * ys + q * 16. The np panels are walked
+// block by block side by side: np memory streams (kernels/kernels.h, calm_panel_dot_fn).
+// np * nt <= CALM_PANEL_TILE_MAX.
+CALM_INLINE void calm_panel_tile(const uint8_t *blk, int nb, size_t block_bytes, size_t pstride,
+                                 const void *x, size_t xs, float *y, size_t ys, __mmask16 keep,
+                                 const int bits, const int f32s, const int np, const int nt) {
+    __m512 acc[CALM_PANEL_TILE_MAX];
+#pragma GCC unroll 16
+    for (int i = 0; i < np * nt; i++) acc[i] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++, blk += block_bytes) {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++) {
+            __m512 d, c;
+            __m512i w[8];
+            calm_panel_scales(blk + q * pstride, f32s, &d, &c);
+            calm_panel_codes(blk + q * pstride, bits, f32s, w);
+#pragma GCC unroll 16
+            for (int t = 0; t < nt; t++) {
+                const block_q8x *a = calm_q8x_row(x, xs, t) + b;
+                // two chains of four: with the tile's other tokens they hide the vpdpbusd latency
+                __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    int32_t x0, x1;
+                    memcpy(&x0, a->qs + 4 * k, 4);
+                    memcpy(&x1, a->qs + 4 * k + 4, 4);
+                    s0 = _mm512_dpbusd_epi32(s0, w[k], _mm512_set1_epi32(x0));
+                    s1 = _mm512_dpbusd_epi32(s1, w[k + 1], _mm512_set1_epi32(x1));
+                }
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
+                                         _mm512_set1_ps(a->d));
+                acc[q * nt + t] = _mm512_fmadd_ps(d, f, acc[q * nt + t]);
+                acc[q * nt + t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[q * nt + t]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < np; q++)
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++)
+            _mm512_mask_storeu_ps(y + (size_t)t * ys + q * CALM_PANEL, keep, acc[q * nt + t]);
+}
+
+#endif
