@@ -1,11 +1,12 @@
+// The forward pass: every layer of a batch and the output in one OpenMP parallel region. A block is
+// a sequence of team stages that all threads run, each ending at a barrier, so that data passes
+// between threads only there; calibration hooks run between stages, outside the region.
 #include "forward.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "../kernels/matmul.h"
 
 int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_batch, calm_err *e) {
     memset(s, 0, sizeof *s);
@@ -30,8 +31,12 @@ int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_bat
     s->inv_freq = malloc((size_t)c->head_dim / 2 * sizeof(float));
     s->logits = malloc((size_t)c->vocab_size * sizeof(float));
     s->logits_rows = 1;
+    s->rope_cos = malloc(B * (c->head_dim / 2) * sizeof(float));
+    s->rope_sin = malloc(B * (c->head_dim / 2) * sizeof(float));
+    int widest = c->hidden_dim > qd ? c->hidden_dim : qd;
+    int no_mm = calm_mm_scratch_init(&s->mm, max_batch, widest > c->dim ? widest : c->dim);
     if (!s->x || !s->xb || !s->q || !s->att_out || !s->k || !s->v || !s->hb || !s->hb2 ||
-        !s->scores || !s->inv_freq || !s->logits) {
+        !s->scores || !s->inv_freq || !s->logits || !s->rope_cos || !s->rope_sin || no_mm) {
         calm_state_free(s);
         return calm_fail(e, "%s: out of memory for activations (batch %d)", m->path, max_batch);
     }
@@ -56,121 +61,313 @@ void calm_state_free(calm_state *s) {
     free(s->scores);
     free(s->inv_freq);
     free(s->logits);
+    free(s->rope_cos);
+    free(s->rope_sin);
+    calm_mm_scratch_free(&s->mm);
     memset(s, 0, sizeof *s);
 }
 
-static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) {
+// The team of a forward pass: the thread count asked for, up to the one the state has room for.
+static int team_size(const calm_state *s) {
+    int n = omp_get_max_threads();
+    return n < s->n_scores ? n : s->n_scores;
+}
+
+// 1 / rms of x (+ res), summed in double in element order, as llama.cpp's f32 path rounds.
+static float rms_scale(const float *x, const float *res, int n, float eps) {
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) {
+        float v = res ? x[i] + res[i] : x[i];
+        ss += (double)v * v;
+    }
+    return (float)(1.0 / sqrt(ss / n + eps));
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) {
+    float scale = rms_scale(x, NULL, n, eps);
     for (int i = 0; i < n; i++) o[i] = x[i] * scale * w[i];
 }
 
-static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq,
-                 calm_rope_style st) {
-    for (int h = 0; h < n_heads; h++) {
-        float *p = v + (size_t)h * hd;
-        for (int i = 0; i < hd / 2; i++) {
-            float th = (float)pos * inv_freq[i];
-            float c = cosf(th), s = sinf(th);
-            int a = st == CALM_ROPE_NORM ? 2 * i : i;
-            int b = st == CALM_ROPE_NORM ? 2 * i + 1 : i + hd / 2;
-            float x0 = p[a], x1 = p[b];
-            p[a] = x0 * c - x1 * s;
-            p[b] = x0 * s + x1 * c;
+// o[r] = rmsnorm(x[r]) * w for `rows` rows of n, by the team; with res, first x[r] += res[r] (the
+// residual add) in place. o may be res, not x. Whole rows per thread when there are enough; else
+// (decode) every thread sums each row, in the same order, and writes its share of the elements.
+// Ends at a barrier.
+static void rmsnorm_team(float *o, float *x, const float *res, const float *w, int n, int rows,
+                         float eps) {
+    if (rows >= omp_get_num_threads()) {
+        int64_t r0, r1;
+        calm_team_share(rows, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++) {
+            float *xr = x + r * n;
+            if (res)
+                for (int i = 0; i < n; i++) xr[i] += res[r * n + i];
+            rmsnorm(o + r * n, xr, w, n, eps);
+        }
+    } else {
+        int64_t i0, i1;
+        calm_team_share(n, &i0, &i1);
+        for (int r = 0; r < rows; r++) {
+            float *xr = x + (size_t)r * n, *orow = o + (size_t)r * n;
+            const float *rr = res ? res + (size_t)r * n : NULL;
+            float scale = rms_scale(xr, rr, n, eps);
+            if (rr) { // every thread has read the row before any writes its share
+#pragma omp barrier
+            }
+            for (int64_t i = i0; i < i1; i++) {
+                float v = rr ? xr[i] + rr[i] : xr[i];
+                if (rr) xr[i] = v;
+                orow[i] = v * scale * w[i];
+            }
+        }
+    }
+#pragma omp barrier
+}
+
+// cos and sin of the rotary angles of positions rope_p0 .. rope_p0 + rope_n - 1, by the team;
+// the caller puts a barrier before their use.
+static void rope_table(calm_state *s) {
+    int half = s->m->cfg.head_dim / 2;
+    int64_t j0, j1;
+    calm_team_share((int64_t)s->rope_n * half, &j0, &j1);
+    for (int64_t j = j0; j < j1; j++) {
+        float th = (float)(s->rope_p0 + (int)(j / half)) * s->inv_freq[j % half];
+        s->rope_cos[j] = cosf(th);
+        s->rope_sin[j] = sinf(th);
+    }
+}
+
+// Rotates one head of hd by the angles of one position (cos and sin of hd/2 frequencies).
+static void rope(float *p, int hd, const float *cs, const float *sn, calm_rope_style st) {
+    for (int i = 0; i < hd / 2; i++) {
+        int a = st == CALM_ROPE_NORM ? 2 * i : i;
+        int b = st == CALM_ROPE_NORM ? 2 * i + 1 : i + hd / 2;
+        float x0 = p[a], x1 = p[b];
+        p[a] = x0 * cs[i] - x1 * sn[i];
+        p[b] = x0 * sn[i] + x1 * cs[i];
+    }
+}
+
+static void add(float *y, const float *b, int n) {
+    for (int i = 0; i < n; i++) y[i] += b[i];
+}
+
+// What follows Q, K and V per token and head: the biases, QK-norm and RoPE, then K and V into the
+// cache. T x (n_heads + 2 n_kv_heads) independent items, split over the team.
+static void heads_stage(calm_state *s, const calm_layer *L, int l, int T, int p0) {
+    const calm_config *c = &s->m->cfg;
+    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads, per = nh + 2 * nkv;
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    int64_t j0, j1;
+    calm_team_share((int64_t)T * per, &j0, &j1);
+    for (int64_t j = j0; j < j1; j++) {
+        int t = (int)(j / per), h = (int)(j % per), pos = p0 + t;
+        const float *cs = s->rope_cos + (size_t)(pos - s->rope_p0) * (hd / 2),
+                    *sn = s->rope_sin + (size_t)(pos - s->rope_p0) * (hd / 2);
+        if (h < nh) {
+            float *q = s->q + t * qd + (size_t)h * hd;
+            if (c->qkv_bias) add(q, (const float *)L->bq.data + (size_t)h * hd, hd);
+            if (c->qk_norm) rmsnorm(q, q, L->q_norm.data, hd, c->norm_eps);
+            rope(q, hd, cs, sn, c->rope_style);
+        } else if (h < nh + nkv) {
+            size_t off = (size_t)(h - nh) * hd;
+            float *k = s->k + t * kvd + off;
+            if (c->qkv_bias) add(k, (const float *)L->bk.data + off, hd);
+            if (c->qk_norm) rmsnorm(k, k, L->k_norm.data, hd, c->norm_eps);
+            rope(k, hd, cs, sn, c->rope_style);
+            memcpy(calm_kv_k(&s->kv, l, pos) + off, k, (size_t)hd * sizeof(float));
+        } else {
+            size_t off = (size_t)(h - nh - nkv) * hd;
+            float *v = s->v + t * kvd + off;
+            if (c->qkv_bias) add(v, (const float *)L->bv.data + off, hd);
+            memcpy(calm_kv_v(&s->kv, l, pos) + off, v, (size_t)hd * sizeof(float));
+        }
+    }
+#pragma omp barrier
+}
+
+// Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
+// (token, head) pairs are dealt out round-robin to keep the threads even.
+static void attend_stage(calm_state *s, const calm_isa *isa, int l, int T, int p0) {
+    const calm_config *c = &s->m->cfg;
+    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    const float att_scale = 1.0f / sqrtf((float)hd);
+    float *scores = s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len;
+#pragma omp for collapse(2) schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+        for (int h = 0; h < nh; h++) {
+            int kvh = h / (nh / nkv);
+            isa->attend(s->q + t * qd + (size_t)h * hd, calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
+                        calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, kvd, p0 + t + 1, hd, att_scale,
+                        scores, s->att_out + t * qd + (size_t)h * hd);
         }
     }
 }
 
-// y = W x for T tokens, through the packed panels when the model has them.
-static void matmul_t(const calm_isa *isa, float *y, const float *x, const calm_tensor *w, int T) {
-    calm_mm m = {w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
-    calm_matmul_many(isa, &m, 1, x, (int)w->ne[0], T);
+// g = silu(g) * u over n elements, by the team: shares start at multiples of 64 so that every
+// element takes the vector path it takes in one call over all n.
+static void silu_mul_team(const calm_isa *isa, float *g, const float *u, size_t n) {
+    int64_t b0, b1;
+    calm_team_share((int64_t)((n + 63) / 64), &b0, &b1);
+    size_t lo = (size_t)b0 * 64, hi = (size_t)b1 * 64 < n ? (size_t)b1 * 64 : n;
+    if (lo < hi) isa->silu_mul(g + lo, u + lo, hi - lo);
+#pragma omp barrier
+}
+
+// x += y over n elements, by the team.
+static void residual_team(float *x, const float *y, size_t n) {
+    int64_t i0, i1;
+    calm_team_share((int64_t)n, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) x[i] += y[i];
+#pragma omp barrier
 }
 
 static calm_mm mm_of(const calm_tensor *w, float *y) {
     return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
 }
 
+// The stages of a block, in order; each ends at a barrier.
+typedef enum {
+    ST_ATTN_NORM, // xb = rmsnorm(x)
+    ST_QKV,       // q, k, v = Wq xb, Wk xb, Wv xb
+    ST_HEADS,     // biases, QK-norm, RoPE; K and V into the cache
+    ST_ATTEND,    // att_out = attention over the cache
+    ST_O,         // xb = Wo att_out
+    ST_FFN_NORM,  // x += xb; xb = rmsnorm(x)
+    ST_GATE_UP,   // hb, hb2 = Wgate xb, Wup xb
+    ST_SILU,      // hb = silu(hb) * hb2
+    ST_DOWN,      // xb = Wdown hb
+    ST_RESIDUAL,  // x += xb
+    ST_COUNT
+} block_stage;
+
+// The linear input a stage completes, which a hook sees after it; CALM_IN_COUNT for none.
+static const calm_linear_input stage_feeds[ST_COUNT] = {
+    [ST_ATTN_NORM] = CALM_IN_ATTN,  [ST_QKV] = CALM_IN_COUNT, [ST_HEADS] = CALM_IN_COUNT,
+    [ST_ATTEND] = CALM_IN_ATTN_OUT, [ST_O] = CALM_IN_COUNT,   [ST_FFN_NORM] = CALM_IN_FFN,
+    [ST_GATE_UP] = CALM_IN_COUNT,   [ST_SILU] = CALM_IN_DOWN, [ST_DOWN] = CALM_IN_COUNT,
+    [ST_RESIDUAL] = CALM_IN_COUNT,
+};
+
+// Stages first .. last of the block with the weights of L, run by every thread of a team.
+static void run_stages(calm_state *s, const calm_layer *L, int l, int T, int p0, int first,
+                       int last) {
+    const calm_config *c = &s->m->cfg;
+    const int dim = c->dim, qd = c->n_heads * c->head_dim, hid = c->hidden_dim;
+    const calm_isa *isa = calm_kernels();
+    for (int st = first; st <= last; st++) {
+        switch ((block_stage)st) {
+        case ST_ATTN_NORM:
+            rmsnorm_team(s->xb, s->x, NULL, L->attn_norm.data, dim, T, c->norm_eps);
+            break;
+        case ST_QKV: {
+            calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
+            calm_matmul_team(isa, qkv, 3, s->xb, dim, T, &s->mm);
+            break;
+        }
+        case ST_HEADS:
+            heads_stage(s, L, l, T, p0);
+            break;
+        case ST_ATTEND:
+            attend_stage(s, isa, l, T, p0);
+            break;
+        case ST_O: {
+            calm_mm o = mm_of(&L->wo, s->xb);
+            calm_matmul_team(isa, &o, 1, s->att_out, qd, T, &s->mm);
+            break;
+        }
+        case ST_FFN_NORM:
+            rmsnorm_team(s->xb, s->x, s->xb, L->ffn_norm.data, dim, T, c->norm_eps);
+            break;
+        case ST_GATE_UP: {
+            calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
+            calm_matmul_team(isa, gate_up, 2, s->xb, dim, T, &s->mm);
+            break;
+        }
+        case ST_SILU:
+            silu_mul_team(isa, s->hb, s->hb2, (size_t)T * hid);
+            break;
+        case ST_DOWN: {
+            calm_mm down = mm_of(&L->w_down, s->xb);
+            calm_matmul_team(isa, &down, 1, s->hb, hid, T, &s->mm);
+            break;
+        }
+        case ST_RESIDUAL:
+            residual_team(s->x, s->xb, (size_t)T * dim);
+            break;
+        case ST_COUNT:
+            break;
+        }
+    }
+}
+
+// Whether the rotary table lacks positions p0 .. p0 + T - 1; if so it is set to hold them, and the
+// caller's team fills it (rope_table).
+static int rope_table_stale(calm_state *s, int p0, int T) {
+    if (p0 >= s->rope_p0 && p0 + T <= s->rope_p0 + s->rope_n) return 0;
+    s->rope_p0 = p0;
+    s->rope_n = T;
+    return 1;
+}
+
 void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0,
                         calm_block_hook hook, void *ctx) {
     const calm_config *c = &s->m->cfg;
-    const int dim = c->dim, hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
-    const int qd = nh * hd, kvd = nkv * hd, hid = c->hidden_dim;
-    const float att_scale = 1.0f / sqrtf((float)hd);
-    const calm_isa *isa = calm_kernels();
-
-    for (int t = 0; t < T; t++)
-        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim,
-                c->norm_eps);
-    if (hook) hook(ctx, CALM_IN_ATTN, s->xb, T, dim);
-    calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
-    calm_matmul_many(isa, qkv, 3, s->xb, dim, T);
-    for (int t = 0; t < T; t++) {
-        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
-        if (c->qkv_bias) {
-            const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
-            for (int i = 0; i < qd; i++) q[i] += bq[i];
-            for (int i = 0; i < kvd; i++) k[i] += bk[i], v[i] += bv[i];
+    int stale = rope_table_stale(s, p0, T), team = team_size(s);
+    for (int first = 0; first < ST_COUNT;) {
+        int last = first; // with a hook, up to the next stage it sees; else to the end
+        while (last + 1 < ST_COUNT && !(hook && stage_feeds[last] != CALM_IN_COUNT)) last++;
+#pragma omp parallel num_threads(team)
+        {
+            if (stale && first == 0) {
+                rope_table(s);
+#pragma omp barrier
+            }
+            run_stages(s, L, l, T, p0, first, last);
         }
-        if (c->qk_norm) {
-            for (int h = 0; h < nh; h++)
-                rmsnorm(q + h * hd, q + h * hd, L->q_norm.data, hd, c->norm_eps);
-            for (int h = 0; h < nkv; h++)
-                rmsnorm(k + h * hd, k + h * hd, L->k_norm.data, hd, c->norm_eps);
+        switch (hook ? stage_feeds[last] : CALM_IN_COUNT) {
+        case CALM_IN_ATTN:
+            hook(ctx, CALM_IN_ATTN, s->xb, T, c->dim);
+            break;
+        case CALM_IN_ATTN_OUT:
+            hook(ctx, CALM_IN_ATTN_OUT, s->att_out, T, c->n_heads * c->head_dim);
+            break;
+        case CALM_IN_FFN:
+            hook(ctx, CALM_IN_FFN, s->xb, T, c->dim);
+            break;
+        case CALM_IN_DOWN:
+            hook(ctx, CALM_IN_DOWN, s->hb, T, c->hidden_dim);
+            break;
+        case CALM_IN_COUNT:
+            break;
         }
-        rope(q, nh, hd, p0 + t, s->inv_freq, c->rope_style);
-        rope(k, nkv, hd, p0 + t, s->inv_freq, c->rope_style);
-        memcpy(calm_kv_k(&s->kv, l, p0 + t), k, (size_t)kvd * sizeof(float));
-        memcpy(calm_kv_v(&s->kv, l, p0 + t), v, (size_t)kvd * sizeof(float));
+        first = last + 1;
     }
-    // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
-    // (token, head) pairs are dealt out round-robin to keep the threads even.
-#pragma omp parallel for collapse(2) schedule(static, 1)
-    for (int t = 0; t < T; t++) {
-        for (int h = 0; h < nh; h++) {
-            int kvh = h / (nh / nkv);
-            isa->attend(s->q + (size_t)t * qd + (size_t)h * hd,
-                        calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
-                        calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, (size_t)kvd, p0 + t + 1, hd,
-                        att_scale, s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len,
-                        s->att_out + (size_t)t * qd + (size_t)h * hd);
-        }
-    }
-    if (hook) hook(ctx, CALM_IN_ATTN_OUT, s->att_out, T, qd);
-    matmul_t(isa, s->xb, s->att_out, &L->wo, T);
-    for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
-
-    for (int t = 0; t < T; t++)
-        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim,
-                c->norm_eps);
-    if (hook) hook(ctx, CALM_IN_FFN, s->xb, T, dim);
-    calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
-    calm_matmul_many(isa, gate_up, 2, s->xb, dim, T);
-    isa->silu_mul(s->hb, s->hb2, (size_t)T * hid);
-    if (hook) hook(ctx, CALM_IN_DOWN, s->hb, T, hid);
-    matmul_t(isa, s->xb, s->hb, &L->w_down, T);
-    for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
 }
 
-// One batch of T tokens at positions p0 .. p0+T-1.
+// One batch of T tokens at positions p0 .. p0+T-1, in one parallel region.
 static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) {
     const calm_model *m = s->m;
     const calm_config *c = &m->cfg;
     const int dim = c->dim, p0 = s->kv.n;
-    const calm_isa *isa = calm_kernels();
-
-    for (int t = 0; t < T; t++)
-        calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
-    for (int l = 0; l < c->n_layers; l++)
-        calm_block_forward(s, &m->layers[l], l, T, p0, NULL, NULL);
+    const int first = all_logits ? 0 : T - 1, n_out = T - first;
+    calm_mm out = mm_of(&m->output, s->logits);
+    rope_table_stale(s, p0, T);
+#pragma omp parallel num_threads(team_size(s))
+    {
+        rope_table(s);
+        int64_t t0, t1;
+        calm_team_share(T, &t0, &t1);
+        for (int64_t t = t0; t < t1; t++)
+            calm_get_row(s->x + t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
+#pragma omp barrier
+        for (int l = 0; l < c->n_layers; l++)
+            run_stages(s, &m->layers[l], l, T, p0, 0, ST_COUNT - 1);
+        rmsnorm_team(s->xb, s->x + (size_t)first * dim, NULL, m->out_norm.data, dim, n_out,
+                     c->norm_eps);
+        calm_matmul_team(calm_kernels(), &out, 1, s->xb, dim, n_out, &s->mm);
+    }
     s->kv.n += T;
-
-    int first = all_logits ? 0 : T - 1, n_out = T - first;
-    for (int t = first; t < T; t++)
-        rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->out_norm.data, dim,
-                c->norm_eps);
-    matmul_t(isa, s->logits, s->xb, &m->output, n_out);
 }
 
 float *calm_forward(calm_state *s, const int *tokens, int n, int all_logits, calm_err *e) {
