@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
+
 int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_batch, calm_err *e) {
     memset(s, 0, sizeof *s);
     const calm_config *c = &m->cfg;
@@ -50,19 +52,9 @@ int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_bat
 
 void calm_state_free(calm_state *s) {
     calm_kv_free(&s->kv);
-    free(s->x);
-    free(s->xb);
-    free(s->q);
-    free(s->att_out);
-    free(s->k);
-    free(s->v);
-    free(s->hb);
-    free(s->hb2);
-    free(s->scores);
-    free(s->inv_freq);
-    free(s->logits);
-    free(s->rope_cos);
-    free(s->rope_sin);
+    float *bufs[] = {s->x,   s->xb,     s->q,        s->att_out, s->k,        s->v,       s->hb,
+                     s->hb2, s->scores, s->inv_freq, s->logits,  s->rope_cos, s->rope_sin};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     calm_mm_scratch_free(&s->mm);
     memset(s, 0, sizeof *s);
 }
@@ -151,16 +143,37 @@ static void add(float *y, const float *b, int n) {
     for (int i = 0; i < n; i++) y[i] += b[i];
 }
 
+static calm_mm mm_of(const calm_tensor *w, float *y) {
+    return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
+}
+
+// y[i] = w[i] x (T rows of cols) for the n matrices of one stage, by the team.
+static void linear_team(calm_state *s, int n, const calm_tensor *const *w, float *const *y,
+                        const float *x, int cols, int T) {
+    calm_mm mm[3];
+    for (int i = 0; i < n; i++) mm[i] = mm_of(w[i], y[i]);
+    calm_matmul_team(calm_kernels(), mm, n, x, cols, T, &s->mm);
+}
+
+// What every stage of a block works on.
+typedef struct {
+    calm_state *s;
+    const calm_layer *L;
+    int l, T, p0; // cache slot of the layer, tokens, position of the first
+} block_step;
+
 // What follows Q, K and V per token and head: the biases, QK-norm and RoPE, then K and V into the
 // cache. T x (n_heads + 2 n_kv_heads) independent items, split over the team.
-static void heads_stage(calm_state *s, const calm_layer *L, int l, int T, int p0) {
+static void st_heads(const block_step *b) {
+    calm_state *s = b->s;
+    const calm_layer *L = b->L;
     const calm_config *c = &s->m->cfg;
     const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads, per = nh + 2 * nkv;
     const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     int64_t j0, j1;
-    calm_team_share((int64_t)T * per, &j0, &j1);
+    calm_team_share((int64_t)b->T * per, &j0, &j1);
     for (int64_t j = j0; j < j1; j++) {
-        int t = (int)(j / per), h = (int)(j % per), pos = p0 + t;
+        int t = (int)(j / per), h = (int)(j % per), pos = b->p0 + t;
         const float *cs = s->rope_cos + (size_t)(pos - s->rope_p0) * (hd / 2),
                     *sn = s->rope_sin + (size_t)(pos - s->rope_p0) * (hd / 2);
         if (h < nh) {
@@ -174,12 +187,12 @@ static void heads_stage(calm_state *s, const calm_layer *L, int l, int T, int p0
             if (c->qkv_bias) add(k, (const float *)L->bk.data + off, hd);
             if (c->qk_norm) rmsnorm(k, k, L->k_norm.data, hd, c->norm_eps);
             rope(k, hd, cs, sn, c->rope_style);
-            memcpy(calm_kv_k(&s->kv, l, pos) + off, k, (size_t)hd * sizeof(float));
+            memcpy(calm_kv_k(&s->kv, b->l, pos) + off, k, (size_t)hd * sizeof(float));
         } else {
             size_t off = (size_t)(h - nh - nkv) * hd;
             float *v = s->v + t * kvd + off;
             if (c->qkv_bias) add(v, (const float *)L->bv.data + off, hd);
-            memcpy(calm_kv_v(&s->kv, l, pos) + off, v, (size_t)hd * sizeof(float));
+            memcpy(calm_kv_v(&s->kv, b->l, pos) + off, v, (size_t)hd * sizeof(float));
         }
     }
 #pragma omp barrier
@@ -187,119 +200,101 @@ static void heads_stage(calm_state *s, const calm_layer *L, int l, int T, int p0
 
 // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
 // (token, head) pairs are dealt out round-robin to keep the threads even.
-static void attend_stage(calm_state *s, const calm_isa *isa, int l, int T, int p0) {
+static void st_attend(const block_step *b) {
+    calm_state *s = b->s;
+    const calm_isa *isa = calm_kernels();
     const calm_config *c = &s->m->cfg;
-    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
+    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads, T = b->T;
     const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     const float att_scale = 1.0f / sqrtf((float)hd);
+    const float *k0 = calm_kv_k(&s->kv, b->l, 0), *v0 = calm_kv_v(&s->kv, b->l, 0);
     float *scores = s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len;
 #pragma omp for collapse(2) schedule(static, 1)
     for (int t = 0; t < T; t++) {
         for (int h = 0; h < nh; h++) {
             int kvh = h / (nh / nkv);
-            isa->attend(s->q + t * qd + (size_t)h * hd, calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
-                        calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, kvd, p0 + t + 1, hd, att_scale,
-                        scores, s->att_out + t * qd + (size_t)h * hd);
+            isa->attend(s->q + t * qd + (size_t)h * hd, k0 + (size_t)kvh * hd,
+                        v0 + (size_t)kvh * hd, kvd, b->p0 + t + 1, hd, att_scale, scores,
+                        s->att_out + t * qd + (size_t)h * hd);
         }
     }
 }
 
-// g = silu(g) * u over n elements, by the team: shares start at multiples of 64 so that every
-// element takes the vector path it takes in one call over all n.
-static void silu_mul_team(const calm_isa *isa, float *g, const float *u, size_t n) {
+static void st_attn_norm(const block_step *b) {
+    const calm_config *c = &b->s->m->cfg;
+    rmsnorm_team(b->s->xb, b->s->x, NULL, b->L->attn_norm.data, c->dim, b->T, c->norm_eps);
+}
+
+static void st_qkv(const block_step *b) {
+    calm_state *s = b->s;
+    linear_team(s, 3, (const calm_tensor *[]){&b->L->wq, &b->L->wk, &b->L->wv},
+                (float *[]){s->q, s->k, s->v}, s->xb, s->m->cfg.dim, b->T);
+}
+
+static void st_o(const block_step *b) {
+    const calm_config *c = &b->s->m->cfg;
+    linear_team(b->s, 1, (const calm_tensor *[]){&b->L->wo}, (float *[]){b->s->xb}, b->s->att_out,
+                c->n_heads * c->head_dim, b->T);
+}
+
+// The residual add of the attention, then the FFN's norm.
+static void st_ffn_norm(const block_step *b) {
+    const calm_config *c = &b->s->m->cfg;
+    rmsnorm_team(b->s->xb, b->s->x, b->s->xb, b->L->ffn_norm.data, c->dim, b->T, c->norm_eps);
+}
+
+static void st_gate_up(const block_step *b) {
+    calm_state *s = b->s;
+    linear_team(s, 2, (const calm_tensor *[]){&b->L->w_gate, &b->L->w_up},
+                (float *[]){s->hb, s->hb2}, s->xb, s->m->cfg.dim, b->T);
+}
+
+// hb = silu(hb) * hb2, by the team: shares start at multiples of 64 so that every element takes
+// the vector path it takes in one call over all of them.
+static void st_silu(const block_step *b) {
+    size_t n = (size_t)b->T * b->s->m->cfg.hidden_dim;
     int64_t b0, b1;
     calm_team_share((int64_t)((n + 63) / 64), &b0, &b1);
     size_t lo = (size_t)b0 * 64, hi = (size_t)b1 * 64 < n ? (size_t)b1 * 64 : n;
-    if (lo < hi) isa->silu_mul(g + lo, u + lo, hi - lo);
+    if (lo < hi) calm_kernels()->silu_mul(b->s->hb + lo, b->s->hb2 + lo, hi - lo);
 #pragma omp barrier
 }
 
-// x += y over n elements, by the team.
-static void residual_team(float *x, const float *y, size_t n) {
+static void st_down(const block_step *b) {
+    calm_state *s = b->s;
+    linear_team(s, 1, (const calm_tensor *[]){&b->L->w_down}, (float *[]){s->xb}, s->hb,
+                s->m->cfg.hidden_dim, b->T);
+}
+
+// x += xb (the FFN's residual add), by the team.
+static void st_residual(const block_step *b) {
     int64_t i0, i1;
-    calm_team_share((int64_t)n, &i0, &i1);
-    for (int64_t i = i0; i < i1; i++) x[i] += y[i];
+    calm_team_share((int64_t)b->T * b->s->m->cfg.dim, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) b->s->x[i] += b->s->xb[i];
 #pragma omp barrier
 }
 
-static calm_mm mm_of(const calm_tensor *w, float *y) {
-    return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
-}
-
-// The stages of a block, in order; each ends at a barrier.
-typedef enum {
-    ST_ATTN_NORM, // xb = rmsnorm(x)
-    ST_QKV,       // q, k, v = Wq xb, Wk xb, Wv xb
-    ST_HEADS,     // biases, QK-norm, RoPE; K and V into the cache
-    ST_ATTEND,    // att_out = attention over the cache
-    ST_O,         // xb = Wo att_out
-    ST_FFN_NORM,  // x += xb; xb = rmsnorm(x)
-    ST_GATE_UP,   // hb, hb2 = Wgate xb, Wup xb
-    ST_SILU,      // hb = silu(hb) * hb2
-    ST_DOWN,      // xb = Wdown hb
-    ST_RESIDUAL,  // x += xb
-    ST_COUNT
-} block_stage;
-
-// The linear input a stage completes, which a hook sees after it; CALM_IN_COUNT for none.
-static const calm_linear_input stage_feeds[ST_COUNT] = {
-    [ST_ATTN_NORM] = CALM_IN_ATTN,  [ST_QKV] = CALM_IN_COUNT, [ST_HEADS] = CALM_IN_COUNT,
-    [ST_ATTEND] = CALM_IN_ATTN_OUT, [ST_O] = CALM_IN_COUNT,   [ST_FFN_NORM] = CALM_IN_FFN,
-    [ST_GATE_UP] = CALM_IN_COUNT,   [ST_SILU] = CALM_IN_DOWN, [ST_DOWN] = CALM_IN_COUNT,
-    [ST_RESIDUAL] = CALM_IN_COUNT,
+// The stages of a block in order, each run by every thread of a team and ending at a barrier; a
+// stage that completes the input of linear layers names it, and where the state holds it, for
+// calibration hooks.
+static const struct {
+    void (*run)(const block_step *b);
+    calm_linear_input feeds; // CALM_IN_COUNT: none
+    size_t input;            // offsetof(calm_state, the buffer)
+    calm_extent cols;
+} block_stages[] = {
+    {st_attn_norm, CALM_IN_ATTN, offsetof(calm_state, xb), CALM_EXT_DIM},
+    {st_qkv, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_heads, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_attend, CALM_IN_ATTN_OUT, offsetof(calm_state, att_out), CALM_EXT_QDIM},
+    {st_o, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_ffn_norm, CALM_IN_FFN, offsetof(calm_state, xb), CALM_EXT_DIM},
+    {st_gate_up, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_silu, CALM_IN_DOWN, offsetof(calm_state, hb), CALM_EXT_HIDDEN},
+    {st_down, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_residual, CALM_IN_COUNT, 0, CALM_EXT_ONE},
 };
-
-// Stages first .. last of the block with the weights of L, run by every thread of a team.
-static void run_stages(calm_state *s, const calm_layer *L, int l, int T, int p0, int first,
-                       int last) {
-    const calm_config *c = &s->m->cfg;
-    const int dim = c->dim, qd = c->n_heads * c->head_dim, hid = c->hidden_dim;
-    const calm_isa *isa = calm_kernels();
-    for (int st = first; st <= last; st++) {
-        switch ((block_stage)st) {
-        case ST_ATTN_NORM:
-            rmsnorm_team(s->xb, s->x, NULL, L->attn_norm.data, dim, T, c->norm_eps);
-            break;
-        case ST_QKV: {
-            calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
-            calm_matmul_team(isa, qkv, 3, s->xb, dim, T, &s->mm);
-            break;
-        }
-        case ST_HEADS:
-            heads_stage(s, L, l, T, p0);
-            break;
-        case ST_ATTEND:
-            attend_stage(s, isa, l, T, p0);
-            break;
-        case ST_O: {
-            calm_mm o = mm_of(&L->wo, s->xb);
-            calm_matmul_team(isa, &o, 1, s->att_out, qd, T, &s->mm);
-            break;
-        }
-        case ST_FFN_NORM:
-            rmsnorm_team(s->xb, s->x, s->xb, L->ffn_norm.data, dim, T, c->norm_eps);
-            break;
-        case ST_GATE_UP: {
-            calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
-            calm_matmul_team(isa, gate_up, 2, s->xb, dim, T, &s->mm);
-            break;
-        }
-        case ST_SILU:
-            silu_mul_team(isa, s->hb, s->hb2, (size_t)T * hid);
-            break;
-        case ST_DOWN: {
-            calm_mm down = mm_of(&L->w_down, s->xb);
-            calm_matmul_team(isa, &down, 1, s->hb, hid, T, &s->mm);
-            break;
-        }
-        case ST_RESIDUAL:
-            residual_team(s->x, s->xb, (size_t)T * dim);
-            break;
-        case ST_COUNT:
-            break;
-        }
-    }
-}
+#define N_STAGES ((int)(sizeof block_stages / sizeof block_stages[0]))
 
 // Whether the rotary table lacks positions p0 .. p0 + T - 1; if so it is set to hold them, and the
 // caller's team fills it (rope_table).
@@ -312,35 +307,22 @@ static int rope_table_stale(calm_state *s, int p0, int T) {
 
 void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0,
                         calm_block_hook hook, void *ctx) {
-    const calm_config *c = &s->m->cfg;
+    const block_step b = {s, L, l, T, p0};
     int stale = rope_table_stale(s, p0, T), team = team_size(s);
-    for (int first = 0; first < ST_COUNT;) {
+    for (int first = 0; first < N_STAGES;) {
         int last = first; // with a hook, up to the next stage it sees; else to the end
-        while (last + 1 < ST_COUNT && !(hook && stage_feeds[last] != CALM_IN_COUNT)) last++;
+        while (last + 1 < N_STAGES && !(hook && block_stages[last].feeds != CALM_IN_COUNT)) last++;
 #pragma omp parallel num_threads(team)
         {
             if (stale && first == 0) {
                 rope_table(s);
 #pragma omp barrier
             }
-            run_stages(s, L, l, T, p0, first, last);
+            for (int st = first; st <= last; st++) block_stages[st].run(&b);
         }
-        switch (hook ? stage_feeds[last] : CALM_IN_COUNT) {
-        case CALM_IN_ATTN:
-            hook(ctx, CALM_IN_ATTN, s->xb, T, c->dim);
-            break;
-        case CALM_IN_ATTN_OUT:
-            hook(ctx, CALM_IN_ATTN_OUT, s->att_out, T, c->n_heads * c->head_dim);
-            break;
-        case CALM_IN_FFN:
-            hook(ctx, CALM_IN_FFN, s->xb, T, c->dim);
-            break;
-        case CALM_IN_DOWN:
-            hook(ctx, CALM_IN_DOWN, s->hb, T, c->hidden_dim);
-            break;
-        case CALM_IN_COUNT:
-            break;
-        }
+        if (hook && block_stages[last].feeds != CALM_IN_COUNT)
+            hook(ctx, block_stages[last].feeds, *(float **)((char *)s + block_stages[last].input),
+                 T, calm_extent_of(&s->m->cfg, block_stages[last].cols));
         first = last + 1;
     }
 }
@@ -361,8 +343,10 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
         for (int64_t t = t0; t < t1; t++)
             calm_get_row(s->x + t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
 #pragma omp barrier
-        for (int l = 0; l < c->n_layers; l++)
-            run_stages(s, &m->layers[l], l, T, p0, 0, ST_COUNT - 1);
+        for (int l = 0; l < c->n_layers; l++) {
+            const block_step b = {s, &m->layers[l], l, T, p0};
+            for (int st = 0; st < N_STAGES; st++) block_stages[st].run(&b);
+        }
         rmsnorm_team(s->xb, s->x + (size_t)first * dim, NULL, m->out_norm.data, dim, n_out,
                      c->norm_eps);
         calm_matmul_team(calm_kernels(), &out, 1, s->xb, dim, n_out, &s->mm);
