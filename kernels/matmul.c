@@ -1,5 +1,6 @@
 // The matmul driver: quantizes the activations once into each format the matrices need, then runs
-// an ISA's row (or panel) kernels over chunks of rows in one OpenMP region.
+// an ISA's row (or panel) kernels over chunks of rows, the chunks split between the threads of a
+// team by weight bytes.
 #include "matmul.h"
 
 #include <omp.h>
@@ -8,66 +9,63 @@
 
 #define MAX_MM 8
 
-static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
-                         int T) {
-    // Activations in each format the matrices need, made once.
-    block_q8x *q = NULL;
-    uint8_t *qt = NULL;
-    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), t_stride = calm_q8t_stride(cols),
-           f_stride = (size_t)cols * sizeof(float);
-    int first_chunk[MAX_MM + 1] = {0}, chunk_rows[MAX_MM], all_panels = 0;
-    calm_vec_dot_fn dots[MAX_MM];
-    int panels[MAX_MM];
-    for (int i = 0; i < n; i++) {
-        const calm_type_traits *tt = calm_type_get(mm[i].type);
-        panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
-        if ((tt->vec_dot_type == CALM_ACT_Q8X || panels[i]) &&
-            !q) { // panels always take q8x activations
-            q = malloc((size_t)T * q_stride);
-            if (!q) abort(); // a few KiB per token: failing here means the machine is out of memory
-            void (*quant)(const float *, block_q8x *, int) =
-                isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
-#pragma omp parallel for schedule(static) if (T > 1)
-            for (int t = 0; t < T; t++)
-                quant(x + (size_t)t * cols, (block_q8x *)((uint8_t *)q + t * q_stride), cols);
-        }
-        if (tt->vec_dot_type == CALM_ACT_Q8T && !panels[i] && !qt) {
-            qt = malloc((size_t)T * t_stride);
-            if (!qt) abort();
-            void (*quant)(const float *, void *, int) =
-                isa->quantize_q8t ? isa->quantize_q8t : calm_isa_scalar.quantize_q8t;
-#pragma omp parallel for schedule(static) if (T > 1)
-            for (int t = 0; t < T; t++) quant(x + (size_t)t * cols, qt + t * t_stride, cols);
-        }
-        dots[i] = isa->vec_dot[mm[i].type] ? isa->vec_dot[mm[i].type]
-                                           : calm_isa_scalar.vec_dot[mm[i].type];
-        if (panels[i]) all_panels += (mm[i].rows + CALM_PANEL - 1) / CALM_PANEL;
+int calm_mm_scratch_init(calm_mm_scratch *sc, int max_T, int max_cols) {
+    memset(sc, 0, sizeof *sc);
+    size_t T = max_T > 0 ? (size_t)max_T : 1, cols = max_cols > 32 ? (size_t)max_cols : 32;
+    sc->q8x = malloc(T * (cols / 32) * sizeof(block_q8x));
+    sc->q8t = malloc(T * calm_q8t_stride((int)cols));
+    sc->xt = malloc(T * cols * sizeof(float));
+    if (!sc->q8x || !sc->q8t || !sc->xt) {
+        calm_mm_scratch_free(sc);
+        return -1;
     }
-    // Packed matrices go in groups of panels (calm_panel_dot_fn) where there are enough of them to
-    // give every thread several groups; rows of the row kernels go 16 at a time.
-    int group = all_panels >= 8 * omp_get_max_threads() ? CALM_PANEL_GROUP : 1;
-    for (int i = 0; i < n; i++) {
-        chunk_rows[i] = CALM_PANEL * (panels[i] ? group : 1);
-        first_chunk[i + 1] = first_chunk[i] + (mm[i].rows + chunk_rows[i] - 1) / chunk_rows[i];
+    sc->max_T = (int)T;
+    sc->max_cols = (int)cols;
+    return 0;
+}
+
+void calm_mm_scratch_free(calm_mm_scratch *sc) {
+    free(sc->q8x);
+    free(sc->q8t);
+    free(sc->xt);
+    memset(sc, 0, sizeof *sc);
+}
+
+// The team's share of the q8x blocks of all T rows: q8x blocks are independent, so one token's
+// row (decode) is split as well as many rows are.
+static void quantize_q8x_share(const calm_isa *isa, const float *x, block_q8x *q, int cols, int T) {
+    void (*quant)(const float *, block_q8x *, int) =
+        isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
+    int64_t nb = cols / 32, b, end;
+    calm_team_share((int64_t)T * nb, &b, &end);
+    while (b < end) {
+        int64_t row_end = (b / nb + 1) * nb, e = end < row_end ? end : row_end;
+        quant(x + b / nb * cols + b % nb * 32, q + b, (int)(e - b) * 32);
+        b = e;
     }
-    // Each thread takes chunks of rows; within a chunk the weights stay in cache while every group
-    // of CALM_NT tokens passes over them.
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < first_chunk[n]; c++) {
-        int i = 0;
-        while (c >= first_chunk[i + 1]) i++;
-        const calm_mm *m = &mm[i];
-        calm_act act_fmt = panels[i] ? CALM_ACT_Q8X : calm_type_get(m->type)->vec_dot_type;
-        const uint8_t *act = act_fmt == CALM_ACT_Q8X   ? (const uint8_t *)q
-                             : act_fmt == CALM_ACT_Q8T ? qt
-                                                       : (const uint8_t *)x;
-        size_t stride = act_fmt == CALM_ACT_Q8X   ? q_stride
-                        : act_fmt == CALM_ACT_Q8T ? t_stride
-                                                  : f_stride,
-               row_bytes = calm_row_size(m->type, cols);
-        int r0 = (c - first_chunk[i]) * chunk_rows[i],
-            r1 = r0 + chunk_rows[i] < m->rows ? r0 + chunk_rows[i] : m->rows;
-        if (panels[i]) { // the chunk is panels panel .. panel + np - 1
+}
+
+// The team's share of the q8t rows (one scale per row, so whole rows).
+static void quantize_q8t_share(const calm_isa *isa, const float *x, uint8_t *q, int cols, int T) {
+    void (*quant)(const float *, void *, int) =
+        isa->quantize_q8t ? isa->quantize_q8t : calm_isa_scalar.quantize_q8t;
+    size_t stride = calm_q8t_stride(cols);
+    int64_t t0, t1;
+    calm_team_share(T, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) quant(x + t * cols, q + t * stride, cols);
+}
+
+// Chunks k0 .. k1-1 of m (chunk_rows rows each: 16, or a group of panels) for all T tokens: within
+// a chunk the weights stay in cache while every group of tokens passes over them. act holds the
+// activations in the format the kernels take, rows `stride` bytes apart.
+static void run_chunks(const calm_isa *isa, const calm_mm *m, int panels, int chunk_rows,
+                       const uint8_t *act, size_t stride, int cols, int T, int k0, int k1) {
+    size_t row_bytes = calm_row_size(m->type, cols);
+    calm_vec_dot_fn dot =
+        isa->vec_dot[m->type] ? isa->vec_dot[m->type] : calm_isa_scalar.vec_dot[m->type];
+    for (int k = k0; k < k1; k++) {
+        int r0 = k * chunk_rows, r1 = r0 + chunk_rows < m->rows ? r0 + chunk_rows : m->rows;
+        if (panels) { // the chunk is panels panel .. panel + np - 1
             int panel = r0 / CALM_PANEL, np = (r1 - r0 + CALM_PANEL - 1) / CALM_PANEL, t = 0;
             if (isa->panel_gemm && T >= CALM_GEMM_T) { // whole tiles of tokens, the rest below
                 t = T / CALM_GEMM_T * CALM_GEMM_T;
@@ -81,9 +79,9 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
             for (; t < T; t += CALM_NT) {
                 int nt = T - t < CALM_NT ? T - t : CALM_NT;
                 isa->panel_dot(m->packed, panel, np, act + (size_t)t * stride, stride, nt, po);
-                for (int k = 0; k < nt; k++)
+                for (int j = 0; j < nt; j++)
                     for (int r = r0; r < r1; r++)
-                        m->y[(size_t)(t + k) * m->rows + r] = po[k * np * CALM_PANEL + r - r0];
+                        m->y[(size_t)(t + j) * m->rows + r] = po[j * np * CALM_PANEL + r - r0];
             }
             continue;
         }
@@ -91,54 +89,124 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
         for (int t = 0; t < T; t += CALM_NT) {
             int nt = T - t < CALM_NT ? T - t : CALM_NT;
             for (int r = r0; r < r1; r++) {
-                dots[i](cols, (const uint8_t *)m->w + (size_t)r * row_bytes,
-                        act + (size_t)t * stride, stride, nt, out);
-                for (int k = 0; k < nt; k++) m->y[(size_t)(t + k) * m->rows + r] = out[k];
+                dot(cols, (const uint8_t *)m->w + (size_t)r * row_bytes, act + (size_t)t * stride,
+                    stride, nt, out);
+                for (int j = 0; j < nt; j++) m->y[(size_t)(t + j) * m->rows + r] = out[j];
             }
         }
     }
-    free(q);
-    free(qt);
+}
+
+// The first chunk of a matrix whose chunks start at byte base, `bytes` apart, that starts at or
+// after byte b of the call.
+static int64_t first_chunk_from(int64_t b, int64_t base, int64_t bytes) {
+    return b <= base ? 0 : (b - base + bytes - 1) / bytes;
+}
+
+// Matrices without input transforms on x, called by the whole team.
+static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                         int T, const calm_mm_scratch *sc) {
+    size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), t_stride = calm_q8t_stride(cols),
+           f_stride = (size_t)cols * sizeof(float);
+    int panels[MAX_MM], nchunks[MAX_MM], chunk_rows[MAX_MM], need_q8x = 0, need_q8t = 0;
+    int all_panels = 0;
+    int64_t chunk_bytes[MAX_MM], total = 0;
+    for (int i = 0; i < n; i++) {
+        calm_act fmt = calm_type_get(mm[i].type)->vec_dot_type;
+        panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
+        need_q8x |= fmt == CALM_ACT_Q8X || panels[i]; // panels always take q8x activations
+        need_q8t |= fmt == CALM_ACT_Q8T && !panels[i];
+        if (panels[i]) all_panels += (mm[i].rows + CALM_PANEL - 1) / CALM_PANEL;
+    }
+    // Packed matrices go in groups of panels (calm_panel_dot_fn: several memory streams per core)
+    // where there are enough of them to give every thread two groups or more; the rows of the row
+    // kernels go 16 at a time.
+    int group = all_panels >= 8 * omp_get_num_threads() ? CALM_PANEL_GROUP : 1;
+    for (int i = 0; i < n; i++) {
+        chunk_rows[i] = CALM_PANEL * (panels[i] ? group : 1);
+        nchunks[i] = (mm[i].rows + chunk_rows[i] - 1) / chunk_rows[i];
+        chunk_bytes[i] = panels[i]
+                             ? (int64_t)mm[i].packed->block_bytes * (cols / 32) * group
+                             : (int64_t)chunk_rows[i] * (int64_t)calm_row_size(mm[i].type, cols);
+        total += nchunks[i] * chunk_bytes[i];
+    }
+    if (need_q8x) quantize_q8x_share(isa, x, sc->q8x, cols, T);
+    if (need_q8t) quantize_q8t_share(isa, x, sc->q8t, cols, T);
+    if (need_q8x || need_q8t) {
+#pragma omp barrier
+    }
+    // The thread takes the chunks that start in its share of the bytes of all the matrices: the
+    // weights streamed decide the time, and the types of one call can differ in bytes per row.
+    int64_t lo, hi, base = 0;
+    calm_team_share(total, &lo, &hi);
+    for (int i = 0; i < n; i++) {
+        int64_t k0 = first_chunk_from(lo, base, chunk_bytes[i]),
+                k1 = first_chunk_from(hi, base, chunk_bytes[i]);
+        if (k1 > nchunks[i]) k1 = nchunks[i];
+        base += nchunks[i] * chunk_bytes[i];
+        if (k0 >= k1) continue;
+        calm_act fmt = panels[i] ? CALM_ACT_Q8X : calm_type_get(mm[i].type)->vec_dot_type;
+        const uint8_t *act = fmt == CALM_ACT_Q8X   ? (const uint8_t *)sc->q8x
+                             : fmt == CALM_ACT_Q8T ? sc->q8t
+                                                   : (const uint8_t *)x;
+        size_t stride = fmt == CALM_ACT_Q8X ? q_stride : fmt == CALM_ACT_Q8T ? t_stride : f_stride;
+        run_chunks(isa, &mm[i], panels[i], chunk_rows[i], act, stride, cols, T, (int)k0, (int)k1);
+    }
+#pragma omp barrier
+}
+
+// The team's share of the tokens of calm_transform_input: a range of tokens per thread, one H_m
+// per range.
+static void transform_share(float *xt, const float *x, int cols, int T, const float *in_scale,
+                            int in_rot) {
+    int64_t t0, t1;
+    calm_team_share(T, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        const float *a = x + t * cols;
+        float *b = xt + t * cols;
+        for (int c = 0; c < cols; c++) b[c] = in_scale ? a[c] * in_scale[c] : a[c];
+    }
+    if (in_rot && t1 > t0) calm_kernels()->hadamard(xt + t0 * cols, cols, (int)(t1 - t0), 0);
 }
 
 void calm_transform_input(float *xt, const float *x, int cols, int T, const float *in_scale,
                           int in_rot) {
-    void (*had)(float *, int, int, int) = calm_kernels()->hadamard;
-    int nth = omp_get_max_threads(), per = (T + nth - 1) / nth;
-#pragma omp parallel for schedule(static) if (T > 1)
-    for (int t0 = 0; t0 < T; t0 += per) { // a range of tokens per thread: one H_m per range
-        int t1 = t0 + per < T ? t0 + per : T;
-        for (int t = t0; t < t1; t++) {
-            const float *a = x + (size_t)t * cols;
-            float *b = xt + (size_t)t * cols;
-            for (int c = 0; c < cols; c++) b[c] = in_scale ? a[c] * in_scale[c] : a[c];
-        }
-        if (in_rot) had(xt + (size_t)t0 * cols, cols, t1 - t0, 0);
-    }
+#pragma omp parallel if (T > 1)
+    transform_share(xt, x, cols, T, in_scale, in_rot);
 }
 
-void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
-                      int T) {
+void calm_matmul_team(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                      int T, const calm_mm_scratch *sc) {
     // Calibrated matrices with an input transform take a transformed copy of x (reused while the
     // next matrix has the same transform, as Q, K and V rotated alike do); the rest share x.
     calm_mm plain[MAX_MM];
     int np = 0;
-    float *xt = NULL;
-    const calm_mm *made = NULL; // whose transform xt holds
+    const calm_mm *made = NULL; // whose transform sc->xt holds
     for (int i = 0; i < n; i++) {
         if (!mm[i].in_scale && !mm[i].in_rot) {
             plain[np++] = mm[i];
             continue;
         }
-        if (!xt && !(xt = malloc((size_t)T * cols * sizeof(float)))) abort();
         int same = made && made->in_rot == mm[i].in_rot && made->in_scale && mm[i].in_scale &&
                    !memcmp(made->in_scale, mm[i].in_scale, (size_t)cols * sizeof(float));
-        if (!same) calm_transform_input(xt, x, cols, T, mm[i].in_scale, mm[i].in_rot);
+        if (!same) {
+            transform_share(sc->xt, x, cols, T, mm[i].in_scale, mm[i].in_rot);
+#pragma omp barrier
+        }
         made = &mm[i];
-        matmul_plain(isa, &mm[i], 1, xt, cols, T);
+        matmul_plain(isa, &mm[i], 1, sc->xt, cols, T, sc);
     }
-    if (np) matmul_plain(isa, plain, np, x, cols, T);
-    free(xt);
+    if (np) matmul_plain(isa, plain, np, x, cols, T, sc);
+}
+
+void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                      int T) {
+    calm_mm_scratch sc;
+    // a few KiB per token: failing here means the machine is out of memory
+    if (calm_mm_scratch_init(&sc, T, cols)) abort();
+#pragma omp parallel
+    calm_matmul_team(isa, mm, n, x, cols, T, &sc);
+    calm_mm_scratch_free(&sc);
 }
 
 void calm_matmul_with(const calm_isa *isa, float *y, const float *x, const void *w, uint32_t type,

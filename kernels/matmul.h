@@ -1,8 +1,12 @@
 // The matmul driver: weight matrices of any calm type times activation rows, through one ISA's
 // kernels (usually calm_kernels(), kernels/isa.h, which this header brings along for its callers).
+// It comes in two forms with one body: the team form, which the threads of an enclosing OpenMP
+// region call together (the forward pass runs a whole batch in one region), and the standalone
+// form, which opens its own region (calibration, tests).
 #ifndef CALM_MATMUL_H
 #define CALM_MATMUL_H
 
+#include <omp.h>
 #include <stdint.h>
 
 #include "isa.h"
@@ -28,11 +32,41 @@ typedef struct {
 void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
                       int T);
 
+// The driver's working memory for up to max_T rows of up to max_cols inputs: the activations
+// quantized to q8x and to q8t, and the transformed input of calibrated matrices. The team form
+// allocates nothing, so a caller that runs many matmuls (calm_state) makes this once.
+typedef struct {
+    block_q8x *q8x;
+    uint8_t *q8t;
+    float *xt;
+    int max_T, max_cols;
+} calm_mm_scratch;
+// Returns 0, or -1 when memory runs out (nothing is left allocated then).
+int calm_mm_scratch_init(calm_mm_scratch *sc, int max_T, int max_cols);
+void calm_mm_scratch_free(calm_mm_scratch *sc);
+
+// calm_matmul_many for the threads of an enclosing parallel region: every thread of the team calls
+// it with the same arguments (outside a region the caller alone is the team). The row chunks of
+// all matrices are split between the threads by weight bytes, so a call mixing types (Q4_K q/k,
+// Q6_K v) stays even. Returns after a barrier, when every y is complete; sc (T <= max_T,
+// cols <= max_cols) is busy until then. The results equal calm_matmul_many's bit for bit for
+// any team size.
+void calm_matmul_team(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
+                      int T, const calm_mm_scratch *sc);
+
 // xt = the transformed input of a calm_mm (see in_scale, in_rot) for T rows of cols.
 void calm_transform_input(float *xt, const float *x, int cols, int T, const float *in_scale,
                           int in_rot);
 
 // Dequantizes row r of a matrix with rows of `cols` elements.
 void calm_get_row(float *out, const void *w, uint32_t type, int cols, int r);
+
+// The calling thread's share [*lo, *hi) of n items split evenly over its team, in thread order
+// (the whole range outside a parallel region).
+static inline void calm_team_share(int64_t n, int64_t *lo, int64_t *hi) {
+    int ith = omp_get_thread_num(), nth = omp_get_num_threads();
+    *lo = n * ith / nth;
+    *hi = n * (ith + 1) / nth;
+}
 
 #endif

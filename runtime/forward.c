@@ -1,3 +1,6 @@
+// The forward pass: every layer of a batch and the output in one OpenMP parallel region. A block is
+// a sequence of team stages that all threads run, each ending at a barrier, so that data passes
+// between threads only there; calibration hooks run between stages, outside the region.
 #include "forward.h"
 
 #include <math.h>
@@ -5,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/matmul.h"
+#include "block.h"
 
 int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_batch, calm_err *e) {
     memset(s, 0, sizeof *s);
@@ -30,8 +33,12 @@ int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_bat
     s->inv_freq = malloc((size_t)c->head_dim / 2 * sizeof(float));
     s->logits = malloc((size_t)c->vocab_size * sizeof(float));
     s->logits_rows = 1;
+    s->rope_cos = malloc(B * (c->head_dim / 2) * sizeof(float));
+    s->rope_sin = malloc(B * (c->head_dim / 2) * sizeof(float));
+    int widest = c->hidden_dim > qd ? c->hidden_dim : qd;
+    int no_mm = calm_mm_scratch_init(&s->mm, max_batch, widest > c->dim ? widest : c->dim);
     if (!s->x || !s->xb || !s->q || !s->att_out || !s->k || !s->v || !s->hb || !s->hb2 ||
-        !s->scores || !s->inv_freq || !s->logits) {
+        !s->scores || !s->inv_freq || !s->logits || !s->rope_cos || !s->rope_sin || no_mm) {
         calm_state_free(s);
         return calm_fail(e, "%s: out of memory for activations (batch %d)", m->path, max_batch);
     }
@@ -45,132 +52,306 @@ int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_bat
 
 void calm_state_free(calm_state *s) {
     calm_kv_free(&s->kv);
-    free(s->x);
-    free(s->xb);
-    free(s->q);
-    free(s->att_out);
-    free(s->k);
-    free(s->v);
-    free(s->hb);
-    free(s->hb2);
-    free(s->scores);
-    free(s->inv_freq);
-    free(s->logits);
+    float *bufs[] = {s->x,   s->xb,     s->q,        s->att_out, s->k,        s->v,       s->hb,
+                     s->hb2, s->scores, s->inv_freq, s->logits,  s->rope_cos, s->rope_sin};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    calm_mm_scratch_free(&s->mm);
     memset(s, 0, sizeof *s);
 }
 
-static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) {
+// The team of a forward pass: the thread count asked for, up to the one the state has room for.
+static int team_size(const calm_state *s) {
+    int n = omp_get_max_threads();
+    return n < s->n_scores ? n : s->n_scores;
+}
+
+// 1 / rms of x (+ res), summed in double in element order, as llama.cpp's f32 path rounds.
+static float rms_scale(const float *x, const float *res, int n, float eps) {
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) {
+        float v = res ? x[i] + res[i] : x[i];
+        ss += (double)v * v;
+    }
+    return (float)(1.0 / sqrt(ss / n + eps));
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) {
+    float scale = rms_scale(x, NULL, n, eps);
     for (int i = 0; i < n; i++) o[i] = x[i] * scale * w[i];
 }
 
-static void rope(float *v, int n_heads, int hd, int pos, const float *inv_freq,
-                 calm_rope_style st) {
-    for (int h = 0; h < n_heads; h++) {
-        float *p = v + (size_t)h * hd;
-        for (int i = 0; i < hd / 2; i++) {
-            float th = (float)pos * inv_freq[i];
-            float c = cosf(th), s = sinf(th);
-            int a = st == CALM_ROPE_NORM ? 2 * i : i;
-            int b = st == CALM_ROPE_NORM ? 2 * i + 1 : i + hd / 2;
-            float x0 = p[a], x1 = p[b];
-            p[a] = x0 * c - x1 * s;
-            p[b] = x0 * s + x1 * c;
+// o[r] = rmsnorm(x[r]) * w for `rows` rows of n, by the team; with res, first x[r] += res[r] (the
+// residual add) in place. o may be res, not x. Whole rows per thread when there are enough; else
+// (decode) every thread sums each row, in the same order, and writes its share of the elements.
+// Ends at a barrier.
+static void rmsnorm_team(float *o, float *x, const float *res, const float *w, int n, int rows,
+                         float eps) {
+    if (rows >= omp_get_num_threads()) {
+        int64_t r0, r1;
+        calm_team_share(rows, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++) {
+            float *xr = x + r * n;
+            if (res)
+                for (int i = 0; i < n; i++) xr[i] += res[r * n + i];
+            rmsnorm(o + r * n, xr, w, n, eps);
         }
+    } else {
+        int64_t i0, i1;
+        calm_team_share(n, &i0, &i1);
+        for (int r = 0; r < rows; r++) {
+            float *xr = x + (size_t)r * n, *orow = o + (size_t)r * n;
+            const float *rr = res ? res + (size_t)r * n : NULL;
+            float scale = rms_scale(xr, rr, n, eps);
+            if (rr) { // every thread has read the row before any writes its share
+#pragma omp barrier
+            }
+            for (int64_t i = i0; i < i1; i++) {
+                float v = rr ? xr[i] + rr[i] : xr[i];
+                if (rr) xr[i] = v;
+                orow[i] = v * scale * w[i];
+            }
+        }
+    }
+#pragma omp barrier
+}
+
+// cos and sin of the rotary angles of positions rope_p0 .. rope_p0 + rope_n - 1, by the team;
+// the caller puts a barrier before their use.
+static void rope_table(calm_state *s) {
+    int half = s->m->cfg.head_dim / 2;
+    int64_t j0, j1;
+    calm_team_share((int64_t)s->rope_n * half, &j0, &j1);
+    for (int64_t j = j0; j < j1; j++) {
+        float th = (float)(s->rope_p0 + (int)(j / half)) * s->inv_freq[j % half];
+        s->rope_cos[j] = cosf(th);
+        s->rope_sin[j] = sinf(th);
     }
 }
 
-// y = W x for T tokens, through the packed panels when the model has them.
-static void matmul_t(const calm_isa *isa, float *y, const float *x, const calm_tensor *w, int T) {
-    calm_mm m = {w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
-    calm_matmul_many(isa, &m, 1, x, (int)w->ne[0], T);
+// Rotates one head of hd by the angles of one position (cos and sin of hd/2 frequencies).
+static void rope(float *p, int hd, const float *cs, const float *sn, calm_rope_style st) {
+    for (int i = 0; i < hd / 2; i++) {
+        int a = st == CALM_ROPE_NORM ? 2 * i : i;
+        int b = st == CALM_ROPE_NORM ? 2 * i + 1 : i + hd / 2;
+        float x0 = p[a], x1 = p[b];
+        p[a] = x0 * cs[i] - x1 * sn[i];
+        p[b] = x0 * sn[i] + x1 * cs[i];
+    }
+}
+
+static void add(float *y, const float *b, int n) {
+    for (int i = 0; i < n; i++) y[i] += b[i];
 }
 
 static calm_mm mm_of(const calm_tensor *w, float *y) {
     return (calm_mm){w->data, w->type, (int)w->ne[1], y, w->packed, w->in_scale, w->in_rot};
 }
 
-void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0,
-                        calm_block_hook hook, void *ctx) {
-    const calm_config *c = &s->m->cfg;
-    const int dim = c->dim, hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
-    const int qd = nh * hd, kvd = nkv * hd, hid = c->hidden_dim;
-    const float att_scale = 1.0f / sqrtf((float)hd);
-    const calm_isa *isa = calm_kernels();
+// y[i] = w[i] x (T rows of cols) for the n matrices of one stage, by the team.
+static void linear_team(calm_state *s, int n, const calm_tensor *const *w, float *const *y,
+                        const float *x, int cols, int T) {
+    calm_mm mm[3];
+    for (int i = 0; i < n; i++) mm[i] = mm_of(w[i], y[i]);
+    calm_matmul_team(calm_kernels(), mm, n, x, cols, T, &s->mm);
+}
 
-    for (int t = 0; t < T; t++)
-        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim,
-                c->norm_eps);
-    if (hook) hook(ctx, CALM_IN_ATTN, s->xb, T, dim);
-    calm_mm qkv[3] = {mm_of(&L->wq, s->q), mm_of(&L->wk, s->k), mm_of(&L->wv, s->v)};
-    calm_matmul_many(isa, qkv, 3, s->xb, dim, T);
-    for (int t = 0; t < T; t++) {
-        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
-        if (c->qkv_bias) {
-            const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
-            for (int i = 0; i < qd; i++) q[i] += bq[i];
-            for (int i = 0; i < kvd; i++) k[i] += bk[i], v[i] += bv[i];
+// What every stage of a block works on.
+typedef struct {
+    calm_state *s;
+    const calm_layer *L;
+    int l, T, p0; // cache slot of the layer, tokens, position of the first
+} block_step;
+
+// What follows Q, K and V per token and head: the biases, QK-norm and RoPE, then K and V into the
+// cache. T x (n_heads + 2 n_kv_heads) independent items, split over the team.
+static void st_heads(const block_step *b) {
+    calm_state *s = b->s;
+    const calm_layer *L = b->L;
+    const calm_config *c = &s->m->cfg;
+    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads, per = nh + 2 * nkv;
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    int64_t j0, j1;
+    calm_team_share((int64_t)b->T * per, &j0, &j1);
+    for (int64_t j = j0; j < j1; j++) {
+        int t = (int)(j / per), h = (int)(j % per), pos = b->p0 + t;
+        const float *cs = s->rope_cos + (size_t)(pos - s->rope_p0) * (hd / 2),
+                    *sn = s->rope_sin + (size_t)(pos - s->rope_p0) * (hd / 2);
+        if (h < nh) {
+            float *q = s->q + t * qd + (size_t)h * hd;
+            if (c->qkv_bias) add(q, (const float *)L->bq.data + (size_t)h * hd, hd);
+            if (c->qk_norm) rmsnorm(q, q, L->q_norm.data, hd, c->norm_eps);
+            rope(q, hd, cs, sn, c->rope_style);
+        } else if (h < nh + nkv) {
+            size_t off = (size_t)(h - nh) * hd;
+            float *k = s->k + t * kvd + off;
+            if (c->qkv_bias) add(k, (const float *)L->bk.data + off, hd);
+            if (c->qk_norm) rmsnorm(k, k, L->k_norm.data, hd, c->norm_eps);
+            rope(k, hd, cs, sn, c->rope_style);
+            memcpy(calm_kv_k(&s->kv, b->l, pos) + off, k, (size_t)hd * sizeof(float));
+        } else {
+            size_t off = (size_t)(h - nh - nkv) * hd;
+            float *v = s->v + t * kvd + off;
+            if (c->qkv_bias) add(v, (const float *)L->bv.data + off, hd);
+            memcpy(calm_kv_v(&s->kv, b->l, pos) + off, v, (size_t)hd * sizeof(float));
         }
-        if (c->qk_norm) {
-            for (int h = 0; h < nh; h++)
-                rmsnorm(q + h * hd, q + h * hd, L->q_norm.data, hd, c->norm_eps);
-            for (int h = 0; h < nkv; h++)
-                rmsnorm(k + h * hd, k + h * hd, L->k_norm.data, hd, c->norm_eps);
-        }
-        rope(q, nh, hd, p0 + t, s->inv_freq, c->rope_style);
-        rope(k, nkv, hd, p0 + t, s->inv_freq, c->rope_style);
-        memcpy(calm_kv_k(&s->kv, l, p0 + t), k, (size_t)kvd * sizeof(float));
-        memcpy(calm_kv_v(&s->kv, l, p0 + t), v, (size_t)kvd * sizeof(float));
     }
-    // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
-    // (token, head) pairs are dealt out round-robin to keep the threads even.
-#pragma omp parallel for collapse(2) schedule(static, 1)
+#pragma omp barrier
+}
+
+// Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
+// (token, head) pairs are dealt out round-robin to keep the threads even.
+static void st_attend(const block_step *b) {
+    calm_state *s = b->s;
+    const calm_isa *isa = calm_kernels();
+    const calm_config *c = &s->m->cfg;
+    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads, T = b->T;
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    const float att_scale = 1.0f / sqrtf((float)hd);
+    const float *k0 = calm_kv_k(&s->kv, b->l, 0), *v0 = calm_kv_v(&s->kv, b->l, 0);
+    float *scores = s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len;
+#pragma omp for collapse(2) schedule(static, 1)
     for (int t = 0; t < T; t++) {
         for (int h = 0; h < nh; h++) {
             int kvh = h / (nh / nkv);
-            isa->attend(s->q + (size_t)t * qd + (size_t)h * hd,
-                        calm_kv_k(&s->kv, l, 0) + (size_t)kvh * hd,
-                        calm_kv_v(&s->kv, l, 0) + (size_t)kvh * hd, (size_t)kvd, p0 + t + 1, hd,
-                        att_scale, s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len,
-                        s->att_out + (size_t)t * qd + (size_t)h * hd);
+            isa->attend(s->q + t * qd + (size_t)h * hd, k0 + (size_t)kvh * hd,
+                        v0 + (size_t)kvh * hd, kvd, b->p0 + t + 1, hd, att_scale, scores,
+                        s->att_out + t * qd + (size_t)h * hd);
         }
     }
-    if (hook) hook(ctx, CALM_IN_ATTN_OUT, s->att_out, T, qd);
-    matmul_t(isa, s->xb, s->att_out, &L->wo, T);
-    for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
-
-    for (int t = 0; t < T; t++)
-        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim,
-                c->norm_eps);
-    if (hook) hook(ctx, CALM_IN_FFN, s->xb, T, dim);
-    calm_mm gate_up[2] = {mm_of(&L->w_gate, s->hb), mm_of(&L->w_up, s->hb2)};
-    calm_matmul_many(isa, gate_up, 2, s->xb, dim, T);
-    isa->silu_mul(s->hb, s->hb2, (size_t)T * hid);
-    if (hook) hook(ctx, CALM_IN_DOWN, s->hb, T, hid);
-    matmul_t(isa, s->xb, s->hb, &L->w_down, T);
-    for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->xb[i];
 }
 
-// One batch of T tokens at positions p0 .. p0+T-1.
+static void st_attn_norm(const block_step *b) {
+    const calm_config *c = &b->s->m->cfg;
+    rmsnorm_team(b->s->xb, b->s->x, NULL, b->L->attn_norm.data, c->dim, b->T, c->norm_eps);
+}
+
+static void st_qkv(const block_step *b) {
+    calm_state *s = b->s;
+    linear_team(s, 3, (const calm_tensor *[]){&b->L->wq, &b->L->wk, &b->L->wv},
+                (float *[]){s->q, s->k, s->v}, s->xb, s->m->cfg.dim, b->T);
+}
+
+static void st_o(const block_step *b) {
+    const calm_config *c = &b->s->m->cfg;
+    linear_team(b->s, 1, (const calm_tensor *[]){&b->L->wo}, (float *[]){b->s->xb}, b->s->att_out,
+                c->n_heads * c->head_dim, b->T);
+}
+
+// The residual add of the attention, then the FFN's norm.
+static void st_ffn_norm(const block_step *b) {
+    const calm_config *c = &b->s->m->cfg;
+    rmsnorm_team(b->s->xb, b->s->x, b->s->xb, b->L->ffn_norm.data, c->dim, b->T, c->norm_eps);
+}
+
+static void st_gate_up(const block_step *b) {
+    calm_state *s = b->s;
+    linear_team(s, 2, (const calm_tensor *[]){&b->L->w_gate, &b->L->w_up},
+                (float *[]){s->hb, s->hb2}, s->xb, s->m->cfg.dim, b->T);
+}
+
+// hb = silu(hb) * hb2, by the team: shares start at multiples of 64 so that every element takes
+// the vector path it takes in one call over all of them.
+static void st_silu(const block_step *b) {
+    size_t n = (size_t)b->T * b->s->m->cfg.hidden_dim;
+    int64_t b0, b1;
+    calm_team_share((int64_t)((n + 63) / 64), &b0, &b1);
+    size_t lo = (size_t)b0 * 64, hi = (size_t)b1 * 64 < n ? (size_t)b1 * 64 : n;
+    if (lo < hi) calm_kernels()->silu_mul(b->s->hb + lo, b->s->hb2 + lo, hi - lo);
+#pragma omp barrier
+}
+
+static void st_down(const block_step *b) {
+    calm_state *s = b->s;
+    linear_team(s, 1, (const calm_tensor *[]){&b->L->w_down}, (float *[]){s->xb}, s->hb,
+                s->m->cfg.hidden_dim, b->T);
+}
+
+// x += xb (the FFN's residual add), by the team.
+static void st_residual(const block_step *b) {
+    int64_t i0, i1;
+    calm_team_share((int64_t)b->T * b->s->m->cfg.dim, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) b->s->x[i] += b->s->xb[i];
+#pragma omp barrier
+}
+
+// The stages of a block in order, each run by every thread of a team and ending at a barrier; a
+// stage that completes the input of linear layers names it, and where the state holds it, for
+// calibration hooks.
+static const struct {
+    void (*run)(const block_step *b);
+    calm_linear_input feeds; // CALM_IN_COUNT: none
+    size_t input;            // offsetof(calm_state, the buffer)
+    calm_extent cols;
+} block_stages[] = {
+    {st_attn_norm, CALM_IN_ATTN, offsetof(calm_state, xb), CALM_EXT_DIM},
+    {st_qkv, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_heads, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_attend, CALM_IN_ATTN_OUT, offsetof(calm_state, att_out), CALM_EXT_QDIM},
+    {st_o, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_ffn_norm, CALM_IN_FFN, offsetof(calm_state, xb), CALM_EXT_DIM},
+    {st_gate_up, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_silu, CALM_IN_DOWN, offsetof(calm_state, hb), CALM_EXT_HIDDEN},
+    {st_down, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+    {st_residual, CALM_IN_COUNT, 0, CALM_EXT_ONE},
+};
+#define N_STAGES ((int)(sizeof block_stages / sizeof block_stages[0]))
+
+// Whether the rotary table lacks positions p0 .. p0 + T - 1; if so it is set to hold them, and the
+// caller's team fills it (rope_table).
+static int rope_table_stale(calm_state *s, int p0, int T) {
+    if (p0 >= s->rope_p0 && p0 + T <= s->rope_p0 + s->rope_n) return 0;
+    s->rope_p0 = p0;
+    s->rope_n = T;
+    return 1;
+}
+
+void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0,
+                        calm_block_hook hook, void *ctx) {
+    const block_step b = {s, L, l, T, p0};
+    int stale = rope_table_stale(s, p0, T), team = team_size(s);
+    for (int first = 0; first < N_STAGES;) {
+        int last = first; // with a hook, up to the next stage it sees; else to the end
+        while (last + 1 < N_STAGES && !(hook && block_stages[last].feeds != CALM_IN_COUNT)) last++;
+#pragma omp parallel num_threads(team)
+        {
+            if (stale && first == 0) {
+                rope_table(s);
+#pragma omp barrier
+            }
+            for (int st = first; st <= last; st++) block_stages[st].run(&b);
+        }
+        if (hook && block_stages[last].feeds != CALM_IN_COUNT)
+            hook(ctx, block_stages[last].feeds, *(float **)((char *)s + block_stages[last].input),
+                 T, calm_extent_of(&s->m->cfg, block_stages[last].cols));
+        first = last + 1;
+    }
+}
+
+// One batch of T tokens at positions p0 .. p0+T-1, in one parallel region.
 static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) {
     const calm_model *m = s->m;
     const calm_config *c = &m->cfg;
     const int dim = c->dim, p0 = s->kv.n;
-    const calm_isa *isa = calm_kernels();
-
-    for (int t = 0; t < T; t++)
-        calm_get_row(s->x + (size_t)t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
-    for (int l = 0; l < c->n_layers; l++)
-        calm_block_forward(s, &m->layers[l], l, T, p0, NULL, NULL);
+    const int first = all_logits ? 0 : T - 1, n_out = T - first;
+    calm_mm out = mm_of(&m->output, s->logits);
+    rope_table_stale(s, p0, T);
+#pragma omp parallel num_threads(team_size(s))
+    {
+        rope_table(s);
+        int64_t t0, t1;
+        calm_team_share(T, &t0, &t1);
+        for (int64_t t = t0; t < t1; t++)
+            calm_get_row(s->x + t * dim, m->tok_embd.data, m->tok_embd.type, dim, tok[t]);
+#pragma omp barrier
+        for (int l = 0; l < c->n_layers; l++) {
+            const block_step b = {s, &m->layers[l], l, T, p0};
+            for (int st = 0; st < N_STAGES; st++) block_stages[st].run(&b);
+        }
+        rmsnorm_team(s->xb, s->x + (size_t)first * dim, NULL, m->out_norm.data, dim, n_out,
+                     c->norm_eps);
+        calm_matmul_team(calm_kernels(), &out, 1, s->xb, dim, n_out, &s->mm);
+    }
     s->kv.n += T;
-
-    int first = all_logits ? 0 : T - 1, n_out = T - first;
-    for (int t = first; t < T; t++)
-        rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->out_norm.data, dim,
-                c->norm_eps);
-    matmul_t(isa, s->logits, s->xb, &m->output, n_out);
 }
 
 float *calm_forward(calm_state *s, const int *tokens, int n, int all_logits, calm_err *e) {

@@ -385,3 +385,61 @@ int kc_attention(const calm_isa *isa, char *err, size_t cap) {
     }
     return rc;
 }
+
+int kc_team(const calm_isa *isa, char *err, size_t cap) {
+    // One call mixing activation formats and row sizes: packed K-quant and Q8_0 panels (q8x), Q6_K
+    // rows (q8x), W8A8 (q8t), F16 (f32) and a rotated, scaled Q4_0 (the transformed input).
+    static const uint32_t types[] = {CALM_TYPE_Q4_K, CALM_TYPE_Q6_K, CALM_TYPE_Q8_0,
+                                     CALM_TYPE_W8A8, CALM_TYPE_F16,  CALM_TYPE_Q4_0};
+    static const int rows[] = {53, 37, 16, 21, 9, 40}, teams[] = {1, 2, 3, 7};
+    enum { N = 6, COLS = 512, MAX_T = 33 };
+    uint8_t *w[N];
+    calm_packed p[N];
+    float *y[N], *ref[N], *x = malloc(sizeof(float) * MAX_T * COLS), scale[COLS];
+    calm_mm mm[N];
+    for (int c = 0; c < COLS; c++) scale[c] = 1.0f + 0.5f * frand();
+    for (int i = 0; i < MAX_T * COLS; i++) x[i] = frand();
+    for (int i = 0; i < N; i++) {
+        w[i] = random_matrix(types[i], rows[i], COLS);
+        int packs = types[i] == CALM_TYPE_Q4_K || types[i] == CALM_TYPE_Q8_0;
+        if (packs && calm_pack(&p[i], w[i], types[i], rows[i], COLS)) abort();
+        y[i] = malloc(sizeof(float) * MAX_T * rows[i]);
+        ref[i] = malloc(sizeof(float) * MAX_T * rows[i]);
+        mm[i] = (calm_mm){
+            w[i],      types[i], rows[i], y[i], packs ? &p[i] : NULL, i == N - 1 ? scale : NULL,
+            i == N - 1};
+    }
+    calm_mm_scratch sc;
+    if (calm_mm_scratch_init(&sc, MAX_T, COLS)) abort();
+    int rc = 0;
+    for (int T = 1; T <= MAX_T && !rc; T++) {
+        for (int i = 0; i < N; i++) { // each matrix alone, standalone: the reference
+            calm_mm one = mm[i];
+            one.y = ref[i];
+            calm_matmul_many(isa, &one, 1, x, COLS, T);
+        }
+        for (int k = -1; k < (int)(sizeof teams / sizeof teams[0]) && !rc; k++) {
+            for (int i = 0; i < N; i++) memset(y[i], 0xff, sizeof(float) * T * rows[i]);
+            if (k < 0) { // all in one standalone call
+                calm_matmul_many(isa, mm, N, x, COLS, T);
+            } else {
+#pragma omp parallel num_threads(teams[k])
+                calm_matmul_team(isa, mm, N, x, COLS, T, &sc);
+            }
+            for (int i = 0; i < N && !rc; i++)
+                if (memcmp(y[i], ref[i], sizeof(float) * T * rows[i])) {
+                    snprintf(err, cap, "%s: %s in a call of %d matrices, T %d, %s %d: differs",
+                             isa->name, calm_type_get(types[i])->name, N, T,
+                             k < 0 ? "standalone" : "team of", k < 0 ? 0 : teams[k]);
+                    rc = -1;
+                }
+        }
+    }
+    calm_mm_scratch_free(&sc);
+    for (int i = 0; i < N; i++) {
+        if (mm[i].packed) calm_packed_free(&p[i]);
+        free(w[i]), free(y[i]), free(ref[i]);
+    }
+    free(x);
+    return rc;
+}

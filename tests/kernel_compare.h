@@ -35,5 +35,9 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap);
 // isa->attend, isa->silu_mul and isa->hadamard against the scalar ones (sizes with and without
 // vector tails); 0 for an ISA that uses the scalar ones.
 int kc_attention(const calm_isa *isa, char *err, size_t cap);
+// The matmul driver's team form (calm_matmul_team) in teams of 1 to 7 threads and one standalone
+// call of several matrices (mixed types, packed and not, one with an input transform) against
+// each matrix alone, bit for bit, for T = 1 .. 33.
+int kc_team(const calm_isa *isa, char *err, size_t cap);
 
 #endif

@@ -54,6 +54,12 @@ Test(kernels, attention_and_silu_match_scalar) {
     cr_assert_eq(kc_every_isa(kc_attention, err, sizeof err), 0, "%s", err);
 }
 
+Test(kernels, team_matmul_equals_standalone) {
+    char err[512];
+    cr_assert_eq(kc_team(&calm_isa_scalar, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kc_every_isa(kc_team, err, sizeof err), 0, "%s", err);
+}
+
 Test(kernels, activation_quantization_is_identical) {
     char err[512];
     cr_assert_eq(kc_every_isa(kc_quantize, err, sizeof err), 0, "%s", err);
