@@ -10,7 +10,23 @@ int calm_pack_supported(uint32_t type) {
     const calm_type_traits *t = calm_type_get(type);
     return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
            type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1 || type == CALM_TYPE_Q4_K ||
-           type == CALM_TYPE_Q5_K || (t && t->qg_bits);
+           type == CALM_TYPE_Q5_K || type == CALM_TYPE_Q6_K || (t && t->qg_bits);
+}
+
+// The codes q[32] (0..63) of block b of a Q6_K row, with its super-block's d and the scales of the
+// block's two halves. Element l of a half of 128 has its low 4 bits in nibble l / 64 of ql[l % 64]
+// and its high 2 bits at bit 2 * (l / 32) of qh[l % 32].
+static void q6_k_codes(const uint8_t *row, int b, uint8_t *q, calm_f16 *d, int8_t *sc) {
+    const block_q6_k *blk = (const block_q6_k *)row + b / 8;
+    for (int e = 0; e < 32; e++) {
+        int el = (b % 8) * 32 + e, h = el / 128, l = el % 128;
+        int lo = (blk->ql[64 * h + l % 64] >> (4 * (l / 64))) & 0xf;
+        int hi = (blk->qh[32 * h + l % 32] >> (2 * (l / 32))) & 3;
+        q[e] = (uint8_t)(lo | hi << 4);
+    }
+    *d = blk->d;
+    sc[0] = blk->scales[(b % 8) * 2];
+    sc[1] = blk->scales[(b % 8) * 2 + 1];
 }
 
 // The unsigned codes u[32] and d, c of block b of row r.
@@ -83,11 +99,63 @@ static void block_codes(const void *w, uint32_t type, int cols, int r, int b, ui
     }
 }
 
+// Row j of a panel block: the low 4 bits of u[32] into the four nibble vectors of the 4-bit layout.
+static void put_nibbles(uint8_t *codes, int j, const uint8_t *u) {
+    for (int e = 0; e < 32; e++) {
+        int k = (e % 16) / 4, i = e % 4, hi = e >= 16;
+        codes[k * 64 + 4 * j + i] |= (uint8_t)((u[e] & 0xf) << (hi ? 4 : 0));
+    }
+}
+
+// Row j (of the matrix's row r, or zeros past its end) of the block at dst, in an affine panel.
+static void put_affine(const calm_packed *p, uint8_t *dst, const void *w, uint32_t type, int r,
+                       int j, int b) {
+    uint8_t u[32] = {0};
+    float d = 0, c = 0;
+    if (r < p->rows) block_codes(w, type, p->cols, r, b, u, &d, &c);
+    if (p->f32_scales) {
+        memcpy(dst + 4 * j, &d, 4);
+        memcpy(dst + 64 + 4 * j, &c, 4);
+    } else {
+        calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
+        memcpy(dst + 2 * j, &dh, 2);
+        memcpy(dst + 32 + 2 * j, &ch, 2);
+    }
+    uint8_t *codes = dst + (p->f32_scales ? 128 : 64);
+    if (p->bits == 4) {
+        put_nibbles(codes, j, u);
+    } else {
+        for (int e = 0; e < 32; e++) codes[(e / 4) * 64 + 4 * j + e % 4] = u[e];
+    }
+}
+
+// The same in a Q6_K panel; a row past the end has d = 0 and codes 32, so its weights are zero.
+static void put_q6_k(const calm_packed *p, uint8_t *dst, const void *w, int r, int j, int b) {
+    uint8_t q[32];
+    calm_f16 d = 0;
+    int8_t sc[2] = {0, 0};
+    if (r < p->rows)
+        q6_k_codes((const uint8_t *)w + (size_t)r * calm_row_size(CALM_TYPE_Q6_K, p->cols), b, q,
+                   &d, sc);
+    else
+        memset(q, 32, sizeof q);
+    memcpy(dst + 2 * j, &d, 2);
+    dst[32 + j] = (uint8_t)sc[0];
+    dst[48 + j] = (uint8_t)sc[1];
+    put_nibbles(dst + 64, j, q);
+    uint8_t *high = dst + 64 + 4 * 64;
+    for (int e = 0; e < 32; e++) {
+        int k = e / 4;
+        high[(k / 4) * 64 + 4 * j + e % 4] |= (uint8_t)((q[e] >> 4) << (2 * (k % 4)));
+    }
+}
+
 int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) {
     memset(p, 0, sizeof *p);
     if (!calm_pack_supported(type) || cols % 32) return -1;
     const calm_type_traits *t = calm_type_get(type);
-    p->bits = type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
+    p->bits = type == CALM_TYPE_Q6_K ? 6
+              : type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
                       (t->qg_bits && t->qg_bits <= 4)
                   ? 4
                   : 8;
@@ -103,29 +171,12 @@ int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) 
     for (int pi = 0; pi < panels; pi++) {
         for (int b = 0; b < nb; b++) {
             uint8_t *dst = p->data + ((size_t)pi * nb + b) * p->block_bytes;
-            uint8_t *codes = dst + header;
-            memset(codes, 0, p->block_bytes - header);
+            memset(dst, 0, p->block_bytes);
             for (int j = 0; j < CALM_PANEL; j++) {
-                int r = pi * CALM_PANEL + j;
-                uint8_t u[32] = {0};
-                float d = 0, c = 0; // rows past the end stay zero
-                if (r < rows) block_codes(w, type, cols, r, b, u, &d, &c);
-                if (p->f32_scales) {
-                    memcpy(dst + 4 * j, &d, 4);
-                    memcpy(dst + 64 + 4 * j, &c, 4);
-                } else {
-                    calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
-                    memcpy(dst + 2 * j, &dh, 2);
-                    memcpy(dst + 32 + 2 * j, &ch, 2);
-                }
-                for (int e = 0; e < 32; e++) {
-                    if (p->bits == 8) {
-                        codes[(e / 4) * 64 + 4 * j + e % 4] = u[e];
-                    } else {
-                        int k = (e % 16) / 4, i = e % 4, hi = e >= 16;
-                        codes[k * 64 + 4 * j + i] |= (uint8_t)(u[e] << (hi ? 4 : 0));
-                    }
-                }
+                if (p->bits == 6)
+                    put_q6_k(p, dst, w, pi * CALM_PANEL + j, j, b);
+                else
+                    put_affine(p, dst, w, type, pi * CALM_PANEL + j, j, b);
             }
         }
     }
@@ -137,6 +188,15 @@ void calm_packed_free(calm_packed *p) {
     memset(p, 0, sizeof *p);
 }
 
+// Code e of row j in a panel block's codes: u of an affine panel, q - 32 of a Q6_K panel.
+static int panel_code(const calm_packed *p, const uint8_t *codes, int j, int e) {
+    if (p->bits == 8) return codes[(e / 4) * 64 + 4 * j + e % 4];
+    int lo = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
+    if (p->bits == 4) return lo;
+    int k = e / 4, hi = (codes[(4 + k / 4) * 64 + 4 * j + e % 4] >> (2 * (k % 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
 void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
                            float *out) {
     int nb = p->cols / 32;
@@ -145,13 +205,18 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = p->data + ((size_t)panel * nb + b) * p->block_bytes;
         const uint8_t *codes = blk + (p->f32_scales ? 128 : 64);
+        // affine: d, c; Q6_K: d * sc of each half
         float dv[CALM_PANEL], cv[CALM_PANEL];
         for (int j = 0; j < CALM_PANEL; j++) {
-            if (p->f32_scales) {
+            calm_f16 h[2];
+            if (p->bits == 6) {
+                memcpy(&h[0], blk + 2 * j, 2);
+                float d = calm_f16_to_f32(h[0]);
+                dv[j] = d * (float)(int8_t)blk[32 + j], cv[j] = d * (float)(int8_t)blk[48 + j];
+            } else if (p->f32_scales) {
                 memcpy(&dv[j], blk + 4 * j, 4);
                 memcpy(&cv[j], blk + 64 + 4 * j, 4);
             } else {
-                calm_f16 h[2];
                 memcpy(&h[0], blk + 2 * j, 2);
                 memcpy(&h[1], blk + 32 + 2 * j, 2);
                 dv[j] = calm_f16_to_f32(h[0]), cv[j] = calm_f16_to_f32(h[1]);
@@ -160,16 +225,13 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, const void *x, size_
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + b;
             for (int j = 0; j < CALM_PANEL; j++) {
-                int sum = 0;
-                for (int e = 0; e < 32; e++) {
-                    int u;
-                    if (p->bits == 8)
-                        u = codes[(e / 4) * 64 + 4 * j + e % 4];
-                    else
-                        u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
-                    sum += u * a->qs[e];
-                }
-                out[t * CALM_PANEL + j] += dv[j] * a->d * (float)sum + cv[j] * a->s;
+                int sum[2] = {0, 0}; // the two halves of the block
+                for (int e = 0; e < 32; e++) sum[e / 16] += panel_code(p, codes, j, e) * a->qs[e];
+                float *o = &out[t * CALM_PANEL + j];
+                if (p->bits == 6)
+                    *o += a->d * (dv[j] * (float)sum[0] + cv[j] * (float)sum[1]);
+                else
+                    *o += dv[j] * a->d * (float)(sum[0] + sum[1]) + cv[j] * a->s;
             }
         }
     }

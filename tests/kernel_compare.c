@@ -266,9 +266,12 @@ static int panel_case_check(const panel_case *pc, const float *y, const float *r
 }
 
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
-    // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest.
-    static const int shapes[][3] = {{16, 64, 1},  {37, 576, 5}, {5, 256, 4},  {48, 1536, 2},
-                                    {19, 768, 3}, {37, 96, 17}, {37, 576, 33}};
+    // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest. The
+    // K-quants (rows of 256s) run on the shapes with 256, 512, 768 and 1536 columns: 1 to 5 and
+    // 17 tokens, rows in part or whole panels.
+    static const int shapes[][3] = {{16, 64, 1},   {37, 576, 5}, {5, 256, 4},   {48, 1536, 2},
+                                    {19, 768, 3},  {37, 96, 17}, {37, 576, 33}, {21, 512, 1},
+                                    {35, 256, 17}, {16, 768, 5}};
     if (isa && !isa->panel_dot) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported);
@@ -295,14 +298,15 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
 }
 
 int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
-    static const int cols_[] = {32, 96, 576}, tokens[] = {16, 32, 48};
+    // 768: the K-quants, whose rows are made of 256s (Q6_K panels have their own gemm)
+    static const int cols_[] = {32, 96, 576, 768}, tokens[] = {16, 32, 48};
     if (!isa->panel_gemm) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported), rows = 37;
     char what[64];
     snprintf(what, sizeof what, "%s panel_gemm", isa->name);
     for (int k = 0; k < ntypes; k++)
-        for (int ci = 0; ci < 3; ci++)
+        for (int ci = 0; ci < 4; ci++)
             for (int ti = 0; ti < 3; ti++) {
                 int cols = cols_[ci], T = tokens[ti], panels = (rows + CALM_PANEL - 1) / CALM_PANEL;
                 if (cols % calm_type_get(types[k])->block_size) continue;

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "../avx512/panel_q6_k.h"
 #include "../kernels.h"
 
 // The LDTILECFG operand, palette 1. The tile intrinsics paste their tile number into the
@@ -76,10 +77,77 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
     }
 }
 
+// Q6_K panels (kernels/pack.h) have a scale per 16 columns, so each block is two products of
+// half depth: tiles 0 and 1 = C of the two halves, 2 and 3 = A (16 tokens x 16 activation bytes,
+// read in place), 4 and 5 = B (the signed codes q - 32 of a half: 4 rows of 64 bytes in VNNI
+// order, code vectors 0-3 and 4-7 of calm_q6_k_panel_codes). TDPBSSD multiplies signed by signed,
+// so the offset of 32 needs no correction.
+static void load_q6_k_tiles(void) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int h = 0; h < 2; h++) {
+        cfg.rows[h] = CALM_GEMM_T, cfg.colsb[h] = CALM_PANEL * 4;
+        cfg.rows[2 + h] = CALM_GEMM_T, cfg.colsb[2 + h] = 16;
+        cfg.rows[4 + h] = 16 / 4, cfg.colsb[4 + h] = CALM_PANEL * 4;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
+                      size_t ys, int nrows) {
+    const int nb = p->cols / 32;
+    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
+    const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
+    _Alignas(64) uint8_t codes[8 * 64];
+    _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
+    load_q6_k_tiles();
+    for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
+        __m512 acc[CALM_GEMM_T];
+#pragma GCC unroll 16
+        for (int t = 0; t < CALM_GEMM_T; t++) acc[t] = _mm512_setzero_ps();
+        const uint8_t *blk = first;
+        for (int b = 0; b < nb; b++, blk += p->block_bytes) {
+            __m512i w[8];
+            calm_q6_k_panel_codes(blk, w);
+            for (int k = 0; k < 8; k++) _mm512_store_si512(codes + 64 * k, w[k]);
+            const int8_t *xq = calm_q8x_row(x, xs, t0)[b].qs;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_loadd(2, xq, xs);
+            _tile_loadd(3, xq + 16, xs);
+            _tile_loadd(4, codes, 64);
+            _tile_loadd(5, codes + 4 * 64, 64);
+            _tile_dpbssd(0, 2, 4);
+            _tile_dpbssd(1, 3, 5);
+            _tile_stored(0, sums[0], 64);
+            _tile_stored(1, sums[1], 64);
+            __m512 d0, d1;
+            calm_q6_k_panel_scales(blk, &d0, &d1);
+#pragma GCC unroll 16
+            for (int t = 0; t < CALM_GEMM_T; t++) {
+                const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
+                __m512 f = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(_mm512_load_si512(sums[1] + 16 * t)), d1,
+                    _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[0] + 16 * t)), d0));
+                acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(a->d), acc[t]);
+            }
+        }
+#pragma GCC unroll 16
+        for (int t = 0; t < CALM_GEMM_T; t++)
+            _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ys, keep, acc[t]);
+    }
+    _tile_release();
+}
+
 // The tile configuration belongs to the thread: each call loads it and releases the tiles, which
 // costs little against a panel's work and leaves no tile state behind between calls.
 static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
                        size_t ys, int nrows) {
+    if (p->bits == 6) { // its own tile configuration
+        q6_k_gemm(p, panel, x, xs, T, y, ys, nrows);
+        return;
+    }
     load_tiles();
     if (p->bits == 4 && p->f32_scales)
         gemm_body(p, panel, x, xs, T, y, ys, nrows, 4, 1);

@@ -7,6 +7,7 @@
 
 #include "../simd_float.h"
 #include "../simd_int8.h"
+#include "panel_q6_k.h"
 
 static inline __m512i pair(__m256i a, __m256i b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
@@ -144,9 +145,50 @@ CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size
     for (int t = 0; t < nt; t++) _mm512_storeu_ps(out + t * CALM_PANEL, acc[t]);
 }
 
+// Q6_K panels: vpdpbusd takes the signed codes w = q - 32 as its signed operand and the
+// activations flipped to unsigned (xq + 128), which adds 128 * sum(w) per row and half. That sum
+// depends on the weights only, so it is made once per block (the four code vectors of a half
+// summed as bytes fit int8) and the token sums start from its negation.
+CALM_INLINE void panel_q6_k_body(const calm_packed *p, int panel, const void *x, size_t xs,
+                                 float *out, const int nt) {
+    const int nb = p->cols / 32;
+    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
+    __m512 acc[CALM_NT];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
+        __m512i w[8], base[2];
+        calm_q6_k_panel_codes(blk, w);
+        for (int h = 0; h < 2; h++) {
+            __m512i sw = _mm512_add_epi8(_mm512_add_epi8(w[4 * h], w[4 * h + 1]),
+                                         _mm512_add_epi8(w[4 * h + 2], w[4 * h + 3]));
+            base[h] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, sw));
+        }
+        __m512 d0, d1;
+        calm_q6_k_panel_scales(blk, &d0, &d1);
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *a = calm_q8x_row(x, xs, t) + b;
+            _Alignas(32) int32_t xw[8];
+            _mm256_store_si256((__m256i *)xw,
+                               _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a->qs),
+                                                _mm512_castsi512_si256(flip)));
+            __m512i s[2] = {base[0], base[1]};
+            for (int k = 0; k < 8; k++)
+                s[k / 4] = _mm512_dpbusd_epi32(s[k / 4], _mm512_set1_epi32(xw[k]), w[k]);
+            __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[1]), d1,
+                                       _mm512_mul_ps(_mm512_cvtepi32_ps(s[0]), d0));
+            acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(a->d), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(out + t * CALM_PANEL, acc[t]);
+}
+
 static void panel_dot(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
                       float *out) {
-    if (p->bits == 4 && p->f32_scales) {
+    if (p->bits == 6) {
+        CALM_NT_SWITCH(nt, panel_q6_k_body, p, panel, x, xs, out)
+    } else if (p->bits == 4 && p->f32_scales) {
         CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, 4, 1)
     } else if (p->bits == 4) {
         CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, 4, 0)
