@@ -32,6 +32,7 @@
 #define CALM_PANEL 16
 
 typedef struct {
+    uint32_t type;  // the weight type the panels were made from
     int bits;       // 4 or 8 (affine panels), or 6 (Q6_K panels, with their own header)
     int f32_scales; // affine panels: d and c are f32 (header 128 bytes) instead of f16 (64 bytes)
     int rows, cols;
@@ -46,6 +47,14 @@ int calm_pack_supported(uint32_t type);
 // Packs a rows x cols matrix, splitting the panels over the OpenMP threads (the result does not
 // depend on their number); returns 0, or -1 if the type is not supported or memory runs out.
 int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols);
+// calm_pack in two steps, for a caller that fills the panels of several matrices in one parallel
+// loop: calm_pack_init sets p up for a rows x cols matrix of `type` and allocates its panels
+// (uninitialized; returns 0, or -1 as calm_pack), then calm_pack_panel fills panel `panel` (of
+// calm_pack_panels(p)) from the weights w. Panels depend on their own 16 rows only, so they may be
+// filled in any order by any threads.
+int calm_pack_init(calm_packed *p, uint32_t type, int rows, int cols);
+int calm_pack_panels(const calm_packed *p);
+void calm_pack_panel(calm_packed *p, const void *w, int panel);
 void calm_packed_free(calm_packed *p);
 
 // The scalar panel dot, calm_panel_dot_scalar, is declared with the other ISAs' entry points in
