@@ -70,11 +70,12 @@ static void block_codes(const uint8_t *row, uint32_t type, const calm_type_trait
         }
         const uint8_t *qs = blk + (type == CALM_TYPE_Q4_K ? 16 : 48) + 32 * (sb / 2);
         const uint8_t *qh = blk + 16;
-        for (int j = 0; j < 32; j++) {
-            int q = sb % 2 ? qs[j] >> 4 : qs[j] & 0xf;
-            if (type == CALM_TYPE_Q5_K) q |= ((qh[j] >> sb) & 1) << 4;
-            u[j] = (uint8_t)q;
-        }
+        const int shift = 4 * (sb % 2); // loops without branches, which the compiler vectorizes
+        if (type == CALM_TYPE_Q5_K)
+            for (int j = 0; j < 32; j++)
+                u[j] = (uint8_t)(((qs[j] >> shift) & 0xf) | ((qh[j] >> sb) & 1) << 4);
+        else
+            for (int j = 0; j < 32; j++) u[j] = (uint8_t)((qs[j] >> shift) & 0xf);
         *d = calm_f16_to_f32(h[0]) * sc;
         *c = -calm_f16_to_f32(h[1]) * m;
     } else if (type == CALM_TYPE_Q8_0) {
@@ -98,9 +99,9 @@ static void block_codes(const uint8_t *row, uint32_t type, const calm_type_trait
 
 // Row j of a panel block: the low 4 bits of u[32] as the 4-bit layout's nibble vectors.
 static void put_nibbles(uint8_t *codes, int j, const uint8_t *u) {
-    for (int k = 0; k < 4; k++)
-        for (int i = 0; i < 4; i++)
-            codes[k * 64 + 4 * j + i] = (uint8_t)((u[4 * k + i] & 0xf) | u[4 * k + i + 16] << 4);
+    uint8_t v[16];
+    for (int i = 0; i < 16; i++) v[i] = (uint8_t)((u[i] & 0xf) | u[i + 16] << 4);
+    for (int k = 0; k < 4; k++) memcpy(codes + k * 64 + 4 * j, v + 4 * k, 4);
 }
 
 // Q4_0 and Q4_1 (rows past the matrix's end take put_affine's zeros): their nibbles already are the
