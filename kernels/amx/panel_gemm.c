@@ -94,48 +94,48 @@ static void load_q6_k_tiles(void) {
     _tile_loadconfig(&cfg);
 }
 
+// Blocks outside, token tiles inside: a block's codes are unpacked and its B tiles loaded once for
+// all T tokens, and y (T x the panel's rows, in cache) gathers the blocks' terms in block order,
+// as the registers of panel_dot do.
 static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
                       size_t ys, int nrows) {
     const int nb = p->cols / 32;
-    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
+    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
     _Alignas(64) uint8_t codes[8 * 64];
     _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
+    for (int t = 0; t < T; t++)
+        _mm512_mask_storeu_ps(y + (size_t)t * ys, keep, _mm512_setzero_ps());
     load_q6_k_tiles();
-    for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
-        __m512 acc[CALM_GEMM_T];
-#pragma GCC unroll 16
-        for (int t = 0; t < CALM_GEMM_T; t++) acc[t] = _mm512_setzero_ps();
-        const uint8_t *blk = first;
-        for (int b = 0; b < nb; b++, blk += p->block_bytes) {
-            __m512i w[8];
-            calm_q6_k_panel_codes(blk, w);
-            for (int k = 0; k < 8; k++) _mm512_store_si512(codes + 64 * k, w[k]);
+    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
+        __m512i w[8];
+        calm_q6_k_panel_codes(blk, w);
+        for (int k = 0; k < 8; k++) _mm512_store_si512(codes + 64 * k, w[k]);
+        _tile_loadd(4, codes, 64);
+        _tile_loadd(5, codes + 4 * 64, 64);
+        __m512 d0, d1;
+        calm_q6_k_panel_scales(blk, &d0, &d1);
+        for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
             const int8_t *xq = calm_q8x_row(x, xs, t0)[b].qs;
             _tile_zero(0);
             _tile_zero(1);
             _tile_loadd(2, xq, xs);
             _tile_loadd(3, xq + 16, xs);
-            _tile_loadd(4, codes, 64);
-            _tile_loadd(5, codes + 4 * 64, 64);
             _tile_dpbssd(0, 2, 4);
             _tile_dpbssd(1, 3, 5);
             _tile_stored(0, sums[0], 64);
             _tile_stored(1, sums[1], 64);
-            __m512 d0, d1;
-            calm_q6_k_panel_scales(blk, &d0, &d1);
 #pragma GCC unroll 16
             for (int t = 0; t < CALM_GEMM_T; t++) {
-                const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
+                float *yt = y + (size_t)(t0 + t) * ys;
                 __m512 f = _mm512_fmadd_ps(
                     _mm512_cvtepi32_ps(_mm512_load_si512(sums[1] + 16 * t)), d1,
                     _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[0] + 16 * t)), d0));
-                acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(a->d), acc[t]);
+                f = _mm512_fmadd_ps(f, _mm512_set1_ps(calm_q8x_row(x, xs, t0 + t)[b].d),
+                                    _mm512_maskz_loadu_ps(keep, yt));
+                _mm512_mask_storeu_ps(yt, keep, f);
             }
         }
-#pragma GCC unroll 16
-        for (int t = 0; t < CALM_GEMM_T; t++)
-            _mm512_mask_storeu_ps(y + (size_t)(t0 + t) * ys, keep, acc[t]);
     }
     _tile_release();
 }
