@@ -28,18 +28,11 @@ static void q6_k_codes(const uint8_t *row, int b, uint8_t *q, calm_f16 *d, int8_
     sc[1] = blk->scales[(b % 8) * 2 + 1];
 }
 
-// The unsigned codes u[32] and d, c of block b of a row of cols weights of type t.
+// The unsigned codes u[32] and d, c of block b of a row of cols weights of type t (any packable
+// type but Q4_0, Q4_1 and Q6_K, which have their own paths).
 static void block_codes(const uint8_t *row, uint32_t type, const calm_type_traits *t, int cols,
                         int b, uint8_t *u, float *d, float *c) {
-    if (type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1) {
-        const uint8_t *blk = row + (size_t)b * t->type_size;
-        calm_f16 h[2];
-        memcpy(h, blk, 4);
-        const uint8_t *qs = blk + (type == CALM_TYPE_Q4_0 ? 2 : 4);
-        for (int j = 0; j < 16; j++) u[j] = qs[j] & 0xf, u[j + 16] = qs[j] >> 4;
-        *d = calm_f16_to_f32(h[0]);
-        *c = type == CALM_TYPE_Q4_0 ? -8.0f * *d : calm_f16_to_f32(h[1]);
-    } else if (type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1) {
+    if (type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1) {
         const uint8_t *blk = row + (size_t)b * t->type_size;
         int has_m = type == CALM_TYPE_Q5_1;
         calm_f16 h[2];
@@ -104,12 +97,14 @@ static void put_nibbles(uint8_t *codes, int j, const uint8_t *u) {
     for (int k = 0; k < 4; k++) memcpy(codes + k * 64 + 4 * j, v + 4 * k, 4);
 }
 
-// Q4_0 and Q4_1 (rows past the matrix's end take put_affine's zeros): their nibbles already are the
-// 4-bit panel's bytes (code i low, code i + 16 high) and their d (and m) already f16, so a row of a
-// block is four 4-byte copies.
+// Q4_0 and Q4_1: their nibbles already are the 4-bit panel's bytes (code i low, code i + 16 high)
+// and their d (and m) already f16, so a row of a block is four 4-byte copies. A row past the
+// matrix's end (NULL) is zeros.
 static void put_q4(uint8_t *dst, const uint8_t *row, uint32_t type, int j, int b) {
+    static const uint8_t zero[sizeof(block_q4_1)];
     const int has_m = type == CALM_TYPE_Q4_1;
-    const uint8_t *blk = row + (size_t)b * (has_m ? sizeof(block_q4_1) : sizeof(block_q4_0));
+    const uint8_t *blk =
+        row ? row + (size_t)b * (has_m ? sizeof(block_q4_1) : sizeof(block_q4_0)) : zero;
     memcpy(dst + 2 * j, blk, 2);
     if (has_m) {
         memcpy(dst + 32 + 2 * j, blk + 2, 2);
@@ -204,7 +199,7 @@ void calm_pack_panel(calm_packed *p, const void *w, int panel) {
             uint8_t *dst = first + (size_t)b * p->block_bytes;
             if (p->bits == 6)
                 put_q6_k(dst, row, j, b);
-            else if (row && (p->type == CALM_TYPE_Q4_0 || p->type == CALM_TYPE_Q4_1))
+            else if (p->type == CALM_TYPE_Q4_0 || p->type == CALM_TYPE_Q4_1)
                 put_q4(dst, row, p->type, j, b);
             else
                 put_affine(p, dst, row, p->type, t, j, b);
