@@ -170,8 +170,8 @@ int calm_model_pack(calm_model *m, calm_err *e) {
     int cap = m->cfg.n_layers * CALM_BLOCK_MATS + 1;
     m->packed = calloc((size_t)cap, sizeof(calm_packed));
     const void **src = calloc((size_t)cap, sizeof *src);
-    int *first =
-        calloc((size_t)cap + 1, sizeof *first); // first panel of each matrix, in a sequence
+    // first[i]: the number of panels before matrix i, all matrices' panels counted in one sequence
+    int *first = calloc((size_t)cap + 1, sizeof *first);
     if (!m->packed || !src || !first) {
         free(src), free(first);
         return calm_fail(e, "%s: out of memory for packed weights", m->path);
@@ -195,8 +195,8 @@ int calm_model_pack(calm_model *m, calm_err *e) {
     // dynamic chunks balance them.
 #pragma omp parallel for schedule(dynamic, 4)
     for (int g = 0; g < first[m->n_packed]; g++) {
-        int lo = 0,
-            hi = m->n_packed - 1; // the matrix holding panel g: first[lo] <= g < first[lo+1]
+        // the matrix holding panel g: first[lo] <= g < first[lo + 1]
+        int lo = 0, hi = m->n_packed - 1;
         while (lo < hi) {
             int mid = (lo + hi + 1) / 2;
             if (first[mid] <= g)
