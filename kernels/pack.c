@@ -10,23 +10,29 @@ int calm_pack_supported(uint32_t type) {
     const calm_type_traits *t = calm_type_get(type);
     return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
            type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1 || type == CALM_TYPE_Q4_K ||
-           type == CALM_TYPE_Q5_K || (t && t->qg_bits);
+           type == CALM_TYPE_Q5_K || type == CALM_TYPE_Q6_K || (t && t->qg_bits);
 }
 
-// The unsigned codes u[32] and d, c of block b of row r.
-static void block_codes(const void *w, uint32_t type, int cols, int r, int b, uint8_t *u, float *d,
-                        float *c) {
-    const uint8_t *row = (const uint8_t *)w + (size_t)r * calm_row_size(type, cols);
-    const calm_type_traits *t = calm_type_get(type);
-    if (type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1) {
-        const uint8_t *blk = row + (size_t)b * t->type_size;
-        calm_f16 h[2];
-        memcpy(h, blk, 4);
-        const uint8_t *qs = blk + (type == CALM_TYPE_Q4_0 ? 2 : 4);
-        for (int j = 0; j < 16; j++) u[j] = qs[j] & 0xf, u[j + 16] = qs[j] >> 4;
-        *d = calm_f16_to_f32(h[0]);
-        *c = type == CALM_TYPE_Q4_0 ? -8.0f * *d : calm_f16_to_f32(h[1]);
-    } else if (type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1) {
+// The codes q[32] (0..63) of block b of a Q6_K row, with its super-block's d and the scales of the
+// block's two halves. Element l of a half of 128 has its low 4 bits in nibble l / 64 of ql[l % 64]
+// and its high 2 bits at bit 2 * (l / 32) of qh[l % 32]; a block of 32 is one l / 32.
+static void q6_k_codes(const uint8_t *row, int b, uint8_t *q, calm_f16 *d, int8_t *sc) {
+    const block_q6_k *blk = (const block_q6_k *)row + b / 8;
+    int h = (b % 8) / 4, l32 = b % 4; // the half of 128, and the 32 within it
+    const uint8_t *ql = blk->ql + 64 * h + 32 * (l32 % 2), *qh = blk->qh + 32 * h;
+    int lo_shift = 4 * (l32 / 2), hi_shift = 2 * l32;
+    for (int e = 0; e < 32; e++)
+        q[e] = (uint8_t)(((ql[e] >> lo_shift) & 0xf) | ((qh[e] >> hi_shift) & 3) << 4);
+    *d = blk->d;
+    sc[0] = blk->scales[(b % 8) * 2];
+    sc[1] = blk->scales[(b % 8) * 2 + 1];
+}
+
+// The unsigned codes u[32] and d, c of block b of a row of cols weights of type t (any packable
+// type but Q4_0, Q4_1 and Q6_K, which have their own paths).
+static void block_codes(const uint8_t *row, uint32_t type, const calm_type_traits *t, int cols,
+                        int b, uint8_t *u, float *d, float *c) {
+    if (type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1) {
         const uint8_t *blk = row + (size_t)b * t->type_size;
         int has_m = type == CALM_TYPE_Q5_1;
         calm_f16 h[2];
@@ -57,11 +63,12 @@ static void block_codes(const void *w, uint32_t type, int cols, int r, int b, ui
         }
         const uint8_t *qs = blk + (type == CALM_TYPE_Q4_K ? 16 : 48) + 32 * (sb / 2);
         const uint8_t *qh = blk + 16;
-        for (int j = 0; j < 32; j++) {
-            int q = sb % 2 ? qs[j] >> 4 : qs[j] & 0xf;
-            if (type == CALM_TYPE_Q5_K) q |= ((qh[j] >> sb) & 1) << 4;
-            u[j] = (uint8_t)q;
-        }
+        const int shift = 4 * (sb % 2); // loops without branches, which the compiler vectorizes
+        if (type == CALM_TYPE_Q5_K)
+            for (int j = 0; j < 32; j++)
+                u[j] = (uint8_t)(((qs[j] >> shift) & 0xf) | ((qh[j] >> sb) & 1) << 4);
+        else
+            for (int j = 0; j < 32; j++) u[j] = (uint8_t)((qs[j] >> shift) & 0xf);
         *d = calm_f16_to_f32(h[0]) * sc;
         *c = -calm_f16_to_f32(h[1]) * m;
     } else if (type == CALM_TYPE_Q8_0) {
@@ -83,58 +90,143 @@ static void block_codes(const void *w, uint32_t type, int cols, int r, int b, ui
     }
 }
 
-int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) {
+// Row j of a panel block: the low 4 bits of u[32] as the 4-bit layout's nibble vectors.
+static void put_nibbles(uint8_t *codes, int j, const uint8_t *u) {
+    uint8_t v[16];
+    for (int i = 0; i < 16; i++) v[i] = (uint8_t)((u[i] & 0xf) | u[i + 16] << 4);
+    for (int k = 0; k < 4; k++) memcpy(codes + k * 64 + 4 * j, v + 4 * k, 4);
+}
+
+// Q4_0 and Q4_1: their nibbles already are the 4-bit panel's bytes (code i low, code i + 16 high)
+// and their d (and m) already f16, so a row of a block is four 4-byte copies. A row past the
+// matrix's end (NULL) is zeros.
+static void put_q4(uint8_t *dst, const uint8_t *row, uint32_t type, int j, int b) {
+    static const uint8_t zero[sizeof(block_q4_1)];
+    const int has_m = type == CALM_TYPE_Q4_1;
+    const uint8_t *blk =
+        row ? row + (size_t)b * (has_m ? sizeof(block_q4_1) : sizeof(block_q4_0)) : zero;
+    memcpy(dst + 2 * j, blk, 2);
+    if (has_m) {
+        memcpy(dst + 32 + 2 * j, blk + 2, 2);
+    } else {
+        calm_f16 d, c;
+        memcpy(&d, blk, 2);
+        int e = (d >> 10) & 0x1f; // a normal d stays normal times 8 up to exponent 27: exact
+        c = e >= 1 && e <= 27 ? (calm_f16)((d + (3 << 10)) ^ 0x8000)
+                              : calm_f32_to_f16(-8.0f * calm_f16_to_f32(d));
+        memcpy(dst + 32 + 2 * j, &c, 2);
+    }
+    for (int k = 0; k < 4; k++) memcpy(dst + 64 + k * 64 + 4 * j, blk + (has_m ? 4 : 2) + 4 * k, 4);
+}
+
+// Row j of the affine panel block at dst from block b of `row` (NULL past the matrix's end: zero).
+static void put_affine(const calm_packed *p, uint8_t *dst, const uint8_t *row, uint32_t type,
+                       const calm_type_traits *t, int j, int b) {
+    uint8_t u[32] = {0};
+    float d = 0, c = 0;
+    if (row) block_codes(row, type, t, p->cols, b, u, &d, &c);
+    if (p->f32_scales) {
+        memcpy(dst + 4 * j, &d, 4);
+        memcpy(dst + 64 + 4 * j, &c, 4);
+    } else {
+        calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
+        memcpy(dst + 2 * j, &dh, 2);
+        memcpy(dst + 32 + 2 * j, &ch, 2);
+    }
+    uint8_t *codes = dst + (p->f32_scales ? 128 : 64);
+    if (p->bits == 4) {
+        put_nibbles(codes, j, u);
+    } else {
+        for (int k = 0; k < 8; k++) memcpy(codes + k * 64 + 4 * j, u + 4 * k, 4);
+    }
+}
+
+// The same in a Q6_K panel; a row past the end has d = 0 and codes 32, so its weights are zero.
+static void put_q6_k(uint8_t *dst, const uint8_t *row, int j, int b) {
+    uint8_t q[32];
+    calm_f16 d = 0;
+    int8_t sc[2] = {0, 0};
+    if (row)
+        q6_k_codes(row, b, q, &d, sc);
+    else
+        memset(q, 32, sizeof q);
+    memcpy(dst + 2 * j, &d, 2);
+    dst[32 + j] = (uint8_t)sc[0];
+    dst[48 + j] = (uint8_t)sc[1];
+    put_nibbles(dst + 64, j, q);
+    uint8_t *high = dst + 64 + 4 * 64;
+    for (int m = 0; m < 2; m++)
+        for (int i = 0; i < 4; i++) {
+            int v = 0;
+            for (int f = 0; f < 4; f++) v |= (q[4 * (4 * m + f) + i] >> 4) << (2 * f);
+            high[m * 64 + 4 * j + i] = (uint8_t)v;
+        }
+}
+
+int calm_pack_init(calm_packed *p, uint32_t type, int rows, int cols) {
     memset(p, 0, sizeof *p);
     if (!calm_pack_supported(type) || cols % 32) return -1;
     const calm_type_traits *t = calm_type_get(type);
-    p->bits = type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
+    p->type = type;
+    p->bits = type == CALM_TYPE_Q6_K ? 6
+              : type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
                       (t->qg_bits && t->qg_bits <= 4)
                   ? 4
                   : 8;
     p->f32_scales = type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K;
     p->rows = rows;
     p->cols = cols;
-    size_t header = p->f32_scales ? 128 : 64;
-    p->block_bytes = header + (size_t)CALM_PANEL * 32 * p->bits / 8;
-    int panels = (rows + CALM_PANEL - 1) / CALM_PANEL, nb = cols / 32;
-    p->data = aligned_alloc(64, (size_t)panels * nb * p->block_bytes);
-    if (!p->data) return -1;
-#pragma omp parallel for schedule(static)
-    for (int pi = 0; pi < panels; pi++) {
+    p->block_bytes = (p->f32_scales ? 128 : 64) + (size_t)CALM_PANEL * 32 * p->bits / 8;
+    p->data = aligned_alloc(64, (size_t)calm_pack_panels(p) * (cols / 32) * p->block_bytes);
+    return p->data ? 0 : -1;
+}
+
+int calm_pack_panels(const calm_packed *p) {
+    return (p->rows + CALM_PANEL - 1) / CALM_PANEL;
+}
+
+// Every byte of a block is written, header and codes, so nothing needs clearing first; the 16
+// rows are read in order.
+void calm_pack_panel(calm_packed *p, const void *w, int panel) {
+    const calm_type_traits *t = calm_type_get(p->type);
+    int nb = p->cols / 32;
+    size_t row_bytes = calm_row_size(p->type, p->cols);
+    uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
+    for (int j = 0; j < CALM_PANEL; j++) {
+        int r = panel * CALM_PANEL + j;
+        const uint8_t *row = r < p->rows ? (const uint8_t *)w + (size_t)r * row_bytes : NULL;
         for (int b = 0; b < nb; b++) {
-            uint8_t *dst = p->data + ((size_t)pi * nb + b) * p->block_bytes;
-            uint8_t *codes = dst + header;
-            memset(codes, 0, p->block_bytes - header);
-            for (int j = 0; j < CALM_PANEL; j++) {
-                int r = pi * CALM_PANEL + j;
-                uint8_t u[32] = {0};
-                float d = 0, c = 0; // rows past the end stay zero
-                if (r < rows) block_codes(w, type, cols, r, b, u, &d, &c);
-                if (p->f32_scales) {
-                    memcpy(dst + 4 * j, &d, 4);
-                    memcpy(dst + 64 + 4 * j, &c, 4);
-                } else {
-                    calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
-                    memcpy(dst + 2 * j, &dh, 2);
-                    memcpy(dst + 32 + 2 * j, &ch, 2);
-                }
-                for (int e = 0; e < 32; e++) {
-                    if (p->bits == 8) {
-                        codes[(e / 4) * 64 + 4 * j + e % 4] = u[e];
-                    } else {
-                        int k = (e % 16) / 4, i = e % 4, hi = e >= 16;
-                        codes[k * 64 + 4 * j + i] |= (uint8_t)(u[e] << (hi ? 4 : 0));
-                    }
-                }
-            }
+            uint8_t *dst = first + (size_t)b * p->block_bytes;
+            if (p->bits == 6)
+                put_q6_k(dst, row, j, b);
+            else if (p->type == CALM_TYPE_Q4_0 || p->type == CALM_TYPE_Q4_1)
+                put_q4(dst, row, p->type, j, b);
+            else
+                put_affine(p, dst, row, p->type, t, j, b);
         }
     }
+}
+
+int calm_pack(calm_packed *p, const void *w, uint32_t type, int rows, int cols) {
+    if (calm_pack_init(p, type, rows, cols)) return -1;
+    int panels = calm_pack_panels(p);
+#pragma omp parallel for schedule(static)
+    for (int pi = 0; pi < panels; pi++) calm_pack_panel(p, w, pi);
     return 0;
 }
 
 void calm_packed_free(calm_packed *p) {
     free(p->data);
     memset(p, 0, sizeof *p);
+}
+
+// Code e of row j in a panel block's codes: u of an affine panel, q - 32 of a Q6_K panel.
+static int panel_code(const calm_packed *p, const uint8_t *codes, int j, int e) {
+    if (p->bits == 8) return codes[(e / 4) * 64 + 4 * j + e % 4];
+    int lo = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
+    if (p->bits == 4) return lo;
+    int k = e / 4, hi = (codes[(4 + k / 4) * 64 + 4 * j + e % 4] >> (2 * (k % 4))) & 3;
+    return (lo | hi << 4) - 32;
 }
 
 // One panel's sums for nt tokens, to out[t * ostride + j].
@@ -146,13 +238,18 @@ static void panel_dot_one(const calm_packed *p, int panel, const void *x, size_t
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = p->data + ((size_t)panel * nb + b) * p->block_bytes;
         const uint8_t *codes = blk + (p->f32_scales ? 128 : 64);
+        // affine: d, c; Q6_K: d * sc of each half
         float dv[CALM_PANEL], cv[CALM_PANEL];
         for (int j = 0; j < CALM_PANEL; j++) {
-            if (p->f32_scales) {
+            calm_f16 h[2];
+            if (p->bits == 6) {
+                memcpy(&h[0], blk + 2 * j, 2);
+                float d = calm_f16_to_f32(h[0]);
+                dv[j] = d * (float)(int8_t)blk[32 + j], cv[j] = d * (float)(int8_t)blk[48 + j];
+            } else if (p->f32_scales) {
                 memcpy(&dv[j], blk + 4 * j, 4);
                 memcpy(&cv[j], blk + 64 + 4 * j, 4);
             } else {
-                calm_f16 h[2];
                 memcpy(&h[0], blk + 2 * j, 2);
                 memcpy(&h[1], blk + 32 + 2 * j, 2);
                 dv[j] = calm_f16_to_f32(h[0]), cv[j] = calm_f16_to_f32(h[1]);
@@ -161,16 +258,13 @@ static void panel_dot_one(const calm_packed *p, int panel, const void *x, size_t
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + b;
             for (int j = 0; j < CALM_PANEL; j++) {
-                int sum = 0;
-                for (int e = 0; e < 32; e++) {
-                    int u;
-                    if (p->bits == 8)
-                        u = codes[(e / 4) * 64 + 4 * j + e % 4];
-                    else
-                        u = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
-                    sum += u * a->qs[e];
-                }
-                out[t * ostride + j] += dv[j] * a->d * (float)sum + cv[j] * a->s;
+                int sum[2] = {0, 0}; // the two halves of the block
+                for (int e = 0; e < 32; e++) sum[e / 16] += panel_code(p, codes, j, e) * a->qs[e];
+                float *o = &out[t * ostride + j];
+                if (p->bits == 6)
+                    *o += a->d * (dv[j] * (float)sum[0] + cv[j] * (float)sum[1]);
+                else
+                    *o += dv[j] * a->d * (float)(sum[0] + sum[1]) + cv[j] * a->s;
             }
         }
     }

@@ -162,24 +162,52 @@ int calm_model_load(calm_model *m, const char *path, calm_err *e) {
     return rc;
 }
 
-static int pack_one(calm_model *m, calm_tensor *t, calm_err *e) {
-    if (!calm_pack_supported(t->type)) return 0;
-    calm_packed *p = &m->packed[m->n_packed];
-    if (calm_pack(p, t->data, t->type, (int)t->ne[1], (int)t->ne[0]))
-        return calm_fail(e, "%s: out of memory packing '%s'", m->path, t->name);
-    m->n_packed++;
-    t->packed = p;
-    return 0;
-}
-
+// Every packable matrix is set up first, then all their panels are filled in one parallel loop:
+// no barrier per matrix, and threads that finish a small matrix go on with the next one while the
+// page faults of the new memory spread over all of them.
 int calm_model_pack(calm_model *m, calm_err *e) {
     if (!calm_kernels()->panel_dot || m->packed) return 0;
-    m->packed = calloc((size_t)m->cfg.n_layers * CALM_BLOCK_MATS + 1, sizeof(calm_packed));
-    if (!m->packed) return calm_fail(e, "%s: out of memory for packed weights", m->path);
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int i = 0; i < CALM_BLOCK_MATS; i++)
-            if (pack_one(m, calm_block_mat(&m->layers[l], i), e)) return -1;
-    return pack_one(m, &m->output, e);
+    int cap = m->cfg.n_layers * CALM_BLOCK_MATS + 1;
+    m->packed = calloc((size_t)cap, sizeof(calm_packed));
+    const void **src = calloc((size_t)cap, sizeof *src);
+    // first[i]: the number of panels before matrix i, all matrices' panels counted in one sequence
+    int *first = calloc((size_t)cap + 1, sizeof *first);
+    if (!m->packed || !src || !first) {
+        free(src), free(first);
+        return calm_fail(e, "%s: out of memory for packed weights", m->path);
+    }
+    for (int k = 0; k < cap; k++) {
+        calm_tensor *t = k < cap - 1
+                             ? calm_block_mat(&m->layers[k / CALM_BLOCK_MATS], k % CALM_BLOCK_MATS)
+                             : &m->output;
+        if (!calm_pack_supported(t->type)) continue;
+        calm_packed *p = &m->packed[m->n_packed];
+        if (calm_pack_init(p, t->type, (int)t->ne[1], (int)t->ne[0])) {
+            free(src), free(first);
+            return calm_fail(e, "%s: out of memory packing '%s'", m->path, t->name);
+        }
+        src[m->n_packed] = t->data;
+        first[m->n_packed + 1] = first[m->n_packed] + calm_pack_panels(p);
+        m->n_packed++;
+        t->packed = p;
+    }
+    // Panels cost alike within a matrix but not across (the output matrix is the widest): small
+    // dynamic chunks balance them.
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int g = 0; g < first[m->n_packed]; g++) {
+        // the matrix holding panel g: first[lo] <= g < first[lo + 1]
+        int lo = 0, hi = m->n_packed - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (first[mid] <= g)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        calm_pack_panel(&m->packed[lo], src[lo], g - first[lo]);
+    }
+    free(src), free(first);
+    return 0;
 }
 
 void calm_model_free(calm_model *m) {

@@ -266,12 +266,14 @@ static int panel_case_check(const panel_case *pc, const float *y, const float *r
 }
 
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
-    // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest.
-    // 600 and 1000 rows: enough panels for groups of CALM_PANEL_GROUP with up to 4 threads, and a
-    // rest of 2 or 3 panels (the last one short).
-    static const int shapes[][3] = {{16, 64, 1},   {37, 576, 5},  {5, 256, 4},   {48, 1536, 2},
-                                    {19, 768, 3},  {37, 96, 17},  {37, 576, 33}, {600, 256, 1},
-                                    {1000, 96, 3}, {600, 512, 18}};
+    // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest. The
+    // K-quants (rows of 256s) run on the shapes with 256, 512, 768 and 1536 columns: 1 to 5 and
+    // 17 tokens, rows in part or whole panels. 600 and 1000 rows: enough panels for groups of
+    // CALM_PANEL_GROUP with up to 4 threads, and a rest of 2 or 3 panels (the last one short).
+    static const int shapes[][3] = {{16, 64, 1},   {37, 576, 5}, {5, 256, 4},   {48, 1536, 2},
+                                    {19, 768, 3},  {37, 96, 17}, {37, 576, 33}, {21, 512, 1},
+                                    {35, 256, 17}, {16, 768, 5}, {600, 256, 1}, {1000, 96, 3},
+                                    {600, 512, 18}};
     if (isa && !isa->panel_dot) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported);
@@ -300,15 +302,16 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
 int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
     // 37 rows end on a short panel; T up to 80 covers tiles of 16 and the odd multiples of 16 that
     // leave part of a larger tile; 2048 and 2336 columns (64 and 73 blocks) span several chunks of
-    // a kernel that unpacks codes by chunks of blocks, 2336 ending on a chunk of an odd count.
-    static const int cols_[] = {32, 96, 576, 2048, 2336}, tokens[] = {16, 32, 48, 64, 80};
+    // a kernel that unpacks codes by chunks of blocks, 2336 ending on a chunk of an odd count; 768
+    // the K-quants, whose rows are made of 256s.
+    static const int cols_[] = {32, 96, 576, 768, 2048, 2336}, tokens[] = {16, 32, 48, 64, 80};
     if (!isa->panel_gemm) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported), rows = 37;
     char what[64];
     snprintf(what, sizeof what, "%s panel_gemm", isa->name);
     for (int k = 0; k < ntypes; k++)
-        for (int ci = 0; ci < 5; ci++)
+        for (int ci = 0; ci < 6; ci++)
             for (int ti = 0; ti < 5; ti++) {
                 int cols = cols_[ci], T = tokens[ti], panels = (rows + CALM_PANEL - 1) / CALM_PANEL;
                 if (cols % calm_type_get(types[k])->block_size) continue;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../avx512/panel_tile.h"
+#include "../avx512/panel_q6_k.h"
 
 // The LDTILECFG operand, palette 1. The tile intrinsics paste their tile number into the
 // instruction text, so the kernel names them by literal: two sets of C, A and B tiles, 0-2-4 and
@@ -156,10 +157,77 @@ CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const void *x, s
     gemm_body(p, panel, x, xs, T, y, ys, nrows, 0, bits, f32s, 0);
 }
 
+// Q6_K panels (kernels/pack.h) have a scale per 16 columns, so each block is two products of
+// half depth: tiles 0 and 1 = C of the two halves, 2 and 3 = A (16 tokens x 16 activation bytes,
+// read in place), 4 and 5 = B (the signed codes q - 32 of a half: 4 rows of 64 bytes in VNNI
+// order, code vectors 0-3 and 4-7 of calm_q6_k_panel_codes). TDPBSSD multiplies signed by signed,
+// so the offset of 32 needs no correction.
+static void load_q6_k_tiles(void) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int h = 0; h < 2; h++) {
+        cfg.rows[h] = CALM_GEMM_T, cfg.colsb[h] = CALM_PANEL * 4;
+        cfg.rows[2 + h] = CALM_GEMM_T, cfg.colsb[2 + h] = 16;
+        cfg.rows[4 + h] = 16 / 4, cfg.colsb[4 + h] = CALM_PANEL * 4;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+// Blocks outside, token tiles inside: a block's codes are unpacked and its B tiles loaded once for
+// all T tokens, and y (T x the panel's rows, in cache) gathers the blocks' terms in block order,
+// as the registers of panel_dot do.
+static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
+                      size_t ys, int nrows) {
+    const int nb = p->cols / 32;
+    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
+    const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
+    _Alignas(64) uint8_t codes[8 * 64];
+    _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
+    for (int t = 0; t < T; t++)
+        _mm512_mask_storeu_ps(y + (size_t)t * ys, keep, _mm512_setzero_ps());
+    load_q6_k_tiles();
+    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
+        __m512i w[8];
+        calm_q6_k_panel_codes(blk, w);
+        for (int k = 0; k < 8; k++) _mm512_store_si512(codes + 64 * k, w[k]);
+        _tile_loadd(4, codes, 64);
+        _tile_loadd(5, codes + 4 * 64, 64);
+        __m512 d0, d1;
+        calm_q6_k_panel_scales(blk, &d0, &d1);
+        for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
+            const int8_t *xq = calm_q8x_row(x, xs, t0)[b].qs;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_loadd(2, xq, xs);
+            _tile_loadd(3, xq + 16, xs);
+            _tile_dpbssd(0, 2, 4);
+            _tile_dpbssd(1, 3, 5);
+            _tile_stored(0, sums[0], 64);
+            _tile_stored(1, sums[1], 64);
+#pragma GCC unroll 16
+            for (int t = 0; t < CALM_GEMM_T; t++) {
+                float *yt = y + (size_t)(t0 + t) * ys;
+                __m512 f = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(_mm512_load_si512(sums[1] + 16 * t)), d1,
+                    _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[0] + 16 * t)), d0));
+                f = _mm512_fmadd_ps(f, _mm512_set1_ps(calm_q8x_row(x, xs, t0 + t)[b].d),
+                                    _mm512_maskz_loadu_ps(keep, yt));
+                _mm512_mask_storeu_ps(yt, keep, f);
+            }
+        }
+    }
+    _tile_release();
+}
+
 // The tile configuration belongs to the thread: each call loads it and releases the tiles, which
 // costs little against a panel's work and leaves no tile state behind between calls.
 static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
                        size_t ys, int nrows) {
+    if (p->bits == 6) { // its own tile configuration
+        q6_k_gemm(p, panel, x, xs, T, y, ys, nrows);
+        return;
+    }
     load_tiles();
     int k = signed_offset(p, panel);
     if (k && p->bits == 4)

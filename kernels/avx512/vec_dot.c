@@ -8,6 +8,7 @@
 #include "../simd_float.h"
 #include "../simd_int8.h"
 #include "panel_tile.h"
+#include "panel_q6_k.h"
 
 static inline __m512i pair(__m256i a, __m256i b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
@@ -117,20 +118,22 @@ CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size
                     (size_t)ys, 0xffff, bits, f32s, np, nt);
 }
 
-// A whole group, or its panels one at a time (a group's output rows are np * 16 apart).
-#define PANEL_GROUP(nt, bits, f32s)                                                                \
+// Q6_K: a whole group, or its panels one at a time.
+#define PANEL_GROUP_Q6_K(nt)                                                                       \
     if (np == CALM_PANEL_GROUP) {                                                                  \
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, np *CALM_PANEL, bits, f32s,           \
+        CALM_NT_SWITCH(nt, calm_panel_q6_k_tile, p, panel, x, xs, out, np *CALM_PANEL, 0xffff,     \
                        CALM_PANEL_GROUP)                                                           \
     } else {                                                                                       \
         for (int q = 0; q < np; q++)                                                               \
-            CALM_NT_SWITCH(nt, panel_body, p, panel + q, x, xs, out + q * CALM_PANEL,              \
-                           np * CALM_PANEL, bits, f32s, 1)                                         \
+            CALM_NT_SWITCH(nt, calm_panel_q6_k_tile, p, panel + q, x, xs, out + q * CALM_PANEL,    \
+                           np * CALM_PANEL, 0xffff, 1)                                             \
     }
 
 static void panel_dot(const calm_packed *p, int panel, int np, const void *x, size_t xs, int nt,
                       float *out) {
-    if (p->bits == 4 && p->f32_scales) {
+    if (p->bits == 6) {
+        PANEL_GROUP_Q6_K(nt)
+    } else if (p->bits == 4 && p->f32_scales) {
         PANEL_GROUP(nt, 4, 1)
     } else if (p->bits == 4) {
         PANEL_GROUP(nt, 4, 0)
