@@ -4,7 +4,10 @@ llama-bench and `calm bench`, their ratio, the roofline (weight bytes per token 
 bandwidth; multiply-accumulates per token over the int8 peak), and with --ppl the perplexity of
 both on the first chunks of wiki.test.raw.
 
-    bench/compare.py [--threads 1,2] [--reps 3] [--ppl CHUNKS]
+    bench/compare.py [--threads 1,2] [--reps 3] [--ppl CHUNKS] [--only-files] [--files F.gguf ...]
+
+--files adds GGUF files compared as they are (e.g. models/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf
+from tools/setup.sh --all-models); --only-files skips the default model's variants.
 
 Needs the llama.cpp build of tests/ref/build_llama.sh (made if missing) and calm in build/."""
 import argparse
@@ -23,19 +26,26 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ppl", type=int, default=0, help="also compare perplexity on this many chunks")
+    ap.add_argument("--files", nargs="*", default=[], help="more GGUF files, compared as they are")
+    ap.add_argument("--only-files", action="store_true", help="only the --files")
     a = ap.parse_args()
 
     ll, calm, md, f32 = local_setup()
-    files = {"Q4_1": DEFAULT_MODEL}
-    for t in ["Q4_0", "Q8_0", "Q4_K_M", "Q6_K"]:
+    files = {} if a.only_files else {"Q4_1": DEFAULT_MODEL}
+    for t in [] if a.only_files else ["Q4_0", "Q8_0", "Q4_K_M", "Q6_K"]:
         p = os.path.join(md, f"smollm2-{t}.gguf")
         if not os.path.exists(p):
             run([f"{ll}/build/bin/llama-quantize", f32, p, t])
         files[t] = p
-    qg = os.path.join(md, "smollm2-qg4_32.gguf")
-    if not os.path.exists(qg):
-        run([calm, "convert", "-m", f32, "-o", qg, "--type", "qg4_32"])
-    files["calm qg4_32"] = qg
+    if not a.only_files:
+        qg = os.path.join(md, "smollm2-qg4_32.gguf")
+        if not os.path.exists(qg):
+            run([calm, "convert", "-m", f32, "-o", qg, "--type", "qg4_32"])
+        files["calm qg4_32"] = qg
+    for f in a.files:
+        if not os.path.exists(f):
+            sys.exit(f"compare.py: {f}: no such file")
+        files[os.path.basename(f)] = f
 
     roof = roofline(os.path.join(ROOT, "build", "bench", "calm-roofline"), a.threads)
     for t in a.threads.split(","):
