@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "../kernels.h"
+#include "panel_tile.h"
 
 // The signed codes q - 32 of a Q6_K panel block: w[k] holds codes 4k..4k+3 of row j in 32-bit
 // lane j, so w[0..3] are the block's first half of 16 columns and w[4..7] its second. Each is
@@ -90,11 +91,7 @@ CALM_INLINE void calm_panel_q6_k_tile(const calm_packed *p, int panel, const voi
             }
         }
     }
-#pragma GCC unroll 4
-    for (int q = 0; q < np; q++)
-#pragma GCC unroll 16
-        for (int t = 0; t < nt; t++)
-            _mm512_mask_storeu_ps(out + (size_t)t * ys + q * CALM_PANEL, keep, acc[q * nt + t]);
+    calm_panel_store(out, ys, keep, acc, np, nt);
 }
 
 // A whole group, or its panels one at a time (a group's output rows are np * 16 apart).

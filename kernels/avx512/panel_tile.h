@@ -43,6 +43,17 @@ CALM_INLINE void calm_panel_codes(const uint8_t *blk, const int bits, const int 
     }
 }
 
+// Writes the accumulators of np panels x nt tokens (acc[q * nt + t]) to y + t * ys + q * 16, the
+// lanes of `keep` only (a short last panel's rows).
+CALM_INLINE void calm_panel_store(float *y, size_t ys, __mmask16 keep, const __m512 *acc,
+                                  const int np, const int nt) {
+#pragma GCC unroll 4
+    for (int q = 0; q < np; q++)
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++)
+            _mm512_mask_storeu_ps(y + (size_t)t * ys + q * CALM_PANEL, keep, acc[q * nt + t]);
+}
+
 // Tokens 0..nt-1 of x (q8x rows xs bytes apart) against np panels (the first at blk, the others
 // pstride bytes after each other) of nb blocks each (block_bytes apart); writes the first lanes of
 // `keep` (the panel's rows) of token t and panel q to y + t * ys + q * 16. The np panels are walked
@@ -81,11 +92,7 @@ CALM_INLINE void calm_panel_tile(const uint8_t *blk, int nb, size_t block_bytes,
             }
         }
     }
-#pragma GCC unroll 4
-    for (int q = 0; q < np; q++)
-#pragma GCC unroll 16
-        for (int t = 0; t < nt; t++)
-            _mm512_mask_storeu_ps(y + (size_t)t * ys + q * CALM_PANEL, keep, acc[q * nt + t]);
+    calm_panel_store(y, ys, keep, acc, np, nt);
 }
 
 #endif
