@@ -37,7 +37,8 @@ typedef void (*calm_panel_gemm_fn)(const calm_packed *p, int panel, const void *
 // rows are x_stride bytes apart, in the type's vec_dot_type (f32, q8x blocks or q8t rows).
 typedef void (*calm_vec_dot_fn)(int n, const void *w, const void *x, size_t x_stride, int nt,
                                 float *out);
-#define CALM_NT 4
+#define CALM_NT          4
+#define CALM_ATTEND_TILE 16
 
 typedef struct calm_isa {
     const char *name;
@@ -56,6 +57,12 @@ typedef struct calm_isa {
     // `stride` floats apart. scores is scratch of n floats; out gets hd floats.
     void (*attend)(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                    float scale, float *scores, float *out);
+    // The prefill form of attend: nq (1..CALM_ATTEND_TILE) consecutive queries of one head, query
+    // i at q + i * q_stride seeing n0 + i cached positions, its output at out + i * out_stride.
+    // scratch holds (n0 + nq) * CALM_ATTEND_TILE floats. NULL: prefill runs attend per query.
+    void (*attend_tile)(const float *q, size_t q_stride, int nq, const float *k, const float *v,
+                        size_t stride, int n0, int hd, float scale, float *scratch, float *out,
+                        size_t out_stride);
     // g[i] = silu(g[i]) * u[i]
     void (*silu_mul)(float *g, const float *u, size_t n);
     // x[t] <- H x[t] (kernels/hadamard.h): the online half of rotated weights
@@ -199,10 +206,16 @@ void calm_panel_dot_scalar(const calm_packed *p, int panel, int np, const void *
 #if defined(__x86_64__)
 void calm_attend_avx2(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                       float scale, float *scores, float *out);
+void calm_attend_tile_avx2(const float *q, size_t q_stride, int nq, const float *k, const float *v,
+                           size_t stride, int n0, int hd, float scale, float *scratch, float *out,
+                           size_t out_stride);
 void calm_silu_mul_avx2(float *g, const float *u, size_t n);
 void calm_hadamard_avx2(float *x, int n, int T, int transpose);
 void calm_attend_avx512(const float *q, const float *k, const float *v, size_t stride, int n,
                         int hd, float scale, float *scores, float *out);
+void calm_attend_tile_avx512(const float *q, size_t q_stride, int nq, const float *k,
+                             const float *v, size_t stride, int n0, int hd, float scale,
+                             float *scratch, float *out, size_t out_stride);
 void calm_silu_mul_avx512(float *g, const float *u, size_t n);
 void calm_hadamard_avx512(float *x, int n, int T, int transpose);
 // The VNNI panel_gemm (kernels/avx512/panel_gemm.c): tiles of tokens against one panel.

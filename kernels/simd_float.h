@@ -41,6 +41,9 @@
     }                                                                                              \
     CALM_INLINE calm_vf calm_vf_div(calm_vf a, calm_vf b) {                                        \
         return p##_div_ps(a, b);                                                                   \
+    }                                                                                              \
+    CALM_INLINE calm_vf calm_vf_max(calm_vf a, calm_vf b) {                                        \
+        return p##_max_ps(a, b);                                                                   \
     }
 
 #if defined(__AVX512F__)
@@ -198,6 +201,78 @@ CALM_INLINE void calm_attend_body(const float *q, const float *k, const float *v
 }
 
 // g[i] = silu(g[i]) * u[i], a vector at a time.
+// Causal attention of nq <= CALM_VF_W consecutive queries of one head (prefill): query i, at
+// q + i * qs, sees keys 0 .. n0 + i - 1, and its output goes to out + i * os. The queries sit in
+// the vector lanes, so a score is an FMA of a broadcast key element into a vector of queries and a
+// weighted value one of a broadcast value element: no horizontal sum per (query, key), which is
+// most of calm_attend_body's work. S is scratch of (n0 + nq - 1) * CALM_VF_W floats; hd is a
+// multiple of 8 and at most 128 (calm_attend_tile_fits).
+static inline int calm_attend_tile_fits(int hd) {
+    return hd % 8 == 0 && hd <= 128;
+}
+CALM_INLINE void calm_attend_tile_body(const float *q, size_t qs, int nq, const float *k,
+                                       const float *v, size_t stride, int n0, int hd, float scale,
+                                       float *S, float *out, size_t os) {
+    enum { W = CALM_VF_W };
+    float qt[128 * W]; // the queries transposed: qt[d * W + i], lanes past nq zero
+    for (int d = 0; d < hd; d++)
+        for (int i = 0; i < W; i++) qt[d * W + i] = i < nq ? q[(size_t)i * qs + d] * scale : 0.0f;
+    const int n = n0 + nq - 1;
+    calm_vf vmax = calm_vf_set1(-INFINITY);
+    int j = 0;
+    for (; j < n; j += 4) { // four keys at a time: four independent FMA chains
+        const int nk = n - j < 4 ? n - j : 4;
+        calm_vf s[4] = {calm_vf_zero(), calm_vf_zero(), calm_vf_zero(), calm_vf_zero()};
+        for (int d = 0; d < hd; d++) {
+            calm_vf qd = calm_vf_load(qt + d * W);
+            for (int u = 0; u < nk; u++)
+                s[u] = calm_vf_fma(calm_vf_set1(k[(size_t)(j + u) * stride + d]), qd, s[u]);
+        }
+        for (int u = 0; u < nk; u++) {
+            float *row = S + (size_t)(j + u) * W;
+            calm_vf_store(row, s[u]);
+            for (int i = 0; i <= j + u - n0; i++) row[i] = -INFINITY; // keys past query i's
+            vmax = calm_vf_max(vmax, calm_vf_load(row));
+        }
+    }
+    calm_vf vsum = calm_vf_zero();
+    for (j = 0; j < n; j++) {
+        calm_vf e = calm_vf_exp(calm_vf_sub(calm_vf_load(S + (size_t)j * W), vmax));
+        calm_vf_store(S + (size_t)j * W, e);
+        vsum = calm_vf_add(vsum, e);
+    }
+    float sum[W], tmp[8 * W];
+    calm_vf_store(sum, vsum);
+    for (int d0 = 0; d0 < hd; d0 += 8) { // eight output dimensions per pass over the keys
+        calm_vf acc[8];
+        for (int u = 0; u < 8; u++) acc[u] = calm_vf_zero();
+        for (j = 0; j < n; j++) {
+            calm_vf pj = calm_vf_load(S + (size_t)j * W);
+            const float *vj = v + (size_t)j * stride + d0;
+            for (int u = 0; u < 8; u++) acc[u] = calm_vf_fma(calm_vf_set1(vj[u]), pj, acc[u]);
+        }
+        for (int u = 0; u < 8; u++) calm_vf_store(tmp + u * W, acc[u]);
+        for (int i = 0; i < nq; i++)
+            for (int u = 0; u < 8; u++) out[(size_t)i * os + d0 + u] = tmp[u * W + i] / sum[i];
+    }
+}
+
+// Up to CALM_ATTEND_TILE queries in tiles of the vector width (a head width the tile does not
+// take goes one query at a time through calm_attend_body).
+CALM_INLINE void calm_attend_tiles(const float *q, size_t qs, int nq, const float *k,
+                                   const float *v, size_t stride, int n0, int hd, float scale,
+                                   float *S, float *out, size_t os) {
+    if (!calm_attend_tile_fits(hd)) {
+        for (int i = 0; i < nq; i++)
+            calm_attend_body(q + (size_t)i * qs, k, v, stride, n0 + i, hd, scale, S,
+                             out + (size_t)i * os);
+        return;
+    }
+    for (int i0 = 0; i0 < nq; i0 += CALM_VF_W)
+        calm_attend_tile_body(q + (size_t)i0 * qs, qs, nq - i0 < CALM_VF_W ? nq - i0 : CALM_VF_W, k,
+                              v, stride, n0 + i0, hd, scale, S, out + (size_t)i0 * os, os);
+}
+
 CALM_INLINE void calm_silu_mul_body(float *g, const float *u, size_t n) {
     size_t i = 0;
     const calm_vf one = calm_vf_set1(1.0f);

@@ -10,6 +10,12 @@
 
 #include "block.h"
 
+// Attention scratch per thread: the scores of a tile of CALM_ATTEND_TILE queries (isa->attend_tile)
+// against every position, or of one query.
+static size_t calm_scores_per_thread(int seq_len) {
+    return ((size_t)seq_len + CALM_ATTEND_TILE) * CALM_ATTEND_TILE;
+}
+
 int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_batch, calm_err *e) {
     memset(s, 0, sizeof *s);
     const calm_config *c = &m->cfg;
@@ -29,7 +35,7 @@ int calm_state_init(calm_state *s, const calm_model *m, int seq_len, int max_bat
     s->hb = malloc(B * c->hidden_dim * sizeof(float));
     s->hb2 = malloc(B * c->hidden_dim * sizeof(float));
     s->n_scores = omp_get_max_threads();
-    s->scores = malloc((size_t)s->n_scores * seq_len * sizeof(float));
+    s->scores = malloc((size_t)s->n_scores * calm_scores_per_thread(seq_len) * sizeof(float));
     s->inv_freq = malloc((size_t)c->head_dim / 2 * sizeof(float));
     s->logits = malloc((size_t)c->vocab_size * sizeof(float));
     s->logits_rows = 1;
@@ -199,7 +205,8 @@ static void st_heads(const block_step *b) {
 }
 
 // Causal attention: token t sees positions 0 .. p0 + t. Later tokens see more positions, so
-// (token, head) pairs are dealt out round-robin to keep the threads even.
+// (token, head) pairs, or in prefill (tile of tokens, head) pairs, are dealt out round-robin to
+// keep the threads even.
 static void st_attend(const block_step *b) {
     calm_state *s = b->s;
     const calm_isa *isa = calm_kernels();
@@ -208,7 +215,22 @@ static void st_attend(const block_step *b) {
     const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     const float att_scale = 1.0f / sqrtf((float)hd);
     const float *k0 = calm_kv_k(&s->kv, b->l, 0), *v0 = calm_kv_v(&s->kv, b->l, 0);
-    float *scores = s->scores + (size_t)omp_get_thread_num() * s->kv.seq_len;
+    float *scores =
+        s->scores + (size_t)omp_get_thread_num() * calm_scores_per_thread(s->kv.seq_len);
+    if (T > 1 && isa->attend_tile) { // prefill: tiles of queries of one head share the key loads
+        const int tiles = (T + CALM_ATTEND_TILE - 1) / CALM_ATTEND_TILE;
+#pragma omp for collapse(2) schedule(static, 1)
+        for (int tile = 0; tile < tiles; tile++) {
+            for (int h = 0; h < nh; h++) {
+                int t0 = tile * CALM_ATTEND_TILE, kvh = h / (nh / nkv);
+                int nq = T - t0 < CALM_ATTEND_TILE ? T - t0 : CALM_ATTEND_TILE;
+                isa->attend_tile(s->q + t0 * qd + (size_t)h * hd, qd, nq, k0 + (size_t)kvh * hd,
+                                 v0 + (size_t)kvh * hd, kvd, b->p0 + t0 + 1, hd, att_scale, scores,
+                                 s->att_out + t0 * qd + (size_t)h * hd, qd);
+            }
+        }
+        return;
+    }
 #pragma omp for collapse(2) schedule(static, 1)
     for (int t = 0; t < T; t++) {
         for (int h = 0; h < nh; h++) {

@@ -11,7 +11,7 @@ typedef struct {
     calm_kv_cache kv;
     int max_batch;
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2; // activations for up to max_batch tokens
-    float *scores;   // attention scores: one row of seq_len per thread
+    float *scores;   // attention scores: (seq_len + 16) x 16 per thread (a tile of queries)
     int n_scores;    // threads there are rows for: the most a forward pass's team has
     float *inv_freq; // head_dim/2 rotary frequencies (scaling factors applied)
     // cos and sin of the rotary angles of positions rope_p0 .. rope_p0 + rope_n - 1, [pos][hd/2]:

@@ -361,6 +361,31 @@ int kc_attention(const calm_isa *isa, char *err, size_t cap) {
                     rc = -1;
                 }
         }
+    // The prefill tiles: nq queries, query i seeing n0 + i positions, against the scalar kernel per
+    // query (hd 24 is not a multiple of 8 and takes the per-query fallback).
+    static const int n0s[] = {1, 7, 100, 250}, nqs[] = {1, 5, 16};
+    float *qs = malloc(sizeof(float) * 16 * 131), *ot = malloc(sizeof(float) * 16 * 133),
+          *scr = malloc(sizeof(float) * 300 * CALM_ATTEND_TILE);
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0] && !rc && isa->attend_tile; a++)
+        for (size_t b = 0; b < 4 * 3 && !rc; b++) {
+            int hd = hds[a], n0 = n0s[b / 3], nq = nqs[b % 3];
+            for (int i = 0; i < 16 * 131; i++) qs[i] = frand();
+            isa->attend_tile(qs, 131, nq, k + 7, v + 7, (size_t)stride, n0, hd, 0.125f, scr, ot,
+                             133);
+            for (int t = 0; t < nq && !rc; t++) {
+                calm_isa_scalar.attend(qs + t * 131, k + 7, v + 7, (size_t)stride, n0 + t, hd,
+                                       0.125f, sc, o0);
+                for (int i = 0; i < hd && !rc; i++)
+                    if (!(fabsf(o0[i] - ot[t * 133 + i]) <= 1e-5f + 1e-4f * fabsf(o0[i]))) {
+                        snprintf(err, cap,
+                                 "%s attend_tile hd %d n0 %d nq %d: query %d [%d] %g vs "
+                                 "scalar %g",
+                                 isa->name, hd, n0, nq, t, i, ot[t * 133 + i], o0[i]);
+                        rc = -1;
+                    }
+            }
+        }
+    free(qs), free(ot), free(scr);
     float g0[203], g1[203], u[203];
     for (int i = 0; i < 203; i++) g0[i] = g1[i] = 12 * frand(), u[i] = frand();
     calm_isa_scalar.silu_mul(g0, u, 203);

@@ -68,6 +68,7 @@ const calm_isa calm_isa_avx2 = {
     .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
     .quantize_q8x = quantize_q8x,
     .attend = calm_attend_avx2,
+    .attend_tile = calm_attend_tile_avx2,
     .silu_mul = calm_silu_mul_avx2,
     .hadamard = calm_hadamard_avx2,
 };

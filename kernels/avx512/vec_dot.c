@@ -177,6 +177,7 @@ const calm_isa calm_isa_avx512 = {
     .panel_dot = panel_dot,
     .panel_gemm = calm_panel_gemm_avx512,
     .attend = calm_attend_avx512,
+    .attend_tile = calm_attend_tile_avx512,
     .silu_mul = calm_silu_mul_avx512,
     .hadamard = calm_hadamard_avx512,
 };
