@@ -74,16 +74,15 @@ static void remove_tmp_dir(void) {
 }
 
 const char *th_tmp(const char *name) {
-    char *dir = tmp_dir;
     static char paths[8][512]; // a ring, so callers can hold a few paths at once
     static int next = 0;
     char *path = paths[next++ % 8];
-    if (!dir[0]) {
-        snprintf(dir, sizeof tmp_dir, "/tmp/calm-test-XXXXXX");
-        cr_assert(mkdtemp(dir) != NULL);
+    if (!tmp_dir[0]) {
+        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/calm-test-XXXXXX"); // mkdtemp's template
+        cr_assert(mkdtemp(tmp_dir) != NULL);
         atexit(remove_tmp_dir);
     }
-    snprintf(path, sizeof paths[0], "%s/%s", dir, name);
+    snprintf(path, sizeof paths[0], "%s/%s", tmp_dir, name);
     return path;
 }
 

@@ -94,15 +94,4 @@ CALM_INLINE void calm_panel_q6_k_tile(const calm_packed *p, int panel, const voi
     calm_panel_store(out, ys, keep, acc, np, nt);
 }
 
-// A whole group, or its panels one at a time (a group's output rows are np * 16 apart).
-#define PANEL_GROUP(nt, bits, f32s)                                                                \
-    if (np == CALM_PANEL_GROUP) {                                                                  \
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, np *CALM_PANEL, bits, f32s,           \
-                       CALM_PANEL_GROUP)                                                           \
-    } else {                                                                                       \
-        for (int q = 0; q < np; q++)                                                               \
-            CALM_NT_SWITCH(nt, panel_body, p, panel + q, x, xs, out + q * CALM_PANEL,              \
-                           np * CALM_PANEL, bits, f32s, 1)                                         \
-    }
-
 #endif

@@ -110,29 +110,34 @@ CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 // Packed panels: the shared tile (kernels/avx512/panel_tile.h) for 1-4 tokens and a group of
 // panels (np memory streams) or a single one. (Software prefetch on top of the groups was measured
 // on the device machine at 512-2048 bytes ahead: within noise, so there is none.)
+// bits 6: the Q6_K tile (kernels/avx512/panel_q6_k.h).
 CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size_t xs, float *out,
                             int ys, const int bits, const int f32s, const int np, const int nt) {
+    if (bits == 6) {
+        calm_panel_q6_k_tile(p, panel, x, xs, out, (size_t)ys, 0xffff, np, nt);
+        return;
+    }
     const int nb = p->cols / 32;
     const size_t pstride = (size_t)nb * p->block_bytes;
     calm_panel_tile(p->data + (size_t)panel * pstride, nb, p->block_bytes, pstride, x, xs, out,
                     (size_t)ys, 0xffff, bits, f32s, np, nt);
 }
 
-// Q6_K: a whole group, or its panels one at a time.
-#define PANEL_GROUP_Q6_K(nt)                                                                       \
+// A whole group, or its panels one at a time (a group's output rows are np * 16 apart).
+#define PANEL_GROUP(nt, bits, f32s)                                                                \
     if (np == CALM_PANEL_GROUP) {                                                                  \
-        CALM_NT_SWITCH(nt, calm_panel_q6_k_tile, p, panel, x, xs, out, np *CALM_PANEL, 0xffff,     \
+        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, np *CALM_PANEL, bits, f32s,           \
                        CALM_PANEL_GROUP)                                                           \
     } else {                                                                                       \
         for (int q = 0; q < np; q++)                                                               \
-            CALM_NT_SWITCH(nt, calm_panel_q6_k_tile, p, panel + q, x, xs, out + q * CALM_PANEL,    \
-                           np * CALM_PANEL, 0xffff, 1)                                             \
+            CALM_NT_SWITCH(nt, panel_body, p, panel + q, x, xs, out + q * CALM_PANEL,              \
+                           np * CALM_PANEL, bits, f32s, 1)                                         \
     }
 
 static void panel_dot(const calm_packed *p, int panel, int np, const void *x, size_t xs, int nt,
                       float *out) {
     if (p->bits == 6) {
-        PANEL_GROUP_Q6_K(nt)
+        PANEL_GROUP(nt, 6, 0)
     } else if (p->bits == 4 && p->f32_scales) {
         PANEL_GROUP(nt, 4, 1)
     } else if (p->bits == 4) {
