@@ -80,6 +80,7 @@ void calm_isa_resolve(calm_isa *out, const calm_isa *isa) {
     // the ISA or its base only.
     if (isa->panel_dot) out->panel_dot = isa->panel_dot;
     if (isa->panel_gemm) out->panel_gemm = isa->panel_gemm;
+    if (isa->panel_gemm_tiles) out->panel_gemm_tiles = isa->panel_gemm_tiles;
     if (isa->attend) out->attend = isa->attend;
     if (isa->attend_tile) out->attend_tile = isa->attend_tile;
     if (isa->silu_mul) out->silu_mul = isa->silu_mul;

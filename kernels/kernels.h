@@ -33,6 +33,15 @@ typedef void (*calm_panel_gemm_fn)(const calm_packed *p, int panel, const void *
                                    int T, float *y, size_t y_stride, int nrows);
 #define CALM_GEMM_T 16
 
+// calm_panel_gemm_fn over tiled activations, for a tile unit (AMX) that loads 16 tokens' codes of
+// a block as one tile: g holds T / CALM_GEMM_T tiles of cols / 32 block_q8g each, and the kernel
+// adds the products of blocks b0 .. b1-1 to y (writes them when b0 = 0). A caller that walks the
+// columns in ranges, each over all its panels, keeps that range of activations in L2: the panels
+// of a matrix all read the same activations, which for T = 512 outgrow L2 on wide inputs.
+typedef void (*calm_panel_gemm_tiles_fn)(const calm_packed *p, int panel, const block_q8g *g, int T,
+                                         int b0, int b1, float *y, size_t y_stride, int nrows);
+_Static_assert(sizeof(((block_q8g *)0)->d) / sizeof(float) == CALM_GEMM_T, "q8g tile = gemm tile");
+
 // Dots one weight row of n elements with nt (1..CALM_NT) activation rows: x points at the first,
 // rows are x_stride bytes apart, in the type's vec_dot_type (f32, q8x blocks or q8t rows).
 typedef void (*calm_vec_dot_fn)(int n, const void *w, const void *x, size_t x_stride, int nt,
@@ -51,8 +60,9 @@ typedef struct calm_isa {
     void (*quantize_q8x)(const float *x, block_q8x *y, int n);
     // one f32 row -> int8 per token (calm_q8t_head, then n values)
     void (*quantize_q8t)(const float *x, void *y, int n);
-    calm_panel_dot_fn panel_dot;   // NULL: this ISA does not use packed weights
-    calm_panel_gemm_fn panel_gemm; // NULL: prefill runs through panel_dot too
+    calm_panel_dot_fn panel_dot;               // NULL: this ISA does not use packed weights
+    calm_panel_gemm_fn panel_gemm;             // NULL: prefill runs through panel_dot too
+    calm_panel_gemm_tiles_fn panel_gemm_tiles; // preferred to panel_gemm where set
     // One query head against n cached positions: k and v point at position 0 of the head, rows
     // `stride` floats apart. scores is scratch of n floats; out gets hd floats.
     void (*attend)(const float *q, const float *k, const float *v, size_t stride, int n, int hd,

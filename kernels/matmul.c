@@ -12,10 +12,12 @@
 int calm_mm_scratch_init(calm_mm_scratch *sc, int max_T, int max_cols) {
     memset(sc, 0, sizeof *sc);
     size_t T = max_T > 0 ? (size_t)max_T : 1, cols = max_cols > 32 ? (size_t)max_cols : 32;
+    size_t tiles = T / CALM_GEMM_T * (cols / 32);
     sc->q8x = malloc(T * (cols / 32) * sizeof(block_q8x));
+    sc->q8g = tiles ? malloc(tiles * sizeof(block_q8g)) : NULL;
     sc->q8t = malloc(T * calm_q8t_stride((int)cols));
     sc->xt = malloc(T * cols * sizeof(float));
-    if (!sc->q8x || !sc->q8t || !sc->xt) {
+    if (!sc->q8x || (tiles && !sc->q8g) || !sc->q8t || !sc->xt) {
         calm_mm_scratch_free(sc);
         return -1;
     }
@@ -26,6 +28,7 @@ int calm_mm_scratch_init(calm_mm_scratch *sc, int max_T, int max_cols) {
 
 void calm_mm_scratch_free(calm_mm_scratch *sc) {
     free(sc->q8x);
+    free(sc->q8g);
     free(sc->q8t);
     free(sc->xt);
     memset(sc, 0, sizeof *sc);
@@ -45,6 +48,31 @@ static void quantize_q8x_share(const calm_isa *isa, const float *x, block_q8x *q
     }
 }
 
+void calm_q8g_put(block_q8g *g, const block_q8x *row, int t, int nb) {
+    block_q8g *tile = g + (size_t)(t / CALM_GEMM_T) * nb;
+    int i = t % CALM_GEMM_T;
+    for (int b = 0; b < nb; b++) {
+        memcpy(tile[b].qs[i], row[b].qs, 32);
+        tile[b].d[i] = row[b].d;
+        tile[b].s[i] = row[b].s;
+    }
+}
+
+// quantize_q8x_share for prefill with a tile kernel: whole rows per thread, each also copied into
+// the tiled layout if it belongs to a whole tile of tokens.
+static void quantize_q8g_share(const calm_isa *isa, const float *x, block_q8x *q, block_q8g *g,
+                               int cols, int T) {
+    void (*quant)(const float *, block_q8x *, int) =
+        isa->quantize_q8x ? isa->quantize_q8x : calm_isa_scalar.quantize_q8x;
+    int nb = cols / 32, tiled = T / CALM_GEMM_T * CALM_GEMM_T;
+    int64_t t0, t1;
+    calm_team_share(T, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        quant(x + t * cols, q + t * nb, cols);
+        if (t < tiled) calm_q8g_put(g, q + t * nb, (int)t, nb);
+    }
+}
+
 // The team's share of the q8t rows (one scale per row, so whole rows).
 static void quantize_q8t_share(const calm_isa *isa, const float *x, uint8_t *q, int cols, int T) {
     void (*quant)(const float *, void *, int) =
@@ -55,28 +83,50 @@ static void quantize_q8t_share(const calm_isa *isa, const float *x, uint8_t *q, 
     for (int64_t t = t0; t < t1; t++) quant(x + t * cols, q + t * stride, cols);
 }
 
+// The blocks of 32 columns a tile kernel takes per call: 1024 columns of 512 tokens' tiled
+// activations (640 KiB) stay in L2 while the thread's panels pass over them.
+#define GEMM_RANGE 32
+
+// The whole tiles of tokens of the thread's panels, rows r0 .. r1-1 of m, through panel_gemm_tiles
+// (g: the tiled activations) or panel_gemm (act: q8x rows); returns the tokens done.
+static int run_gemm(const calm_isa *isa, const calm_mm *m, const uint8_t *act, size_t stride,
+                    const block_q8g *g, int cols, int T, int r0, int r1) {
+    int tiled = T / CALM_GEMM_T * CALM_GEMM_T, nb = cols / 32, step = g ? GEMM_RANGE : nb;
+    for (int b0 = 0; b0 < nb; b0 += step) // column ranges outside, panels inside
+        for (int q0 = r0; q0 < r1; q0 += CALM_PANEL) {
+            int nrows = r1 - q0 < CALM_PANEL ? r1 - q0 : CALM_PANEL;
+            if (g)
+                isa->panel_gemm_tiles(m->packed, q0 / CALM_PANEL, g, tiled, b0,
+                                      b0 + step < nb ? b0 + step : nb, m->y + q0, (size_t)m->rows,
+                                      nrows);
+            else
+                isa->panel_gemm(m->packed, q0 / CALM_PANEL, act, stride, tiled, m->y + q0,
+                                (size_t)m->rows, nrows);
+        }
+    return tiled;
+}
+
 // Chunks k0 .. k1-1 of m (chunk_rows rows each: 16, or a group of panels) for all T tokens: within
 // a chunk the weights stay in cache while every group of tokens passes over them. act holds the
-// activations in the format the kernels take, rows `stride` bytes apart.
+// activations in the format the kernels take, rows `stride` bytes apart; g, if not NULL, the same
+// tiled for panel_gemm_tiles.
 static void run_chunks(const calm_isa *isa, const calm_mm *m, int panels, int chunk_rows,
-                       const uint8_t *act, size_t stride, int cols, int T, int k0, int k1) {
+                       const uint8_t *act, size_t stride, const block_q8g *g, int cols, int T,
+                       int k0, int k1) {
     size_t row_bytes = calm_row_size(m->type, cols);
     calm_vec_dot_fn dot =
         isa->vec_dot[m->type] ? isa->vec_dot[m->type] : calm_isa_scalar.vec_dot[m->type];
+    int done = 0; // tokens the gemm has done, for every panel
+    if (panels && T >= CALM_GEMM_T && (g || isa->panel_gemm)) {
+        int r1 = k1 * chunk_rows < m->rows ? k1 * chunk_rows : m->rows;
+        done = run_gemm(isa, m, act, stride, g, cols, T, k0 * chunk_rows, r1);
+    }
     for (int k = k0; k < k1; k++) {
         int r0 = k * chunk_rows, r1 = r0 + chunk_rows < m->rows ? r0 + chunk_rows : m->rows;
         if (panels) { // the chunk is panels panel .. panel + np - 1
-            int panel = r0 / CALM_PANEL, np = (r1 - r0 + CALM_PANEL - 1) / CALM_PANEL, t = 0;
-            if (isa->panel_gemm && T >= CALM_GEMM_T) { // whole tiles of tokens, the rest below
-                t = T / CALM_GEMM_T * CALM_GEMM_T;
-                for (int q = 0; q < np; q++) {
-                    int q0 = r0 + q * CALM_PANEL, q1 = q0 + CALM_PANEL < r1 ? q0 + CALM_PANEL : r1;
-                    isa->panel_gemm(m->packed, panel + q, act, stride, t, m->y + q0,
-                                    (size_t)m->rows, q1 - q0);
-                }
-            }
+            int panel = r0 / CALM_PANEL, np = (r1 - r0 + CALM_PANEL - 1) / CALM_PANEL;
             float po[CALM_NT * CALM_PANEL_GROUP * CALM_PANEL];
-            for (; t < T; t += CALM_NT) {
+            for (int t = done; t < T; t += CALM_NT) {
                 int nt = T - t < CALM_NT ? T - t : CALM_NT;
                 isa->panel_dot(m->packed, panel, np, act + (size_t)t * stride, stride, nt, po);
                 for (int j = 0; j < nt; j++)
@@ -109,6 +159,7 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
     size_t q_stride = (size_t)(cols / 32) * sizeof(block_q8x), t_stride = calm_q8t_stride(cols),
            f_stride = (size_t)cols * sizeof(float);
     int panels[MAX_MM], nchunks[MAX_MM], chunk_rows[MAX_MM], need_q8x = 0, need_q8t = 0;
+    int need_q8g = 0;
     int all_panels = 0;
     int64_t chunk_bytes[MAX_MM], total = 0;
     for (int i = 0; i < n; i++) {
@@ -116,6 +167,7 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
         panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
         need_q8x |= fmt == CALM_ACT_Q8X || panels[i]; // panels always take q8x activations
         need_q8t |= fmt == CALM_ACT_Q8T && !panels[i];
+        need_q8g |= panels[i] && isa->panel_gemm_tiles && T >= CALM_GEMM_T;
         if (panels[i]) all_panels += (mm[i].rows + CALM_PANEL - 1) / CALM_PANEL;
     }
     // Packed matrices go in groups of panels (calm_panel_dot_fn: several memory streams per core)
@@ -130,7 +182,10 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
                              : (int64_t)chunk_rows[i] * (int64_t)calm_row_size(mm[i].type, cols);
         total += nchunks[i] * chunk_bytes[i];
     }
-    if (need_q8x) quantize_q8x_share(isa, x, sc->q8x, cols, T);
+    if (need_q8g)
+        quantize_q8g_share(isa, x, sc->q8x, sc->q8g, cols, T);
+    else if (need_q8x)
+        quantize_q8x_share(isa, x, sc->q8x, cols, T);
     if (need_q8t) quantize_q8t_share(isa, x, sc->q8t, cols, T);
     if (need_q8x || need_q8t) {
 #pragma omp barrier
@@ -150,7 +205,8 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
                              : fmt == CALM_ACT_Q8T ? sc->q8t
                                                    : (const uint8_t *)x;
         size_t stride = fmt == CALM_ACT_Q8X ? q_stride : fmt == CALM_ACT_Q8T ? t_stride : f_stride;
-        run_chunks(isa, &mm[i], panels[i], chunk_rows[i], act, stride, cols, T, (int)k0, (int)k1);
+        run_chunks(isa, &mm[i], panels[i], chunk_rows[i], act, stride, need_q8g ? sc->q8g : NULL,
+                   cols, T, (int)k0, (int)k1);
     }
 #pragma omp barrier
 }

@@ -37,6 +37,7 @@ void calm_matmul_many(const calm_isa *isa, const calm_mm *mm, int n, const float
 // allocates nothing, so a caller that runs many matmuls (calm_state) makes this once.
 typedef struct {
     block_q8x *q8x;
+    block_q8g *q8g; // the q8x rows of whole tiles of tokens again, tiled (panel_gemm_tiles)
     uint8_t *q8t;
     float *xt;
     int max_T, max_cols;
@@ -53,6 +54,10 @@ void calm_mm_scratch_free(calm_mm_scratch *sc);
 // any team size.
 void calm_matmul_team(const calm_isa *isa, const calm_mm *mm, int n, const float *x, int cols,
                       int T, const calm_mm_scratch *sc);
+
+// Copies activation row t (nb q8x blocks) into its place in the tiled layout g of
+// calm_panel_gemm_tiles_fn (kernels/kernels.h).
+void calm_q8g_put(block_q8g *g, const block_q8x *row, int t, int nb);
 
 // xt = the transformed input of a calm_mm (see in_scale, in_rot) for T rows of cols.
 void calm_transform_input(float *xt, const float *x, int cols, int T, const float *in_scale,

@@ -95,6 +95,14 @@ typedef struct {
     int8_t qs[32];
 } block_q8x;
 
+// The same activations for tile kernels (AMX): one block of 32 columns of a tile of 16 tokens
+// (CALM_GEMM_T). The codes are one A tile, 16 rows of 32 bytes, contiguous; the scales of the 16
+// tokens are one vector each. A tile of tokens holds its blocks in column order.
+typedef struct {
+    int8_t qs[16][32];
+    float d[16], s[16];
+} block_q8g;
+
 // Activations quantized per token, for W8A8: the header, then n int8 values (rows padded to 64
 // bytes, see calm_q8t_stride).
 typedef struct {

@@ -303,9 +303,10 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
     // 37 rows end on a short panel; T up to 80 covers tiles of 16 and the odd multiples of 16 that
     // leave part of a larger tile; 2048 and 2336 columns (64 and 73 blocks) span several chunks of
     // a kernel that unpacks codes by chunks of blocks, 2336 ending on a chunk of an odd count; 768
-    // the K-quants, whose rows are made of 256s.
+    // the K-quants, whose rows are made of 256s. A tile kernel (panel_gemm_tiles, preferred as the
+    // driver prefers it) is called on ranges of 16 blocks, adding each range to the last.
     static const int cols_[] = {32, 96, 576, 768, 2048, 2336}, tokens[] = {16, 32, 48, 64, 80};
-    if (!isa->panel_gemm) return 0;
+    if (!isa->panel_gemm && !isa->panel_gemm_tiles) return 0;
     uint32_t types[CALM_TYPE_COUNT];
     int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported), rows = 37;
     char what[64];
@@ -320,9 +321,17 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
                 size_t xs = sizeof(block_q8x) * (cols / 32);
                 float *y = malloc(sizeof(float) * T * rows), *y0 = malloc(sizeof(float) * T * rows);
                 float po[CALM_NT * CALM_PANEL];
+                int nb = cols / 32;
+                block_q8g *g = malloc(sizeof(block_q8g) * (T / CALM_GEMM_T) * nb);
+                for (int t = 0; t < T; t++) calm_q8g_put(g, calm_q8x_row(pc.xq, xs, t), t, nb);
                 for (int pi = 0; pi < panels; pi++) {
                     int r0 = pi * CALM_PANEL, nr = rows - r0 < CALM_PANEL ? rows - r0 : CALM_PANEL;
-                    isa->panel_gemm(&pc.p, pi, pc.xq, xs, T, y + r0, (size_t)rows, nr);
+                    if (isa->panel_gemm_tiles)
+                        for (int b0 = 0; b0 < nb; b0 += 16)
+                            isa->panel_gemm_tiles(&pc.p, pi, g, T, b0, b0 + 16 < nb ? b0 + 16 : nb,
+                                                  y + r0, (size_t)rows, nr);
+                    else
+                        isa->panel_gemm(&pc.p, pi, pc.xq, xs, T, y + r0, (size_t)rows, nr);
                     for (int t = 0; t < T; t += CALM_NT) {
                         calm_panel_dot_scalar(&pc.p, pi, 1, (const uint8_t *)pc.xq + t * xs, xs,
                                               CALM_NT, po);
@@ -332,7 +341,7 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
                     }
                 }
                 int rc = panel_case_check(&pc, y, y0, what, err, cap);
-                free(y), free(y0);
+                free(y), free(y0), free(g);
                 panel_case_free(&pc);
                 if (rc) return -1;
             }

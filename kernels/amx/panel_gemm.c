@@ -1,16 +1,17 @@
-// AMX int8 prefill (Sapphire Rapids and later): the avx512 table plus panel_gemm, which multiplies
-// a 16-row panel (kernels/pack.h) with 16 tokens at a time in the tile unit.
-// The 8-bit panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte
-// 4j+i = code 4k+i of weight row j) and the q8x activations of one block for 16 tokens are an A
-// tile read in place (16 rows of 32 bytes, x_stride apart). The 4-bit nibbles are unpacked once
-// per call, for a chunk of blocks that every tile of tokens then reads. Where the panel's offset is
-// a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the codes become the signed weights
-// u - k while unpacking, TDPBSSD multiplies them by the signed activations and the c * sx term of
-// the epilogue is gone; otherwise TDPBSUD takes the unsigned codes. The float epilogue per block
-// is the VNNI tile's (kernels/avx512/panel_tile.h) and bounds this kernel: every 32-column block
-// has its own scales, so each C tile goes through the vector unit. Two blocks are in flight in two
-// sets of tiles; sharing one B tile between two 16-token tiles instead would need 32 float
-// accumulators, all the zmm registers there are.
+// AMX int8 prefill (Sapphire Rapids and later): the avx512 table plus panel_gemm_tiles, which
+// multiplies a 16-row panel (kernels/pack.h) with 16 tokens at a time in the tile unit. The 8-bit
+// panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte 4j+i = code
+// 4k+i of weight row j) and the tiled activations of one block for 16 tokens (block_q8g) are an A
+// tile of 512 contiguous bytes. (Read in place from q8x rows, an A tile touched 16 to 32 cache
+// lines, one per token, and its loads were the kernel's largest cost on the device machine.) The
+// 4-bit nibbles are unpacked once per call, for a chunk of blocks that every tile of tokens then
+// reads. Where the panel's offset is a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the
+// codes become the signed weights u - k while unpacking, TDPBSSD multiplies them by the signed
+// activations and the c * sx term of the epilogue is gone; otherwise TDPBSUD takes the unsigned
+// codes. The float epilogue per block is the VNNI tile's (kernels/avx512/panel_tile.h) and bounds
+// this kernel: every 32-column block has its own scales, so each C tile goes through the vector
+// unit. Two blocks are in flight in two sets of tiles; sharing one B tile between two 16-token
+// tiles instead would need 32 float accumulators, all the zmm registers there are.
 #include <immintrin.h>
 #include <string.h>
 
@@ -76,19 +77,18 @@ CALM_INLINE void unpack_chunk(const uint8_t *blk, size_t block_bytes, int n, uin
     }
 }
 
-// Block b's int32 sums (16 tokens x 16 rows, as the C tile was stored) into the tile's float
+// A block's int32 sums (16 tokens x 16 rows, as the C tile was stored) into the tile's float
 // accumulators: acc += d * (dx * sum) + c * sx, without the c term for signed codes.
-CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *blk, const void *x,
-                                size_t xs, int t0, int b, const int f32s, const int sgn) {
+CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *blk,
+                                const block_q8g *a, const int f32s, const int sgn) {
     __m512 d, c;
     calm_panel_scales(blk, f32s, &d, &c);
 #pragma GCC unroll 16
     for (int t = 0; t < CALM_GEMM_T; t++) {
-        const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
-                                 _mm512_set1_ps(a->d));
+                                 _mm512_set1_ps(a->d[t]));
         acc[t] = _mm512_fmadd_ps(d, f, acc[t]);
-        if (!sgn) acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s), acc[t]);
+        if (!sgn) acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(a->s[t]), acc[t]);
     }
 }
 
@@ -96,7 +96,7 @@ CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t 
 #define TILE_BLOCK(ct, at, bt, b)                                                                  \
     do {                                                                                           \
         _tile_zero(ct);                                                                            \
-        _tile_loadd(at, calm_q8x_row(x, xs, t0)[b].qs, xs);                                        \
+        _tile_loadd(at, gt[b].qs, 32);                                                             \
         _tile_loadd(bt, unpack ? unpacked + 512 * ((b)-b0) : codes0 + (size_t)((b)-b0) * bb, 64);  \
         if (sgn)                                                                                   \
             _tile_dpbssd(ct, at, bt);                                                              \
@@ -104,9 +104,9 @@ CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t 
             _tile_dpbsud(ct, at, bt);                                                              \
     } while (0)
 
-CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_t xs, int T,
-                           float *y, size_t ys, int nrows, int k, const int bits, const int f32s,
-                           const int sgn) {
+CALM_INLINE void gemm_body(const calm_packed *p, int panel, const block_q8g *g, int T, int bs,
+                           int be, float *y, size_t ys, int nrows, int k, const int bits,
+                           const int f32s, const int sgn) {
     const int nb = p->cols / 32;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
@@ -115,11 +115,12 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
     _Alignas(64) uint8_t unpacked[CHUNK * 8 * 64];
     _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
     // The accumulators pass from one chunk to the next through y.
-    for (int b0 = 0; b0 < nb; b0 += CHUNK) {
-        const int b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
+    for (int b0 = bs; b0 < be; b0 += CHUNK) {
+        const int b1 = b0 + CHUNK < be ? b0 + CHUNK : be;
         const uint8_t *blk0 = first + (size_t)b0 * bb, *codes0 = blk0 + (f32s ? 128 : 64);
         if (unpack) unpack_chunk(blk0, bb, b1 - b0, unpacked, k, bits, f32s);
         for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
+            const block_q8g *gt = g + (size_t)(t0 / CALM_GEMM_T) * nb;
             __m512 acc[CALM_GEMM_T];
 #pragma GCC unroll 16
             for (int t = 0; t < CALM_GEMM_T; t++)
@@ -132,15 +133,15 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
                 TILE_BLOCK(0, 2, 4, b);
                 TILE_BLOCK(1, 3, 5, b + 1);
                 _tile_stored(0, sums[0], 64);
-                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, x, xs, t0, b, f32s, sgn);
+                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, gt + b, f32s, sgn);
                 _tile_stored(1, sums[1], 64);
-                block_epilogue(acc, sums[1], blk0 + (size_t)(b + 1 - b0) * bb, x, xs, t0, b + 1,
-                               f32s, sgn);
+                block_epilogue(acc, sums[1], blk0 + (size_t)(b + 1 - b0) * bb, gt + b + 1, f32s,
+                               sgn);
             }
             if (b < b1) { // an odd block left in the chunk
                 TILE_BLOCK(0, 2, 4, b);
                 _tile_stored(0, sums[0], 64);
-                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, x, xs, t0, b, f32s, sgn);
+                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, gt + b, f32s, sgn);
             }
 #pragma GCC unroll 16
             for (int t = 0; t < CALM_GEMM_T; t++)
@@ -152,9 +153,10 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_
 #undef TILE_BLOCK
 
 // The unsigned kinds through the panel switch (k = 0).
-CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const void *x, size_t xs, int T,
-                               float *y, size_t ys, int nrows, const int bits, const int f32s) {
-    gemm_body(p, panel, x, xs, T, y, ys, nrows, 0, bits, f32s, 0);
+CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const block_q8g *g, int T, int b0,
+                               int b1, float *y, size_t ys, int nrows, const int bits,
+                               const int f32s) {
+    gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, 0, bits, f32s, 0);
 }
 
 // Q6_K panels (kernels/pack.h) have a scale per 16 columns, so each block is two products of
@@ -177,17 +179,17 @@ static void load_q6_k_tiles(void) {
 // Blocks outside, token tiles inside: a block's codes are unpacked and its B tiles loaded once for
 // all T tokens, and y (T x the panel's rows, in cache) gathers the blocks' terms in block order,
 // as the registers of panel_dot do.
-static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
-                      size_t ys, int nrows) {
+static void q6_k_gemm(const calm_packed *p, int panel, const block_q8g *g, int T, int b0, int b1,
+                      float *y, size_t ys, int nrows) {
     const int nb = p->cols / 32;
-    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
+    const uint8_t *blk = p->data + ((size_t)panel * nb + b0) * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
     _Alignas(64) uint8_t codes[8 * 64];
     _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
-    for (int t = 0; t < T; t++)
+    for (int t = 0; b0 == 0 && t < T; t++)
         _mm512_mask_storeu_ps(y + (size_t)t * ys, keep, _mm512_setzero_ps());
     load_q6_k_tiles();
-    for (int b = 0; b < nb; b++, blk += p->block_bytes) {
+    for (int b = b0; b < b1; b++, blk += p->block_bytes) {
         __m512i w[8];
         calm_q6_k_panel_codes(blk, w);
         for (int k = 0; k < 8; k++) _mm512_store_si512(codes + 64 * k, w[k]);
@@ -196,11 +198,11 @@ static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs,
         __m512 d0, d1;
         calm_q6_k_panel_scales(blk, &d0, &d1);
         for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
-            const int8_t *xq = calm_q8x_row(x, xs, t0)[b].qs;
+            const block_q8g *a = g + (size_t)(t0 / CALM_GEMM_T) * nb + b;
             _tile_zero(0);
             _tile_zero(1);
-            _tile_loadd(2, xq, xs);
-            _tile_loadd(3, xq + 16, xs);
+            _tile_loadd(2, a->qs, 32);
+            _tile_loadd(3, &a->qs[0][16], 32);
             _tile_dpbssd(0, 2, 4);
             _tile_dpbssd(1, 3, 5);
             _tile_stored(0, sums[0], 64);
@@ -211,8 +213,7 @@ static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs,
                 __m512 f = _mm512_fmadd_ps(
                     _mm512_cvtepi32_ps(_mm512_load_si512(sums[1] + 16 * t)), d1,
                     _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[0] + 16 * t)), d0));
-                f = _mm512_fmadd_ps(f, _mm512_set1_ps(calm_q8x_row(x, xs, t0 + t)[b].d),
-                                    _mm512_maskz_loadu_ps(keep, yt));
+                f = _mm512_fmadd_ps(f, _mm512_set1_ps(a->d[t]), _mm512_maskz_loadu_ps(keep, yt));
                 _mm512_mask_storeu_ps(yt, keep, f);
             }
         }
@@ -222,20 +223,20 @@ static void q6_k_gemm(const calm_packed *p, int panel, const void *x, size_t xs,
 
 // The tile configuration belongs to the thread: each call loads it and releases the tiles, which
 // costs little against a panel's work and leaves no tile state behind between calls.
-static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs, int T, float *y,
-                       size_t ys, int nrows) {
+static void panel_gemm_tiles(const calm_packed *p, int panel, const block_q8g *g, int T, int b0,
+                             int b1, float *y, size_t ys, int nrows) {
     if (p->bits == 6) { // its own tile configuration
-        q6_k_gemm(p, panel, x, xs, T, y, ys, nrows);
+        q6_k_gemm(p, panel, g, T, b0, b1, y, ys, nrows);
         return;
     }
     load_tiles();
-    int k = signed_offset(p, panel);
+    int k = signed_offset(p, panel); // of the whole panel: the same for every range of blocks
     if (k && p->bits == 4)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, k, 4, 0, 1);
+        gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, k, 4, 0, 1);
     else if (k)
-        gemm_body(p, panel, x, xs, T, y, ys, nrows, k, 8, 0, 1);
+        gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, k, 8, 0, 1);
     else {
-        CALM_PANEL_SWITCH(p, gemm_unsigned, p, panel, x, xs, T, y, ys, nrows)
+        CALM_PANEL_SWITCH(p, gemm_unsigned, p, panel, g, T, b0, b1, y, ys, nrows)
     }
     _tile_release();
 }
@@ -243,5 +244,5 @@ static void panel_gemm(const calm_packed *p, int panel, const void *x, size_t xs
 const calm_isa calm_isa_amx = {
     .name = "amx",
     .base = &calm_isa_avx512,
-    .panel_gemm = panel_gemm,
+    .panel_gemm_tiles = panel_gemm_tiles,
 };
