@@ -5,6 +5,7 @@
 
 #include "runtime/tokenizer.h"
 #include "helpers.h"
+#include "formats/vocab.h"
 #include "runtime/forward.h"
 
 static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab) {
@@ -126,4 +127,50 @@ Test(hf, wrong_typed_config_keys_fail_naming_them) {
     th_write(p, no_layers, strlen(no_layers));
     cr_assert_neq(calm_model_load(&m, dir, &e), 0);
     cr_assert(strstr(e.msg, "config.json: missing key 'num_hidden_layers'"), "%s", e.msg);
+}
+
+// Token ids that are not integers in [0, 2^24) fail naming the token, in vocab and added_tokens,
+// instead of being cast to int (1e10 and a later 0 once overflowed the vocabulary).
+Test(hf, tokenizer_ids_out_of_range_are_refused) {
+    const char *dir = th_tmp("hf-ids");
+    char cmd[600], p[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    static const struct {
+        const char *json, *says;
+    } cases[] = {
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":1e10,\"b\":0},\"merges\":[]}}",
+         "vocab token 'a' has id 1e+10"},
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":1e300},\"merges\":[]}}",
+         "vocab token 'a' has id 1e+300"},
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-1},\"merges\":[]}}", "has id -1"},
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0.5},\"merges\":[]}}", "has id 0.5"},
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"0\"},\"merges\":[]}}",
+         "vocab token 'a' has no numeric id"},
+        {"{\"added_tokens\":[{\"id\":16777216,\"content\":\"<x>\"}],"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+         "added token '<x>' has id 1.67772e+07"},
+        {"{\"added_tokens\":[{\"content\":\"<x>\"}],"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+         "added token '<x>' has no numeric id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        th_write(p, cases[i].json, strlen(cases[i].json));
+        calm_vocab v;
+        calm_err e;
+        cr_assert_neq(calm_vocab_from_hf(&v, dir, &e), 0, "%s", cases[i].json);
+        cr_assert(strstr(e.msg, "tokenizer.json") && strstr(e.msg, cases[i].says), "%s: %s",
+                  cases[i].json, e.msg);
+    }
+    const char *ok = "{\"added_tokens\":[{\"id\":2,\"content\":\"<x>\",\"special\":true}],"
+                     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":1,\"b\":0},\"merges\":[]}}";
+    th_write(p, ok, strlen(ok));
+    calm_vocab v;
+    calm_err e;
+    cr_assert_eq(calm_vocab_from_hf(&v, dir, &e), 0, "%s", e.msg);
+    cr_assert_eq(v.n_tokens, 3);
+    cr_assert_str_eq(v.text[1], "a");
+    cr_assert_str_eq(v.text[2], "<x>");
+    calm_vocab_free(&v);
 }
