@@ -3,8 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "helpers.h"
+
+#define CALIB_TEXT CALM_SOURCE_DIR "/../shared/data/wikitext-2/calib.raw"
 
 static char out[65536], err[8192];
 
@@ -159,4 +163,95 @@ Test(cli, convert_to_calm_group_format_and_run, .timeout = 300) {
     cr_assert(strstr(out, "Paris"), "%s", out);
     cr_assert_eq(th_calm("convert -m x -o y --type qg5_64", out, sizeof out, err, sizeof err), 2);
     cr_assert(strstr(err, "qgB_G"), "%s", err);
+}
+
+static long long size_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+// An output that is an input (the same file, here through a symlink) is refused before any work:
+// writing it once truncated the mmapped model under the reader (SIGBUS) and lost it.
+Test(cli, output_that_is_an_input_is_refused) {
+    const char *link = th_tmp("same.gguf");
+    unlink(link);
+    cr_assert_eq(symlink(CALM_MODEL_Q41, link), 0);
+    long long before = size_of(CALM_MODEL_Q41);
+    char a[2048];
+    snprintf(a, sizeof a, "quantize -m %s -o %s --algo rtn", link, link);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "the output is the input") && lines(err) == 1, "%s", err);
+    snprintf(a, sizeof a, "calibrate -m %s --data %s -o %s", CALM_MODEL_Q41, CALIB_TEXT,
+             CALM_MODEL_Q41);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "the output is the input"), "%s", err);
+    snprintf(a, sizeof a, "convert -m %s -o %s", link, CALM_MODEL_Q41);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "the output is the input"), "%s", err);
+    cr_assert_eq(size_of(CALM_MODEL_Q41), before);
+    // the calibration text is an input too
+    snprintf(a, sizeof a, "quantize -m %s --algo gptq --data %s -o %s", CALM_MODEL_Q41, CALIB_TEXT,
+             CALIB_TEXT);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "the output is the input"), "%s", err);
+}
+
+// The output's directory is checked first, not after the whole quantization.
+Test(cli, output_directory_is_checked_first) {
+    cr_assert_eq(th_calm("quantize -m " CALM_MODEL_Q41 " --algo rtn -o /nonexistent/dir/x.gguf",
+                         out, sizeof out, err, sizeof err),
+                 1);
+    cr_assert(strstr(err, "/nonexistent/dir/x.gguf: the directory /nonexistent/dir does not exist"),
+              "%s", err);
+    cr_assert(!strstr(err, "loaded"), "loaded the model first: %s", err);
+    char a[1024];
+    snprintf(a, sizeof a, "convert -m %s -o %s", CALM_MODEL_Q41, th_tmp(""));
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "is a directory"), "%s", err);
+}
+
+// convert writes to a temporary name and renames it: an earlier output is replaced whole, and no
+// temporary file stays behind.
+Test(cli, outputs_are_renamed_into_place, .timeout = 300) {
+    const char *dst = th_tmp("renamed.gguf");
+    th_write(dst, "old", 3);
+    char a[1024], part[600];
+    snprintf(a, sizeof a, "convert -m %s -o %s --type f16", CALM_MODEL_Q41, dst);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_gt(size_of(dst), 1000000);
+    snprintf(part, sizeof part, "%s.part", dst);
+    cr_assert_eq(size_of(part), -1, "%s left behind", part);
+}
+
+// --calibrate with a model path of ~600 characters (the cache key once over-read a 512-byte
+// buffer), and a truncated cache file: calibrated again, not loaded.
+Test(cli, calibration_cache_long_path_and_truncated_cache, .timeout = 600) {
+    char dir[1024], cmd[2048];
+    snprintf(dir, sizeof dir, "%s", th_tmp(""));
+    for (int i = 0; i < 5; i++)
+        strcat(dir,
+               "/dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+               "dddddddddddddddddddddddddddddddddddddddd");
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    char model[1200];
+    snprintf(model, sizeof model, "%s/m.gguf", dir);
+    cr_assert_eq(symlink(CALM_MODEL_F32, model), 0);
+    cr_assert_gt(strlen(model), 600);
+    char a[4096];
+    snprintf(a, sizeof a,
+             "run -m %s --calibrate --data %s --samples 2 -c 64 --pool rtn -p Hello -n 1 --temp 0",
+             model, CALIB_TEXT);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(err, "calibrating"), "%s", err);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(err, "using the calibration cached in"), "%s", err);
+    // cut the cache file to half: the next run calibrates again
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls %s/m.calm-*.gguf) && truncate -s $(($(stat -c %%s $f) / 2)) $f", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(err, "unreadable") && strstr(err, "calibrating again"), "%s", err);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(err, "using the calibration cached in"), "%s", err);
 }
