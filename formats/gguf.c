@@ -224,7 +224,8 @@ int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, cal
 
 int gguf_open(gguf_file *g, const char *path, calm_err *e) {
     memset(g, 0, sizeof *g);
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -98,10 +98,15 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
 
 int st_open(st_file *f, const char *path, calm_err *e) {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) || st.st_size < 8) {
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return calm_fail(e, "%s: not a regular file", path);
+    }
+    if (st.st_size < 8) {
         close(fd);
         return calm_fail(e, "%s: truncated file: no safetensors header", path);
     }

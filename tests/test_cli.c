@@ -255,3 +255,14 @@ Test(cli, calibration_cache_long_path_and_truncated_cache, .timeout = 600) {
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert(strstr(err, "using the calibration cached in"), "%s", err);
 }
+
+// A FIFO given as the model is refused at once instead of blocking for a writer for ever.
+Test(cli, fifo_model_is_refused, .timeout = 60) {
+    const char *fifo = th_tmp("fifo.gguf");
+    unlink(fifo);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char a[1024];
+    snprintf(a, sizeof a, "inspect %s", fifo);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "fifo.gguf: not a regular file") && lines(err) == 1, "%s", err);
+}
