@@ -266,3 +266,17 @@ Test(cli, fifo_model_is_refused, .timeout = 60) {
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
     cr_assert(strstr(err, "fifo.gguf: not a regular file") && lines(err) == 1, "%s", err);
 }
+
+// --samples far beyond what a short text holds is refused up front instead of growing memory
+// without bound.
+Test(cli, too_many_calibration_windows_are_refused, .timeout = 120) {
+    const char *text = th_tmp("short.txt");
+    const char *s = "The quick brown fox jumps over the lazy dog. It was a sunny day in the park.";
+    th_write(text, s, strlen(s));
+    char a[1024];
+    snprintf(a, sizeof a, "calibrate -m %s --data %s --samples 1000000 -c 8 -o %s",
+             CALM_MODEL_Q41, text, th_tmp("never.gguf"));
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "short.txt: 1250000 windows of 8 tokens") && strstr(err, "--samples"),
+              "%s", err);
+}
