@@ -274,9 +274,21 @@ Test(cli, too_many_calibration_windows_are_refused, .timeout = 120) {
     const char *s = "The quick brown fox jumps over the lazy dog. It was a sunny day in the park.";
     th_write(text, s, strlen(s));
     char a[1024];
-    snprintf(a, sizeof a, "calibrate -m %s --data %s --samples 1000000 -c 8 -o %s",
-             CALM_MODEL_Q41, text, th_tmp("never.gguf"));
+    snprintf(a, sizeof a, "calibrate -m %s --data %s --samples 1000000 -c 8 -o %s", CALM_MODEL_Q41,
+             text, th_tmp("never.gguf"));
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
     cr_assert(strstr(err, "short.txt: 1250000 windows of 8 tokens") && strstr(err, "--samples"),
               "%s", err);
+}
+
+// A stray positional argument once replaced -m (calm run -m A.gguf -p hi B.gguf ran B).
+Test(cli, unexpected_arguments_are_errors) {
+    static const usage_error q[] = {
+        {"run -m A.gguf -p hi B.gguf",
+         "calm run: unexpected argument 'B.gguf' (the model is 'A.gguf')"},
+        {"inspect A.gguf B.gguf", "unexpected argument 'B.gguf'"},
+        {"inspect A.gguf -m B.gguf", "unexpected argument 'B.gguf' (the model is 'A.gguf')"},
+        {"run -m A.gguf -m B.gguf -p hi", "unexpected argument 'B.gguf'"},
+    };
+    expect_usage_errors(q, sizeof q / sizeof q[0]);
 }
