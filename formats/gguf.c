@@ -144,6 +144,34 @@ static int parse_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     return 0;
 }
 
+static int by_offset(const void *a, const void *b) {
+    uint64_t x = (*(const gguf_tensor *const *)a)->offset,
+             y = (*(const gguf_tensor *const *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+// Tensors whose bytes overlap (all at offset 0, or one pointing into another) would load and
+// compute garbage, so they are refused, naming the first pair.
+static int check_overlap(const gguf_file *g, calm_err *e) {
+    if (g->n_tensors < 2) return 0;
+    const gguf_tensor **by = malloc(g->n_tensors * sizeof *by);
+    if (!by) return calm_fail(e, "%s: out of memory", g->path);
+    for (uint64_t i = 0; i < g->n_tensors; i++) by[i] = &g->tensors[i];
+    qsort(by, g->n_tensors, sizeof *by, by_offset);
+    int rc = 0;
+    for (uint64_t i = 1; i < g->n_tensors && !rc; i++) {
+        const gguf_tensor *a = by[i - 1], *b = by[i];
+        if (b->offset < a->offset + a->nbytes)
+            rc = calm_fail(e, "%s: tensors '%.*s' (%zu bytes at %llu) and '%.*s' (at %llu) overlap",
+                           g->path, (int)(a->name.len > 200 ? 200 : a->name.len), a->name.ptr,
+                           a->nbytes, (unsigned long long)a->offset,
+                           (int)(b->name.len > 200 ? 200 : b->name.len), b->name.ptr,
+                           (unsigned long long)b->offset);
+    }
+    free(by);
+    return rc;
+}
+
 int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, calm_err *e) {
     memset(g, 0, sizeof *g);
     snprintf(g->path, sizeof g->path, "%s", name);
@@ -219,7 +247,7 @@ int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, cal
                              t->nbytes, (unsigned long long)t->offset);
         t->data = (const uint8_t *)buf + data + t->offset;
     }
-    return 0;
+    return check_overlap(g, e);
 }
 
 int gguf_open(gguf_file *g, const char *path, calm_err *e) {

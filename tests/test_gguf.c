@@ -215,3 +215,28 @@ Test(gguf, wrong_typed_keys_fail_naming_key_and_types) {
     cr_assert_neq(calm_model_load(&m, path, &e), 0);
     cr_assert(strstr(e.msg, "missing key 'llama.feed_forward_length'"), "%s", e.msg);
 }
+
+// Tensors whose data overlap (one pointing at another's bytes) are refused naming both.
+Test(gguf, overlapping_tensor_data_is_refused) {
+    size_t n;
+    uint8_t *buf = small_file(&n);
+    // t2's tensor info: name length 2, "t2", 1 dimension, ne 8, type, then its offset
+    static const uint8_t name[] = {2, 0, 0, 0, 0, 0, 0, 0, 't', '2'};
+    uint8_t *at = memmem(buf, n, name, sizeof name);
+    cr_assert_not_null(at);
+    uint64_t zero = 0, off;
+    uint8_t *field = at + sizeof name + 4 + 8 + 4;
+    memcpy(&off, field, 8);
+    cr_assert_eq(off, 256, "t1 takes 256 bytes, so t2 starts at 256");
+    memcpy(field, &zero, 8);
+    gguf_file g;
+    calm_err e;
+    cr_assert_neq(gguf_parse(&g, buf, n, "overlap.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "overlap.gguf: tensors 't") && strstr(e.msg, "overlap"), "%s", e.msg);
+    off = 128; // inside t1
+    memcpy(field, &off, 8);
+    cr_assert_neq(gguf_parse(&g, buf, n, "overlap.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "tensors 't1' (256 bytes at 0) and 't2' (at 128) overlap"), "%s",
+              e.msg);
+    free(buf);
+}
