@@ -1,12 +1,14 @@
 // The GGUF reader on files the writer made, on truncated and corrupted copies, and on the real
 // model.
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/gguf.h"
 #include "helpers.h"
 #include "kernels/types.h"
+#include "runtime/config.h"
 #include "runtime/model.h"
 
 static uint8_t *small_file(size_t *n) {
@@ -239,4 +241,40 @@ Test(gguf, overlapping_tensor_data_is_refused) {
     cr_assert(strstr(e.msg, "tensors 't1' (256 bytes at 0) and 't2' (at 128) overlap"), "%s",
               e.msg);
     free(buf);
+}
+
+// Hyper-parameters the forward pass cannot use fail naming the key, instead of computing garbage.
+Test(gguf, unusable_hyper_parameters_are_refused) {
+    static const struct {
+        const char *key;
+        float v;
+        const char *says;
+    } cases[] = {
+        {"llama.rope.freq_base", 0, "key 'llama.rope.freq_base' is 0, expected a positive number"},
+        {"llama.rope.freq_base", -10000, "'llama.rope.freq_base' is -10000"},
+        {"llama.attention.layer_norm_rms_epsilon", NAN,
+         "'llama.attention.layer_norm_rms_epsilon' is nan"},
+        {"llama.attention.layer_norm_rms_epsilon", 0,
+         "'llama.attention.layer_norm_rms_epsilon' is 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gguf_writer w;
+        gguf_writer_init(&w);
+        gguf_w_str(&w, "general.architecture", "llama");
+        gguf_w_u32(&w, "llama.embedding_length", 64);
+        gguf_w_u32(&w, "llama.feed_forward_length", 128);
+        gguf_w_u32(&w, "llama.block_count", 2);
+        gguf_w_u32(&w, "llama.attention.head_count", 4);
+        gguf_w_f32(&w, cases[i].key, cases[i].v);
+        calm_err e;
+        const char *path = th_tmp("hparams.gguf");
+        cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+        gguf_writer_free(&w);
+        gguf_file g;
+        cr_assert_eq(gguf_open(&g, path, &e), 0, "%s", e.msg);
+        calm_config c;
+        cr_assert_neq(calm_config_from_gguf(&c, &g, &e), 0, "%s", cases[i].key);
+        cr_assert(strstr(e.msg, cases[i].says), "%s", e.msg);
+        gguf_close(&g);
+    }
 }

@@ -122,6 +122,25 @@ Test(hf, wrong_typed_config_keys_fail_naming_them) {
                       strstr(e.msg, cases[i].found),
                   "%s: %s", cases[i].json, e.msg);
     }
+    // values the forward pass cannot use: a non-positive epsilon or rope base, no heads
+    static const struct {
+        const char *json, *says;
+    } bad[] = {
+        {"{\"model_type\": \"llama\", \"hidden_size\": 64, \"intermediate_size\": 128, "
+         "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"rms_norm_eps\": 0}",
+         "key 'rms_norm_eps' is 0, expected a positive number"},
+        {"{\"model_type\": \"llama\", \"hidden_size\": 64, \"intermediate_size\": 128, "
+         "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"rope_theta\": -1}",
+         "key 'rope_theta' is -1"},
+        {"{\"model_type\": \"llama\", \"hidden_size\": 64, \"intermediate_size\": 128, "
+         "\"num_hidden_layers\": 2, \"num_attention_heads\": 0}",
+         "key 'num_attention_heads' is 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        th_write(p, bad[i].json, strlen(bad[i].json));
+        cr_assert_neq(calm_model_load(&m, dir, &e), 0, "%s", bad[i].json);
+        cr_assert(strstr(e.msg, "config.json") && strstr(e.msg, bad[i].says), "%s", e.msg);
+    }
     const char *no_layers = "{\"model_type\": \"llama\", \"hidden_size\": 64, "
                             "\"intermediate_size\": 128, \"num_attention_heads\": 4}";
     th_write(p, no_layers, strlen(no_layers));
