@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/gguf.h"
 #include "helpers.h"
 
 #define CALIB_TEXT CALM_SOURCE_DIR "/../shared/data/wikitext-2/calib.raw"
@@ -291,4 +292,45 @@ Test(cli, unexpected_arguments_are_errors) {
         {"run -m A.gguf -m B.gguf -p hi", "unexpected argument 'B.gguf'"},
     };
     expect_usage_errors(q, sizeof q / sizeof q[0]);
+}
+
+// A copy of the default model whose token list is the first n_tokens of its own (no scores or
+// types), at path.
+static void model_with_tokens(const char *path, int n_tokens) {
+    gguf_file g;
+    calm_err e;
+    cr_assert_eq(gguf_open(&g, CALM_MODEL_Q41, &e), 0, "%s", e.msg);
+    gguf_writer w;
+    gguf_writer_init(&w);
+    for (uint64_t i = 0; i < g.n_kv; i++) {
+        gguf_str k = g.kv[i].key;
+        if (k.len > 16 && !memcmp(k.ptr, "tokenizer.ggml.", 15) &&
+            (gguf_str_eq(k, "tokenizer.ggml.tokens") || gguf_str_eq(k, "tokenizer.ggml.scores") ||
+             gguf_str_eq(k, "tokenizer.ggml.token_type")))
+            continue;
+        gguf_w_copy(&w, &g.kv[i]);
+    }
+    const char *toks[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    gguf_w_arr_str(&w, "tokenizer.ggml.tokens", toks, (uint64_t)n_tokens);
+    char name[256];
+    for (uint64_t i = 0; i < g.n_tensors; i++) {
+        const gguf_tensor *t = &g.tensors[i];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        gguf_w_tensor(&w, name, t->type, t->ne, t->n_dims, t->data, t->nbytes);
+    }
+    cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+    gguf_writer_free(&w);
+    gguf_close(&g);
+}
+
+// A 5-token list against the embedding's 49,152 rows once ran, printing nothing for most ids.
+Test(cli, vocabulary_smaller_than_the_embedding_is_refused, .timeout = 120) {
+    const char *path = th_tmp("five-tokens.gguf");
+    model_with_tokens(path, 5);
+    char a[1024];
+    snprintf(a, sizeof a, "run -m %s -p abc -n 4", path);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(
+        strstr(err, "five-tokens.gguf: the vocabulary has 5 tokens and the embedding 49152 rows"),
+        "%s", err);
 }

@@ -10,6 +10,24 @@
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
 
+// The tokenizer against the embedding's rows. A GGUF's token list has a row each, as llama.cpp
+// requires (a 5-token list against 49,152 rows once ran, printing nothing for the other ids); an
+// HF tokenizer.json may leave padding rows without a token (Qwen2.5), which are named here, since
+// they print as nothing.
+static int check_vocab(const calm_model *m, const calm_tokenizer *t, const char *path) {
+    int n = t->v.n_tokens, rows = m->cfg.vocab_size;
+    if (n > rows || (n < rows && !m->hf)) {
+        fprintf(stderr, "error: %s: the vocabulary has %d tokens and the embedding %d rows\n", path,
+                n, rows);
+        return -1;
+    }
+    if (n < rows)
+        fprintf(stderr,
+                "calm: ids %d..%d have no token in %s/tokenizer.json and print as nothing\n", n,
+                rows - 1, path);
+    return 0;
+}
+
 int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
     double t0 = calm_now();
     calm_err e;
@@ -19,6 +37,11 @@ int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
     }
     if ((t && calm_tokenizer_from_model(t, m, &e)) || calm_model_pack(m, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
+        calm_model_free(m);
+        return -1;
+    }
+    if (t && check_vocab(m, t, path)) {
+        calm_tokenizer_free(t);
         calm_model_free(m);
         return -1;
     }
