@@ -334,3 +334,11 @@ Test(cli, vocabulary_smaller_than_the_embedding_is_refused, .timeout = 120) {
         strstr(err, "five-tokens.gguf: the vocabulary has 5 tokens and the embedding 49152 rows"),
         "%s", err);
 }
+
+// Quantizing an already quantized model says so (its rounding error is rounded again).
+Test(cli, quantizing_a_quantized_model_warns, .timeout = 300) {
+    char a[1024];
+    snprintf(a, sizeof a, "quantize -m %s --algo rtn -o %s", CALM_MODEL_Q41, th_tmp("q2.gguf"));
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(err, "warning: " CALM_MODEL_Q41 " is already quantized"), "%s", err);
+}

@@ -58,3 +58,17 @@ int calm_pick_embd_type(const char *name, uint32_t *type) {
 double calm_bpw(uint32_t type, int n) {
     return 8.0 * (double)calm_row_size(type, n) / n;
 }
+
+void calm_warn_quantized(const calm_model *m) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        uint32_t t = m->tensors[i].type;
+        if (m->tensors[i].n_dims < 2 || t == CALM_TYPE_F32 || t == CALM_TYPE_F16 ||
+            t == CALM_TYPE_BF16)
+            continue;
+        fprintf(stderr,
+                "calm: warning: %s is already quantized ('%s' is %s); quantizing it again adds a "
+                "second rounding error (start from an f32, f16 or bf16 model: calm convert)\n",
+                m->path, m->tensors[i].name, calm_type_get(t)->name);
+        return;
+    }
+}

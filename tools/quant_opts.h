@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "../quant/algo.h"
+#include "../runtime/model.h"
 
 // The storage type for --bits/--group/--type (e.g. 4/128 -> qg4_128; --type q4_0); -1 with a
 // message on stderr when there is none. algo: smoothquant always takes w8a8.
@@ -13,6 +14,9 @@ int calm_pick_type(const calm_opts *o, const char *algo);
 int calm_qopts_from(const calm_opts *o, uint32_t type, calm_qopts *q);
 // q8_0, q4_0, f16, f32 (embeddings); -1 with a message.
 int calm_pick_embd_type(const char *name, uint32_t *type);
+// Warns on stderr when m's matrices are already quantized: their rounding error would be
+// rounded again (calm convert makes the f32/f16/bf16 model to start from).
+void calm_warn_quantized(const calm_model *m);
 // The bits per weight of a matrix of type with rows of n, header bytes included.
 double calm_bpw(uint32_t type, int n);
 
