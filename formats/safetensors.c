@@ -70,7 +70,8 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         uint64_t nel = 1;
         for (int d = 0; d < t->n_dims; d++) {
             double v = cJSON_GetArrayItem(sh, d)->valuedouble;
-            if (!(v >= 1 && v <= 1e12) || (uint64_t)v > (UINT64_MAX / 8) / nel) {
+            if (!(v >= 1 && v <= 1e12) || v != (double)(uint64_t)v ||
+                (uint64_t)v > (UINT64_MAX / 8) / nel) {
                 rc = calm_fail(e, "%s: tensor '%s' has invalid dimension %g", name, it->string, v);
                 break;
             }
@@ -80,9 +81,11 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         if (rc) break;
         double a = cJSON_GetArrayItem(off, 0)->valuedouble,
                b = cJSON_GetArrayItem(off, 1)->valuedouble;
-        if (!(a >= 0 && b >= a && b <= (double)dsize) || (uint64_t)(b - a) != nel * es) {
+        // whole numbers only: a fraction was once truncated into a shifted, wrong tensor
+        if (!(a >= 0 && b >= a && b <= (double)dsize) || a != (double)(uint64_t)a ||
+            b != (double)(uint64_t)b || (uint64_t)(b - a) != nel * es) {
             rc = calm_fail(e,
-                           "%s: tensor '%s' data_offsets [%.0f, %.0f] do not match its shape "
+                           "%s: tensor '%s' data_offsets [%.17g, %.17g] do not match its shape "
                            "or the file's %zu data bytes",
                            name, it->string, a, b, dsize);
             break;

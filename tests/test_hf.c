@@ -5,7 +5,9 @@
 
 #include "runtime/tokenizer.h"
 #include "helpers.h"
+#include "formats/safetensors.h"
 #include "formats/vocab.h"
+#include "kernels/types.h"
 #include "runtime/forward.h"
 
 static float *logits_of(const char *path, calm_tokenizer *tok_out, int *n_vocab) {
@@ -192,4 +194,67 @@ Test(hf, tokenizer_ids_out_of_range_are_refused) {
     cr_assert_str_eq(v.text[1], "a");
     cr_assert_str_eq(v.text[2], "<x>");
     calm_vocab_free(&v);
+}
+
+// A small llama config.json and one safetensors file per entry of shards (each holding the named
+// f32 tensors of 4 x 4) in a fresh directory `name`; returns the directory.
+static const char *tiny_hf(const char *name, const char *config, const char *const shards[][3],
+                           int n_shards) {
+    const char *dir = th_tmp(name);
+    char cmd[600], p[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    th_write(p, config, strlen(config));
+    static float w[16];
+    for (int s = 0; s < n_shards; s++) {
+        st_wtensor t[3];
+        int n = 0;
+        for (; n < 3 && shards[s][n]; n++)
+            t[n] = (st_wtensor){shards[s][n], CALM_TYPE_F32, 2, {4, 4}, w, sizeof w};
+        snprintf(p, sizeof p, "%s/model-%d.safetensors", dir, s);
+        calm_err e;
+        cr_assert_eq(st_write(p, t, n, &e), 0, "%s", e.msg);
+    }
+    return dir;
+}
+
+#define TINY_CONFIG(extra)                                                                         \
+    "{\"model_type\": \"llama\", \"hidden_size\": 4, \"intermediate_size\": 4, "                   \
+    "\"num_hidden_layers\": 1, \"num_attention_heads\": 1" extra "}"
+
+// lm_head missing while tie_word_embeddings is false once reused the embeddings; a tensor in two
+// shards was taken from whichever the directory listing gave first.
+Test(hf, missing_lm_head_and_duplicate_tensors_are_refused) {
+    calm_model m;
+    calm_err e;
+    static const char *const one[][3] = {{"model.embed_tokens.weight", NULL, NULL}};
+    const char *dir = tiny_hf("hf-untied", TINY_CONFIG(", \"tie_word_embeddings\": false"), one, 1);
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "tie_word_embeddings is false but lm_head.weight is missing"), "%s",
+              e.msg);
+    static const char *const two[][3] = {{"model.embed_tokens.weight", "lm_head.weight", NULL},
+                                         {"lm_head.weight", NULL, NULL}};
+    dir = tiny_hf("hf-dup", TINY_CONFIG(""), two, 2);
+    cr_assert_neq(calm_model_load(&m, dir, &e), 0);
+    cr_assert(strstr(e.msg, "tensor 'lm_head.weight' is in two shards"), "%s", e.msg);
+}
+
+// Fractional data_offsets (and shapes) were truncated to whole bytes.
+Test(hf, fractional_data_offsets_are_refused) {
+    static const char *const hdrs[] = {
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8.5]}}",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        char buf[256] = {0};
+        uint64_t hl = strlen(hdrs[i]);
+        memcpy(buf, &hl, 8);
+        memcpy(buf + 8, hdrs[i], hl);
+        st_file f;
+        calm_err e;
+        cr_assert_neq(st_parse(&f, buf, 8 + hl + 16, "frac.safetensors", &e), 0, "%s", hdrs[i]);
+        cr_assert(strstr(e.msg, "frac.safetensors: tensor 'a'"), "%s", e.msg);
+        st_close(&f);
+    }
 }
