@@ -342,3 +342,42 @@ Test(cli, quantizing_a_quantized_model_warns, .timeout = 300) {
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert(strstr(err, "warning: " CALM_MODEL_Q41 " is already quantized"), "%s", err);
 }
+
+// Runs `calm chat ARGS` on the default model at temperature 0 with the shell command `input`
+// feeding its stdin (it may signal calm, whose pid is in the file $PIDF); returns stdout and
+// stderr together.
+static char *chat(const char *input, const char *args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "PIDF=%s; export PIDF; (%s) | sh -c 'echo $$ > %s; exec %s chat -m %s --temp 0 %s' "
+             ">%s 2>&1",
+             th_tmp("chat.pid"), input, th_tmp("chat.pid"), CALM_BIN, CALM_MODEL_Q41, args,
+             th_tmp("chat-out.txt"));
+    cr_assert_neq(system(cmd), -1);
+    return th_read(th_tmp("chat-out.txt"), NULL);
+}
+
+// A pasted text with a blank line once ended the chat; a line ending in \ goes on to the next.
+Test(cli, chat_blank_lines_and_continued_lines, .timeout = 300) {
+    char *o = chat("printf 'Hello\\n\\nWhat is the capital \\\\\\nof France?\\n'", "-n 16");
+    cr_assert(strstr(o, "Paris"), "%s", o);
+    free(o);
+}
+
+// Ctrl-C during an answer stops it and the chat goes on; a NUL byte is not cut silently; a
+// context too small says how many tokens the message needs.
+Test(cli, chat_interrupt_nul_and_small_context, .timeout = 300) {
+    char *o = chat("printf 'Count from 1 to 1000, one number per line.\\n'; sleep 4; "
+                   "kill -INT $(cat $PIDF); sleep 1; printf 'What is the capital of France?\\n'",
+                   "-n 3000");
+    cr_assert(strstr(o, "calm: stopped") && strstr(o, "Paris"), "%s", o);
+    free(o);
+    o = chat("printf 'What\\000 is this?\\nWhat is the capital of France?\\n'", "-n 16");
+    cr_assert(strstr(o, "the message has a NUL byte at byte 4; it was not sent") &&
+                  strstr(o, "Paris"),
+              "%s", o);
+    free(o);
+    o = chat("printf 'hi\\n'", "-c 8");
+    cr_assert(strstr(o, "this message needs") && strstr(o, "the context has 8 of 8 left"), "%s", o);
+    free(o);
+}
