@@ -381,3 +381,19 @@ Test(cli, chat_interrupt_nul_and_small_context, .timeout = 300) {
     cr_assert(strstr(o, "this message needs") && strstr(o, "the context has 8 of 8 left"), "%s", o);
     free(o);
 }
+
+// A prompt as long as the context (8 tokens in -c 8) was refused; it leaves room to sample one
+// token.
+Test(cli, prompt_that_fills_the_context_runs) {
+    const char *p = "'The capital of France is a city called'";
+    char a[512];
+    snprintf(a, sizeof a, "tokenize -m %s -p %s --ids", CALM_MODEL_Q41, p);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0);
+    cr_assert_str_eq(out, "[504, 3575, 282, 4649, 314, 253, 2240, 1217]\n");
+    snprintf(a, sizeof a, "run -m %s -p %s -c 8 -n 8 --temp 0", CALM_MODEL_Q41, p);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(out, "a city called Paris"), "%s", out);
+    snprintf(a, sizeof a, "run -m %s -p %s' and more' -c 8", CALM_MODEL_Q41, p);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "prompt of 10 tokens does not fit the context of 8"), "%s", err);
+}
