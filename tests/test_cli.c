@@ -397,3 +397,34 @@ Test(cli, prompt_that_fills_the_context_runs) {
     cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 1);
     cr_assert(strstr(err, "prompt of 10 tokens does not fit the context of 8"), "%s", err);
 }
+
+// A vocabulary-only GGUF (no tensors; here the default model's keys with architecture 'gpt2', as
+// llama.cpp's ggml-vocab-*.gguf) tokenizes like the model and inspects.
+Test(cli, vocabulary_only_files_tokenize_and_inspect) {
+    gguf_file g;
+    calm_err e;
+    cr_assert_eq(gguf_open(&g, CALM_MODEL_Q41, &e), 0, "%s", e.msg);
+    gguf_writer w;
+    gguf_writer_init(&w);
+    gguf_w_str(&w, "general.architecture", "gpt2");
+    for (uint64_t i = 0; i < g.n_kv; i++)
+        if (!gguf_str_eq(g.kv[i].key, "general.architecture")) gguf_w_copy(&w, &g.kv[i]);
+    const char *path = th_tmp("vocab-only.gguf");
+    cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+    gguf_writer_free(&w);
+    gguf_close(&g);
+    char a[1024], *want;
+    const char *text = "'Hello world, naïve café 12345 <|im_end|>'";
+    snprintf(a, sizeof a, "tokenize -m %s -p %s --ids", CALM_MODEL_Q41, text);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(want = strdup(out));
+    snprintf(a, sizeof a, "tokenize -m %s -p %s --ids", path, text);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, want);
+    free(want);
+    snprintf(a, sizeof a, "inspect %s", path);
+    cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(out, "vocabulary only (no tensors), architecture 'gpt2'") &&
+                  strstr(out, "49152 tokens, byte-level bpe, pre-tokenizer 'smollm'"),
+              "%s", out);
+}

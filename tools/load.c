@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "calibrate.h"
 #include "../runtime/tokenizer.h"
@@ -59,6 +60,24 @@ int calm_load_for(const calm_opts *o, calm_model *m, calm_tokenizer *t) {
     }
     calm_threads_init(o->threads);
     return calm_load(path, m, t);
+}
+
+int calm_load_tokenizer(const char *path, calm_tokenizer *t) {
+    calm_err e;
+    struct stat st;
+    int rc;
+    if (stat(path, &st) != 0) {
+        calm_fail(&e, "%s: no such file or directory", path);
+        rc = -1;
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = calm_tokenizer_from_hf(t, path, &e);
+    } else {
+        gguf_file g;
+        rc = gguf_open(&g, path, &e) ? -1 : calm_tokenizer_from_gguf(t, &g, &e);
+        if (g.map) gguf_close(&g);
+    }
+    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    return rc;
 }
 
 static char *read_file(const char *path, size_t *n, calm_err *e) {
