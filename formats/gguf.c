@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extents.h"
 #include "../kernels/types.h"
 
 // A bounds-checked cursor over the file image.
@@ -144,31 +145,23 @@ static int parse_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     return 0;
 }
 
-static int by_offset(const void *a, const void *b) {
-    uint64_t x = (*(const gguf_tensor *const *)a)->offset,
-             y = (*(const gguf_tensor *const *)b)->offset;
-    return (x > y) - (x < y);
-}
-
-// Tensors whose bytes overlap (all at offset 0, or one pointing into another) would load and
-// compute garbage, so they are refused, naming the first pair.
+// Tensors whose bytes overlap are refused, naming the first pair (formats/extents.h says why).
 static int check_overlap(const gguf_file *g, calm_err *e) {
-    if (g->n_tensors < 2) return 0;
-    const gguf_tensor **by = malloc(g->n_tensors * sizeof *by);
-    if (!by) return calm_fail(e, "%s: out of memory", g->path);
-    for (uint64_t i = 0; i < g->n_tensors; i++) by[i] = &g->tensors[i];
-    qsort(by, g->n_tensors, sizeof *by, by_offset);
+    calm_extent *x = malloc((g->n_tensors ? g->n_tensors : 1) * sizeof *x);
+    if (!x) return calm_fail(e, "%s: out of memory", g->path);
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        x[i] = (calm_extent){g->tensors[i].offset, g->tensors[i].nbytes, i};
+    uint64_t ia, ib;
     int rc = 0;
-    for (uint64_t i = 1; i < g->n_tensors && !rc; i++) {
-        const gguf_tensor *a = by[i - 1], *b = by[i];
-        if (b->offset < a->offset + a->nbytes)
-            rc = calm_fail(e, "%s: tensors '%.*s' (%zu bytes at %llu) and '%.*s' (at %llu) overlap",
-                           g->path, (int)(a->name.len > 200 ? 200 : a->name.len), a->name.ptr,
-                           a->nbytes, (unsigned long long)a->offset,
-                           (int)(b->name.len > 200 ? 200 : b->name.len), b->name.ptr,
-                           (unsigned long long)b->offset);
+    if (calm_extents_overlap(x, g->n_tensors, &ia, &ib)) {
+        const gguf_tensor *a = &g->tensors[ia], *b = &g->tensors[ib];
+        rc =
+            calm_fail(e, "%s: tensors '%.*s' (%zu bytes at %llu) and '%.*s' (at %llu) overlap",
+                      g->path, (int)(a->name.len > 200 ? 200 : a->name.len), a->name.ptr, a->nbytes,
+                      (unsigned long long)a->offset, (int)(b->name.len > 200 ? 200 : b->name.len),
+                      b->name.ptr, (unsigned long long)b->offset);
     }
-    free(by);
+    free(x);
     return rc;
 }
 

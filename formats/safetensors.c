@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extents.h"
 #include "../kernels/types.h"
 
 static int dtype(const char *s, uint32_t *t, size_t *es) {
@@ -22,6 +23,22 @@ static int dtype(const char *s, uint32_t *t, size_t *es) {
     else
         return -1;
     return 0;
+}
+
+// Tensors whose bytes overlap are refused, naming the first pair (formats/extents.h says why).
+static int check_overlap(const st_file *f, const uint8_t *data, calm_err *e) {
+    calm_extent *x = malloc((size_t)(f->n_tensors ? f->n_tensors : 1) * sizeof *x);
+    if (!x) return calm_fail(e, "%s: out of memory", f->path);
+    for (int i = 0; i < f->n_tensors; i++)
+        x[i] = (calm_extent){(uint64_t)((const uint8_t *)f->tensors[i].data - data),
+                             f->tensors[i].nbytes, (uint64_t)i};
+    uint64_t a, b;
+    int rc = calm_extents_overlap(x, (size_t)f->n_tensors, &a, &b)
+                 ? calm_fail(e, "%s: tensors '%s' and '%s' overlap", f->path, f->tensors[a].name,
+                             f->tensors[b].name)
+                 : 0;
+    free(x);
+    return rc;
 }
 
 int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_err *e) {
@@ -96,7 +113,7 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         f->n_tensors++;
     }
     cJSON_Delete(root);
-    return rc;
+    return rc ? rc : check_overlap(f, data, e);
 }
 
 int st_open(st_file *f, const char *path, calm_err *e) {

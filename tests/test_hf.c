@@ -258,3 +258,18 @@ Test(hf, fractional_data_offsets_are_refused) {
         st_close(&f);
     }
 }
+
+// Tensors whose data overlap are refused naming both.
+Test(hf, overlapping_tensor_data_is_refused) {
+    const char *h = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}";
+    char buf[512] = {0};
+    uint64_t hl = strlen(h);
+    memcpy(buf, &hl, 8);
+    memcpy(buf + 8, h, hl);
+    st_file f;
+    calm_err e;
+    cr_assert_neq(st_parse(&f, buf, 8 + hl + 16, "overlap.safetensors", &e), 0);
+    cr_assert(strstr(e.msg, "overlap.safetensors: tensors 'a' and 'b' overlap"), "%s", e.msg);
+    st_close(&f);
+}
