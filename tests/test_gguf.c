@@ -258,13 +258,12 @@ Test(gguf, unusable_hyper_parameters_are_refused) {
          "'llama.attention.layer_norm_rms_epsilon' is 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        static const char *const counts[] = {"llama.embedding_length", "llama.feed_forward_length",
+                                             "llama.block_count", "llama.attention.head_count"};
         gguf_writer w;
         gguf_writer_init(&w);
         gguf_w_str(&w, "general.architecture", "llama");
-        gguf_w_u32(&w, "llama.embedding_length", 64);
-        gguf_w_u32(&w, "llama.feed_forward_length", 128);
-        gguf_w_u32(&w, "llama.block_count", 2);
-        gguf_w_u32(&w, "llama.attention.head_count", 4);
+        for (int k = 0; k < 4; k++) gguf_w_u32(&w, counts[k], 4);
         gguf_w_f32(&w, cases[i].key, cases[i].v);
         calm_err e;
         const char *path = th_tmp("hparams.gguf");

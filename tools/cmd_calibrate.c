@@ -86,9 +86,7 @@ int cmd_calibrate(const calm_opts *o) {
     calm_model m;
     calm_tokenizer t;
     calm_outfile out;
-    const char *inputs[] = {o->model, o->data};
-    if (calm_outfile_begin(&out, o->out, 0, inputs, 2) || calm_load_for(o, &m, &t)) return 1;
-    calm_warn_quantized(&m);
+    if (calm_quant_begin(o, &out, &m, &t)) return 1;
     int rc = calm_outfile_end(&out, calm_calibrate_to(&m, &t, &so, out.tmp, o->out));
     calm_tokenizer_free(&t);
     calm_model_free(&m);

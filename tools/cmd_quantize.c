@@ -38,9 +38,7 @@ int cmd_quantize(const calm_opts *o) {
     calm_model m;
     calm_tokenizer t;
     calm_outfile out;
-    const char *inputs[] = {o->model, o->data};
-    if (calm_outfile_begin(&out, o->out, 0, inputs, 2) || calm_load_for(o, &m, &t)) return 1;
-    calm_warn_quantized(&m);
+    if (calm_quant_begin(o, &out, &m, &t)) return 1;
     fprintf(stderr, "calm: quantizing %s with %s to %s%s\n", o->model, a->name,
             calm_type_get((uint32_t)type)->name, qo.q.fmt.sym ? " (symmetric)" : "");
     double t0 = calm_now();
