@@ -235,11 +235,13 @@ Test(gguf, overlapping_tensor_data_is_refused) {
     calm_err e;
     cr_assert_neq(gguf_parse(&g, buf, n, "overlap.gguf", &e), 0);
     cr_assert(strstr(e.msg, "overlap.gguf: tensors 't") && strstr(e.msg, "overlap"), "%s", e.msg);
+    gguf_close(&g);
     off = 128; // inside t1
     memcpy(field, &off, 8);
     cr_assert_neq(gguf_parse(&g, buf, n, "overlap.gguf", &e), 0);
     cr_assert(strstr(e.msg, "tensors 't1' (256 bytes at 0) and 't2' (at 128) overlap"), "%s",
               e.msg);
+    gguf_close(&g);
     free(buf);
 }
 
