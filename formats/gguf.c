@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extents.h"
 #include "../kernels/types.h"
 
 // A bounds-checked cursor over the file image.
@@ -144,6 +145,26 @@ static int parse_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     return 0;
 }
 
+// Tensors whose bytes overlap are refused, naming the first pair (formats/extents.h says why).
+static int check_overlap(const gguf_file *g, calm_err *e) {
+    calm_extent *x = malloc((g->n_tensors ? g->n_tensors : 1) * sizeof *x);
+    if (!x) return calm_fail(e, "%s: out of memory", g->path);
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        x[i] = (calm_extent){g->tensors[i].offset, g->tensors[i].nbytes, i};
+    uint64_t ia, ib;
+    int rc = 0;
+    if (calm_extents_overlap(x, g->n_tensors, &ia, &ib)) {
+        const gguf_tensor *a = &g->tensors[ia], *b = &g->tensors[ib];
+        rc =
+            calm_fail(e, "%s: tensors '%.*s' (%zu bytes at %llu) and '%.*s' (at %llu) overlap",
+                      g->path, (int)(a->name.len > 200 ? 200 : a->name.len), a->name.ptr, a->nbytes,
+                      (unsigned long long)a->offset, (int)(b->name.len > 200 ? 200 : b->name.len),
+                      b->name.ptr, (unsigned long long)b->offset);
+    }
+    free(x);
+    return rc;
+}
+
 int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, calm_err *e) {
     memset(g, 0, sizeof *g);
     snprintf(g->path, sizeof g->path, "%s", name);
@@ -219,12 +240,13 @@ int gguf_parse(gguf_file *g, const void *buf, size_t size, const char *name, cal
                              t->nbytes, (unsigned long long)t->offset);
         t->data = (const uint8_t *)buf + data + t->offset;
     }
-    return 0;
+    return check_overlap(g, e);
 }
 
 int gguf_open(gguf_file *g, const char *path, calm_err *e) {
     memset(g, 0, sizeof *g);
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

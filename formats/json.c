@@ -4,8 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 cJSON *calm_read_json(const char *path, calm_err *e, int required) {
+    struct stat st; // a FIFO would block fopen for ever, a directory fail to read
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        calm_fail(e, "%s: not a regular file", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (required) calm_fail(e, "%s: cannot open", path);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extents.h"
 #include "../kernels/types.h"
 
 static int dtype(const char *s, uint32_t *t, size_t *es) {
@@ -22,6 +23,22 @@ static int dtype(const char *s, uint32_t *t, size_t *es) {
     else
         return -1;
     return 0;
+}
+
+// Tensors whose bytes overlap are refused, naming the first pair (formats/extents.h says why).
+static int check_overlap(const st_file *f, const uint8_t *data, calm_err *e) {
+    calm_extent *x = malloc((size_t)(f->n_tensors ? f->n_tensors : 1) * sizeof *x);
+    if (!x) return calm_fail(e, "%s: out of memory", f->path);
+    for (int i = 0; i < f->n_tensors; i++)
+        x[i] = (calm_extent){(uint64_t)((const uint8_t *)f->tensors[i].data - data),
+                             f->tensors[i].nbytes, (uint64_t)i};
+    uint64_t a, b;
+    int rc = calm_extents_overlap(x, (size_t)f->n_tensors, &a, &b)
+                 ? calm_fail(e, "%s: tensors '%s' and '%s' overlap", f->path, f->tensors[a].name,
+                             f->tensors[b].name)
+                 : 0;
+    free(x);
+    return rc;
 }
 
 int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_err *e) {
@@ -70,7 +87,8 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         uint64_t nel = 1;
         for (int d = 0; d < t->n_dims; d++) {
             double v = cJSON_GetArrayItem(sh, d)->valuedouble;
-            if (!(v >= 1 && v <= 1e12) || (uint64_t)v > (UINT64_MAX / 8) / nel) {
+            if (!(v >= 1 && v <= 1e12) || v != (double)(uint64_t)v ||
+                (uint64_t)v > (UINT64_MAX / 8) / nel) {
                 rc = calm_fail(e, "%s: tensor '%s' has invalid dimension %g", name, it->string, v);
                 break;
             }
@@ -80,9 +98,11 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         if (rc) break;
         double a = cJSON_GetArrayItem(off, 0)->valuedouble,
                b = cJSON_GetArrayItem(off, 1)->valuedouble;
-        if (!(a >= 0 && b >= a && b <= (double)dsize) || (uint64_t)(b - a) != nel * es) {
+        // whole numbers only: a fraction was once truncated into a shifted, wrong tensor
+        if (!(a >= 0 && b >= a && b <= (double)dsize) || a != (double)(uint64_t)a ||
+            b != (double)(uint64_t)b || (uint64_t)(b - a) != nel * es) {
             rc = calm_fail(e,
-                           "%s: tensor '%s' data_offsets [%.0f, %.0f] do not match its shape "
+                           "%s: tensor '%s' data_offsets [%.17g, %.17g] do not match its shape "
                            "or the file's %zu data bytes",
                            name, it->string, a, b, dsize);
             break;
@@ -93,15 +113,20 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *name, calm_er
         f->n_tensors++;
     }
     cJSON_Delete(root);
-    return rc;
+    return rc ? rc : check_overlap(f, data, e);
 }
 
 int st_open(st_file *f, const char *path, calm_err *e) {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return calm_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) || st.st_size < 8) {
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return calm_fail(e, "%s: not a regular file", path);
+    }
+    if (st.st_size < 8) {
         close(fd);
         return calm_fail(e, "%s: truncated file: no safetensors header", path);
     }

@@ -60,8 +60,19 @@ static cJSON *load(const char *dir, const char *name, calm_err *e, int required)
     return calm_read_json(path, e, required);
 }
 
-static double num_or(const cJSON *v) {
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+// A token id: an integer in [0, 2^24), the most calm_vocab holds. Anything else (a fraction, a
+// float beyond int's range, a string) fails naming the token, rather than being cast.
+static int token_id(const cJSON *v, const char *token, const char *where, const char *dir, int *id,
+                    calm_err *e) {
+    if (!cJSON_IsNumber(v))
+        return calm_fail(e, "%s/tokenizer.json: %s '%.64s' has no numeric id", dir, where, token);
+    double d = v->valuedouble;
+    if (!(d >= 0 && d < (1 << 24)) || d != (double)(int)d)
+        return calm_fail(e,
+                         "%s/tokenizer.json: %s '%.64s' has id %g, expected an integer in [0, %d)",
+                         dir, where, token, d, 1 << 24);
+    *id = (int)d;
+    return 0;
 }
 
 static const char *str_of(const cJSON *o, const char *k) {
@@ -77,23 +88,30 @@ static int set_text(calm_vocab *v, int id, const char *s, int type, calm_err *e)
     return 0;
 }
 
+// The content of an added token, "" when it has none (the id check names it then).
+static const char *content_of(const cJSON *it) {
+    const cJSON *c = cJSON_GetObjectItem(it, "content");
+    return cJSON_IsString(c) ? c->valuestring : "";
+}
+
 // The tokens of model.vocab and added_tokens; ids nobody names stay unusable.
 static int read_tokens(calm_vocab *v, const cJSON *vocab, const cJSON *added, const char *dir,
                        calm_err *e) {
-    int n = 0;
-    for (const cJSON *it = vocab->child; it; it = it->next)
-        if (cJSON_IsNumber(it) && it->valuedouble + 1 > n) n = (int)it->valuedouble + 1;
-    for (const cJSON *it = added ? added->child : NULL; it; it = it->next) {
-        double id = num_or(cJSON_GetObjectItem(it, "id"));
-        if (id + 1 > n) n = (int)id + 1;
+    int n = 0, id;
+    for (const cJSON *it = vocab->child; it; it = it->next) {
+        if (token_id(it, it->string, "vocab token", dir, &id, e)) return -1;
+        if (id + 1 > n) n = id + 1;
     }
-    if (n <= 0 || n > (1 << 24))
-        return calm_fail(e, "%s/tokenizer.json: vocabulary of %d tokens", dir, n);
+    for (const cJSON *it = added ? added->child : NULL; it; it = it->next) {
+        if (token_id(cJSON_GetObjectItem(it, "id"), content_of(it), "added token", dir, &id, e))
+            return -1;
+        if (id + 1 > n) n = id + 1;
+    }
+    if (n <= 0) return calm_fail(e, "%s/tokenizer.json: the vocabulary is empty", dir);
     calm_vocab_kind kind = v->kind;
     if (calm_vocab_alloc(v, n, e)) return -1;
     v->kind = kind;
     for (const cJSON *it = vocab->child; it; it = it->next) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0) continue;
         const char *s = it->string;
         int byte = kind == CALM_VOCAB_SPM && strlen(s) == 6 && !strncmp(s, "<0x", 3);
         if (set_text(v, (int)it->valuedouble, s, byte ? CALM_TT_BYTE : CALM_TT_NORMAL, e))
@@ -101,11 +119,10 @@ static int read_tokens(calm_vocab *v, const cJSON *vocab, const cJSON *added, co
     }
     for (const cJSON *it = added ? added->child : NULL; it; it = it->next) {
         const cJSON *c = cJSON_GetObjectItem(it, "content");
-        double id = num_or(cJSON_GetObjectItem(it, "id"));
-        if (!cJSON_IsString(c) || id < 0) continue;
+        if (!cJSON_IsString(c)) continue;
         int special = cJSON_IsTrue(cJSON_GetObjectItem(it, "special"));
-        if (set_text(v, (int)id, c->valuestring, special ? CALM_TT_CONTROL : CALM_TT_USER, e))
-            return -1;
+        id = (int)cJSON_GetObjectItem(it, "id")->valuedouble;
+        if (set_text(v, id, c->valuestring, special ? CALM_TT_CONTROL : CALM_TT_USER, e)) return -1;
     }
     for (int i = 0; i < n; i++) {
         if (!v->text[i] && set_text(v, i, "", CALM_TT_UNUSED, e)) return -1;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../kernels/matmul.h"
 
@@ -46,7 +47,18 @@ int calm_calib_init(calm_calib *c, const calm_model *m, const calm_tokenizer *t,
         free(ids);
         return calm_fail(e, "%s: %ld tokens, fewer than one window of %d", path, n_tok, c->ctx);
     }
-    size_t ntok = (size_t)c->n * c->ctx;
+    // More windows than the text has starting points would only repeat it; their memory is
+    // checked up front rather than grown into.
+    size_t ntok = (size_t)c->n * c->ctx, need = ntok * c->dim * 2 * sizeof(float);
+    size_t ram = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+    if (c->n > n_tok - c->ctx + 1 || need > ram) {
+        free(ids);
+        return calm_fail(e,
+                         "%s: %d windows of %d tokens: the text has %ld tokens (%ld windows) and "
+                         "they need %.1f GiB of the machine's %.1f GiB (lower --samples or -c)",
+                         path, c->n, c->ctx, n_tok, n_tok - c->ctx + 1, need / 1073741824.0,
+                         ram / 1073741824.0);
+    }
     c->tokens = malloc(ntok * sizeof(int));
     c->hidden = malloc(ntok * c->dim * sizeof(float));
     c->next = malloc(ntok * c->dim * sizeof(float));

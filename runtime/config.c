@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,20 @@ static void set_default(calm_config *c, const config_key *k, int hf) {
     set(c, k, k->def_from ? get(c, k->def_from, 0) : hf ? k->def_hf : k->def_gguf);
 }
 
+// The values the forward pass can use: a NaN or non-positive epsilon or rope base, and a zero
+// count of layers, heads or widths, compute garbage rather than fail, so they fail here, naming
+// the key as the file spells it (hf: config.json's name, else the GGUF key after "<arch>.").
+static int check_values(const calm_config *c, int hf, const char *path, calm_err *e) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const config_key *k = &keys[i];
+        double v = get(c, k->field, k->is_float);
+        if (k->is_float ? !(v > 0 && isfinite(v)) : k->required && v <= 0)
+            return calm_fail(e, "%s: key '%s%s%s' is %g, expected a positive number", path,
+                             hf ? "" : c->arch, hf ? "" : ".", hf ? k->hf : k->gguf, v);
+    }
+    return 0;
+}
+
 static int find_arch(calm_config *c, const char *name, const char *path, const char *what,
                      calm_err *e) {
     const calm_arch *a = calm_arch_find(name);
@@ -107,7 +122,8 @@ int calm_config_from_gguf(calm_config *c, const gguf_file *g, calm_err *e) {
         if (rc < 0) return -1;
         if (rc == 1 && k->required && !missing) missing = strcpy(missing_key, key);
     }
-    return missing ? calm_fail(e, "%s: missing key '%s'", g->path, missing) : 0;
+    if (missing) return calm_fail(e, "%s: missing key '%s'", g->path, missing);
+    return check_values(c, 0, g->path, e);
 }
 
 // llama3 rope scaling: rope_scaling (or transformers 5's rope_parameters) with rope_type llama3.
@@ -159,7 +175,8 @@ int calm_config_from_hf(calm_config *c, const cJSON *j, const char *path, calm_e
         if (rc == 1 && k->required && !missing) missing = k->hf;
     }
     if (rope_scaling(c, j, path, e)) return -1;
-    return missing ? calm_fail(e, "%s: missing key '%s'", path, missing) : 0;
+    if (missing) return calm_fail(e, "%s: missing key '%s'", path, missing);
+    return check_values(c, 1, path, e);
 }
 
 void calm_config_to_gguf(gguf_writer *w, const calm_config *c) {

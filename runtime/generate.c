@@ -19,7 +19,7 @@ int calm_generate(calm_state *s, const calm_tokenizer *tok, calm_sampler *smp, c
     st->prompt_s += t1 - t0;
     calm_utf8_stream u = {0};
     char piece[512], text[600];
-    for (int i = 0; i < n_predict; i++) {
+    for (int i = 0; i < n_predict && !(st->stop && *st->stop); i++) {
         int next = calm_sample(smp, logits);
         calm_sampler_accept(smp, next);
         st->n_gen++;

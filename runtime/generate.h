@@ -3,6 +3,7 @@
 #ifndef CALM_GENERATE_H
 #define CALM_GENERATE_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "forward.h"
@@ -13,6 +14,9 @@ typedef struct {
     int n_prompt, n_gen;
     int last; // the last sampled token (an end-of-generation token if it stopped on one)
     double prompt_s, gen_s; // seconds spent in each phase
+    // When set, and non-zero (a signal handler's flag: Ctrl-C in calm chat), the answer stops
+    // before its next token, every printed token in the cache.
+    const volatile sig_atomic_t *stop;
 } calm_gen_stats;
 
 // Feeds `prompt` (may be empty when the cache already holds context), then samples up to n_predict

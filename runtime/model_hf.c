@@ -64,7 +64,11 @@ int calm_model_load_hf(calm_model *m, const char *dir, calm_err *e) {
             const st_tensor *s = &hf->files[i].tensors[k];
             calm_tensor *t = &m->tensors[m->n_tensors];
             if (calm_name_hf_to_gguf(s->name, t->name, sizeof t->name))
-                continue; // e.g. rotary caches
+                continue;                          // e.g. rotary caches
+            for (int j = 0; j < m->n_tensors; j++) // else the directory listing would pick one
+                if (!strcmp(m->tensors[j].name, t->name))
+                    return calm_fail(e, "%s: tensor '%s' is in two shards (again in %s)", dir,
+                                     s->name, strrchr(hf->files[i].path, '/') + 1);
             t->type = s->type;
             t->n_dims = s->n_dims;
             for (int d = 0; d < 4; d++) t->ne[d] = d < s->n_dims ? s->shape[s->n_dims - 1 - d] : 1;
@@ -83,6 +87,11 @@ int calm_model_load_hf(calm_model *m, const char *dir, calm_err *e) {
         }
     }
     if (c->rope_factor > 0 && hd > 0 && add_rope_freqs(m, hd, e)) return -1;
+    // Tied embeddings are what an absent output matrix means to the binder; config.json saying
+    // otherwise means lm_head.weight is missing, not shared.
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(hf->config, "tie_word_embeddings");
+    if (cJSON_IsFalse(tie) && !calm_model_tensor(m, "output.weight"))
+        return calm_fail(e, "%s: tie_word_embeddings is false but lm_head.weight is missing", dir);
     return calm_model_bind(m, e);
 }
 

@@ -170,14 +170,17 @@ typedef struct {
 } sym;
 
 // Pushes the ids of symbols s. One without a token becomes the tokens of its bytes when bytes (the
-// text the symbols index) is given, as SentencePiece's byte fallback, and the unknown token else.
+// text the symbols index) is given, as SentencePiece's byte fallback. Without bytes (byte-level
+// BPE, where such a symbol is one byte the vocabulary lacks) it is dropped, as llama.cpp drops it,
+// rather than becoming token 0 (SmolLM2's <|endoftext|>) in the middle of the text.
 static int push_syms(const calm_tokenizer *t, const sym *s, int ns, const char *bytes, ids *o) {
     int unk = t->v.unk >= 0 ? t->v.unk : 0;
     for (int i = 0; i < ns; i++) {
-        if (s[i].id >= 0 || !bytes) {
-            if (push_id(o, s[i].id >= 0 ? s[i].id : unk)) return -1;
+        if (s[i].id >= 0) {
+            if (push_id(o, s[i].id)) return -1;
             continue;
         }
+        if (!bytes) continue;
         for (int b = 0; b < s[i].len; b++) {
             int id = t->byte_token[(unsigned char)bytes[s[i].start + b]];
             if (push_id(o, id >= 0 ? id : unk)) return -1;
@@ -293,12 +296,21 @@ static int encode_fragment(const calm_tokenizer *t, const char *text, size_t n, 
     if (n == 0) return 0;
     if (t->v.kind == CALM_VOCAB_SPM)
         return spm_fragment(t, text, n, first && t->v.add_space_prefix, o);
+    // Byte-level BPE reads the text as llama.cpp does: UTF-8 with each invalid byte as U+FFFD.
+    char *clean = malloc(n * 3 + 1);
+    if (!clean) return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += (size_t)calm_utf8_decode(text + i, n - i, &cp);
+        m += (size_t)calm_utf8_encode(cp, clean + m);
+    }
     calm_span *sp = NULL;
-    long ns = calm_pretokenize(t->pre, text, n, &sp);
-    if (ns < 0) return -1;
-    int rc = 0;
-    for (long i = 0; i < ns && rc == 0; i++) rc = bpe_word(t, text + sp[i].start, sp[i].len, o);
+    long ns = calm_pretokenize(t->pre, clean, m, &sp);
+    int rc = ns < 0 ? -1 : 0;
+    for (long i = 0; i < ns && rc == 0; i++) rc = bpe_word(t, clean + sp[i].start, sp[i].len, o);
     free(sp);
+    free(clean);
     return rc;
 }
 

@@ -1,12 +1,14 @@
 // The GGUF reader on files the writer made, on truncated and corrupted copies, and on the real
 // model.
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/gguf.h"
 #include "helpers.h"
 #include "kernels/types.h"
+#include "runtime/config.h"
 #include "runtime/model.h"
 
 static uint8_t *small_file(size_t *n) {
@@ -214,4 +216,66 @@ Test(gguf, wrong_typed_keys_fail_naming_key_and_types) {
     gguf_writer_free(&w);
     cr_assert_neq(calm_model_load(&m, path, &e), 0);
     cr_assert(strstr(e.msg, "missing key 'llama.feed_forward_length'"), "%s", e.msg);
+}
+
+// Tensors whose data overlap (one pointing at another's bytes) are refused naming both.
+Test(gguf, overlapping_tensor_data_is_refused) {
+    size_t n;
+    uint8_t *buf = small_file(&n);
+    // t2's tensor info: name length 2, "t2", 1 dimension, ne 8, type, then its offset
+    static const uint8_t name[] = {2, 0, 0, 0, 0, 0, 0, 0, 't', '2'};
+    uint8_t *at = memmem(buf, n, name, sizeof name);
+    cr_assert_not_null(at);
+    uint64_t zero = 0, off;
+    uint8_t *field = at + sizeof name + 4 + 8 + 4;
+    memcpy(&off, field, 8);
+    cr_assert_eq(off, 256, "t1 takes 256 bytes, so t2 starts at 256");
+    memcpy(field, &zero, 8);
+    gguf_file g;
+    calm_err e;
+    cr_assert_neq(gguf_parse(&g, buf, n, "overlap.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "overlap.gguf: tensors 't") && strstr(e.msg, "overlap"), "%s", e.msg);
+    gguf_close(&g);
+    off = 128; // inside t1
+    memcpy(field, &off, 8);
+    cr_assert_neq(gguf_parse(&g, buf, n, "overlap.gguf", &e), 0);
+    cr_assert(strstr(e.msg, "tensors 't1' (256 bytes at 0) and 't2' (at 128) overlap"), "%s",
+              e.msg);
+    gguf_close(&g);
+    free(buf);
+}
+
+// Hyper-parameters the forward pass cannot use fail naming the key, instead of computing garbage.
+Test(gguf, unusable_hyper_parameters_are_refused) {
+    static const struct {
+        const char *key;
+        float v;
+        const char *says;
+    } cases[] = {
+        {"llama.rope.freq_base", 0, "key 'llama.rope.freq_base' is 0, expected a positive number"},
+        {"llama.rope.freq_base", -10000, "'llama.rope.freq_base' is -10000"},
+        {"llama.attention.layer_norm_rms_epsilon", NAN,
+         "'llama.attention.layer_norm_rms_epsilon' is nan"},
+        {"llama.attention.layer_norm_rms_epsilon", 0,
+         "'llama.attention.layer_norm_rms_epsilon' is 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        static const char *const counts[] = {"llama.embedding_length", "llama.feed_forward_length",
+                                             "llama.block_count", "llama.attention.head_count"};
+        gguf_writer w;
+        gguf_writer_init(&w);
+        gguf_w_str(&w, "general.architecture", "llama");
+        for (int k = 0; k < 4; k++) gguf_w_u32(&w, counts[k], 4);
+        gguf_w_f32(&w, cases[i].key, cases[i].v);
+        calm_err e;
+        const char *path = th_tmp("hparams.gguf");
+        cr_assert_eq(gguf_writer_write(&w, path, &e), 0, "%s", e.msg);
+        gguf_writer_free(&w);
+        gguf_file g;
+        cr_assert_eq(gguf_open(&g, path, &e), 0, "%s", e.msg);
+        calm_config c;
+        cr_assert_neq(calm_config_from_gguf(&c, &g, &e), 0, "%s", cases[i].key);
+        cr_assert(strstr(e.msg, cases[i].says), "%s", e.msg);
+        gguf_close(&g);
+    }
 }

@@ -63,6 +63,34 @@ Test(tokenizer, special_text_is_plain_without_parse_special, .init = setup, .fin
     free(ids);
 }
 
+// A byte SmolLM2's byte-level vocabulary lacks (0x1D) is dropped and invalid UTF-8 (0xC0,
+// 0xFF) reads as U+FFFD ("ï¿½", token 24211), both as llama-tokenize does; a missing byte
+// once became token 0, <|endoftext|>, in the middle of the prompt.
+Test(tokenizer, bytes_without_a_token_as_llama_cpp, .init = setup, .fini = teardown) {
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"a\x1d"
+         "a",
+         "81 81"},
+        {"a\xc0"
+         "a\xff"
+         "b",
+         "81 24211 81 24211 82"},
+        {"a\xef\xbf\xbd"
+         "a",
+         "81 24211 81"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int *ids;
+        long k = calm_tokenize(&tok, cases[c].text, strlen(cases[c].text), 0, 1, &ids);
+        char got[256] = "";
+        for (long i = 0; i < k; i++) sprintf(got + strlen(got), "%s%d", i ? " " : "", ids[i]);
+        cr_expect_str_eq(got, cases[c].want, "case %zu", c);
+        free(ids);
+    }
+}
+
 Test(tokenizer, utf8_stream_holds_incomplete_characters) {
     calm_utf8_stream st = {0};
     char out[64];

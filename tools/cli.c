@@ -256,7 +256,7 @@ static int store(calm_opts *o, const opt *p, const char *name, const char *v) {
 int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd *cmd) {
     defaults(o);
     const opt *named, *model = find("--model", cmd, &named);
-    int positional = 0, alone = 0;
+    int alone = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -268,15 +268,20 @@ int calm_parse_opts(int argc, char **argv, calm_opts *o, const calm_cmd *cmd) {
             fprintf(stderr, "error: calm %s does not take %s\n", cmd->name, named->l);
             return -1;
         }
+        // A single positional argument names the model (calm inspect MODEL); any other, or a
+        // second model, is an error rather than silently replacing the first.
+        if ((p == model || (!p && a[0] != '-')) && model && o->model) {
+            fprintf(stderr, "error: calm %s: unexpected argument '%s' (the model is '%s')\n",
+                    cmd->name, p ? argv[i + 1 < argc ? i + 1 : i] : a, o->model);
+            return -1;
+        }
         if (!p) {
-            // A single positional argument names the model (calm inspect MODEL).
-            if (a[0] != '-' && !positional && model) {
+            if (a[0] != '-' && model) {
                 o->model = a;
-                positional = 1;
                 continue;
             }
-            fprintf(stderr, "error: calm %s: unknown option '%s' (see calm %s --help)\n", cmd->name,
-                    a, cmd->name);
+            fprintf(stderr, "error: calm %s: %s '%s' (see calm %s --help)\n", cmd->name,
+                    a[0] == '-' ? "unknown option" : "unexpected argument", a, cmd->name);
             return -1;
         }
         if (p->alone && argc != 2) {

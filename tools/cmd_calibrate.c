@@ -7,7 +7,9 @@
 #include "calibrate.h"
 #include "cli.h"
 #include "load.h"
+#include "outfile.h"
 #include "quant_opts.h"
+#include "../formats/gguf.h"
 #include "../kernels/types.h"
 #include "../quant/search.h"
 #include "../runtime/generate.h"
@@ -83,8 +85,9 @@ int cmd_calibrate(const calm_opts *o) {
     if (calm_search_opts_from(o, &so)) return 2;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load_for(o, &m, &t)) return 1;
-    int rc = calm_calibrate_to(&m, &t, &so, o->out, o->out);
+    calm_outfile out;
+    if (calm_quant_begin(o, &out, &m, &t)) return 1;
+    int rc = calm_outfile_end(&out, calm_calibrate_to(&m, &t, &so, out.tmp, o->out));
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     return rc ? 1 : 0;
@@ -94,6 +97,14 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
     return h;
 }
+
+// The cache key's text: calm's version, the model file and every option that changes calibration.
+#define KEY_FORMAT "%s|%s|%lld|%lld|%s|%s|%s|%d|%d|%.3f|%d|%d|%d|%llu|%d|%s"
+#define KEY_ARGS(o, co, so, ms)                                                                    \
+    CALM_VERSION, (o)->model, (long long)(ms).st_size, (long long)(ms).st_mtime, (co).pool,        \
+        (co).granularity, (co).score, (co).bits, (co).group, (co).target_bpw, (so).calib.samples,  \
+        (so).calib.holdout, (so).calib.ctx, (unsigned long long)(so).calib.seed, (co).sym,         \
+        (co).embd_type
 
 int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
     calm_opts co = *o;
@@ -110,39 +121,51 @@ int calm_calibrated_model(const calm_opts *o, char *path, size_t cap) {
         free(text);
         return -1;
     }
-    uint64_t h = 1469598103934665603ull;
-    char key[512];
-    int k = snprintf(key, sizeof key, "%s|%s|%lld|%lld|%s|%s|%s|%d|%d|%.3f|%d|%d|%d|%llu|%d|%s",
-                     CALM_VERSION, o->model, (long long)ms.st_size, (long long)ms.st_mtime, co.pool,
-                     co.granularity, co.score, co.bits, co.group, co.target_bpw, so.calib.samples,
-                     so.calib.holdout, so.calib.ctx, (unsigned long long)so.calib.seed, co.sym,
-                     co.embd_type);
-    h = fnv(fnv(h, key, (size_t)k), text, n);
+    // The key is as long as the path and the option strings make it: sized first, then written.
+    int k = snprintf(NULL, 0, KEY_FORMAT, KEY_ARGS(o, co, so, ms));
+    char *key = k >= 0 ? malloc((size_t)k + 1) : NULL;
+    if (!key) {
+        fprintf(stderr, "error: out of memory\n");
+        free(text);
+        return -1;
+    }
+    snprintf(key, (size_t)k + 1, KEY_FORMAT, KEY_ARGS(o, co, so, ms));
+    uint64_t h = fnv(fnv(1469598103934665603ull, key, (size_t)k), text, n);
+    free(key);
     free(text);
     char base[1024];
+    if (strlen(o->model) >= sizeof base - 32) {
+        fprintf(stderr, "error: %.64s...: path too long for a calibration cache beside it\n",
+                o->model);
+        return -1;
+    }
     snprintf(base, sizeof base, "%s", o->model);
     size_t bl = strlen(base);
     while (bl > 1 && base[bl - 1] == '/') base[--bl] = 0; // an HF directory given as dir/
     if (bl > 5 && !strcmp(base + bl - 5, ".gguf")) base[bl - 5] = 0;
     snprintf(path, cap, "%s.calm-%016llx.gguf", base, (unsigned long long)h);
+    // A cache that does not open whole (truncated, say) is calibrated again, never trusted.
     struct stat cs;
     if (stat(path, &cs) == 0) {
-        fprintf(stderr, "calm: using the calibration cached in %s\n", path);
-        return 0;
+        gguf_file g;
+        calm_err ge;
+        if (gguf_open(&g, path, &ge) == 0) {
+            gguf_close(&g);
+            fprintf(stderr, "calm: using the calibration cached in %s\n", path);
+            return 0;
+        }
+        fprintf(stderr, "calm: the cached calibration is unreadable (%s); calibrating again\n",
+                ge.msg);
     }
     fprintf(stderr, "calm: calibrating %s once; the result is cached in %s\n", o->model, path);
+    calm_outfile out;
+    if (calm_outfile_begin(&out, path, 0, NULL, 0)) return -1;
     calm_threads_init(o->threads);
     calm_model m;
     calm_tokenizer t;
     if (calm_load(o->model, &m, &t)) return -1;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.part", path); // a crash leaves no half-written cache behind
-    int rc = calm_calibrate_to(&m, &t, &so, tmp, path);
+    int rc = calm_outfile_end(&out, calm_calibrate_to(&m, &t, &so, out.tmp, path));
     calm_tokenizer_free(&t);
     calm_model_free(&m);
-    if (!rc && rename(tmp, path) != 0) {
-        fprintf(stderr, "error: %s: cannot rename to %s\n", tmp, path);
-        rc = -1;
-    }
     return rc;
 }

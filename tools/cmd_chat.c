@@ -1,5 +1,6 @@
 // calm chat: multi-turn chat; the KV cache keeps the conversation, each turn adds only its tokens.
 #include <editline/readline.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +12,56 @@
 #include "../runtime/chat.h"
 #include "../runtime/generate.h"
 
-// Reads one line: with line editing on a terminal, plainly otherwise (pipes, tests).
-static char *read_line(int tty) {
+// Reads one line without its newline, its length in *n: with line editing on a terminal, plainly
+// otherwise (pipes, tests). NULL at the end of the input.
+static char *read_line(int tty, const char *prompt, size_t *n) {
     if (tty) {
-        char *l = readline("> ");
+        char *l = readline(prompt);
         if (l && *l) add_history(l);
+        if (l) *n = strlen(l);
         return l;
     }
     size_t cap = 0;
     char *l = NULL;
-    ssize_t n = getline(&l, &cap, stdin);
-    if (n < 0) {
+    ssize_t k = getline(&l, &cap, stdin);
+    if (k < 0) {
         free(l);
         return NULL;
     }
-    if (n > 0 && l[n - 1] == '\n') l[n - 1] = 0;
+    if (k > 0 && l[k - 1] == '\n') l[--k] = 0;
+    *n = (size_t)k;
     return l;
+}
+
+// One message: a line, and the next ones while a line ends with a backslash (which becomes a
+// newline), so that a text with blank lines can be pasted. NULL at the end of the input.
+static char *read_message(int tty, size_t *n) {
+    char *msg = read_line(tty, "> ", n);
+    while (msg && *n > 0 && msg[*n - 1] == '\\') {
+        msg[*n - 1] = '\n';
+        size_t k;
+        char *more = read_line(tty, ". ", &k);
+        if (!more) break;
+        char *joined = realloc(msg, *n + k + 1);
+        if (!joined) {
+            free(more);
+            break;
+        }
+        memcpy(joined + *n, more, k + 1);
+        free(more);
+        msg = joined;
+        *n += k;
+    }
+    return msg;
+}
+
+// Ctrl-C during an answer sets this (a signal handler's only way out) and the answer stops; the
+// handler is installed for the answer only, so Ctrl-C elsewhere ends calm as usual.
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    interrupted = 1;
 }
 
 int cmd_chat(const calm_opts *o) {
@@ -43,14 +78,24 @@ int cmd_chat(const calm_opts *o) {
         return 1;
     }
     int tty = isatty(0);
-    fprintf(stderr, "calm: chat template %s, context %d; empty line to quit\n",
+    fprintf(stderr,
+            "calm: chat template %s, context %d; end a line with \\ to go on to the next, Ctrl-C "
+            "stops an answer, /quit or Ctrl-D quits\n",
             calm_chat_name(ct.kind), s.kv.seq_len);
     calm_msg msgs[2];
     int turn = 0;
     calm_gen_stats st = {0};
+    st.stop = &interrupted;
     int rc = 0;
-    for (char *line; (line = read_line(tty)) != NULL; free(line)) {
-        if (!*line) {
+    size_t len;
+    for (char *line; (line = read_message(tty, &len)) != NULL; free(line)) {
+        if (len == 0) continue; // a blank line, in a paste say, ends nothing
+        if (strlen(line) != len) {
+            fprintf(stderr, "calm: the message has a NUL byte at byte %zu; it was not sent\n",
+                    strlen(line));
+            continue;
+        }
+        if (!strcmp(line, "/quit")) {
             free(line);
             break;
         }
@@ -85,16 +130,24 @@ int cmd_chat(const calm_opts *o) {
         long n_ids = calm_tokenize(&tok, text, strlen(text), turn == 0, 1, &ids);
         free(text);
         if (n_ids <= 0 || s.kv.n + n_ids + 1 > s.kv.seq_len) {
-            fprintf(stderr, "calm: the context is full (%d tokens); /reset to start over\n",
-                    s.kv.n);
+            fprintf(stderr,
+                    "calm: this message needs %ld tokens (with the template's) and the context "
+                    "has %d of %d left%s\n",
+                    n_ids, s.kv.seq_len - s.kv.n, s.kv.seq_len,
+                    s.kv.n ? "; /reset to start over" : "; a larger -c makes room");
             free(ids);
             continue;
         }
+        struct sigaction sa = {.sa_handler = on_interrupt}, old;
+        interrupted = 0;
+        sigaction(SIGINT, &sa, &old);
         if (calm_generate(&s, &tok, &smp, ids, (int)n_ids, o->n_predict, stdout, &st, &e)) {
             fprintf(stderr, "\nerror: %s\n", e.msg);
             rc = 1;
         }
+        sigaction(SIGINT, &old, NULL);
         fputc('\n', stdout);
+        if (interrupted) fprintf(stderr, "calm: stopped\n");
         free(ids);
         turn++;
         if (rc) {

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "load.h"
+#include "outfile.h"
 #include "../runtime/model_gguf.h"
 #include "../runtime/model_hf.h"
 #include "../kernels/types.h"
@@ -76,12 +77,13 @@ int cmd_convert(const calm_opts *o) {
     calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load_for(o, &m, &t)) return 1;
-    int rc = hf ? calm_hf_write(&m, &t.v, type, o->out, &e) : write_gguf(&m, &t, type, o->out, &e);
-    if (rc)
-        fprintf(stderr, "error: %s\n", e.msg);
-    else
-        fprintf(stderr, "calm: wrote %s (%s, %s)\n", o->out, hf ? "hf" : "gguf", o->type);
+    calm_outfile out;
+    if (calm_outfile_begin(&out, o->out, hf, &o->model, 1) || calm_load_for(o, &m, &t)) return 1;
+    int rc =
+        hf ? calm_hf_write(&m, &t.v, type, out.tmp, &e) : write_gguf(&m, &t, type, out.tmp, &e);
+    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    rc = calm_outfile_end(&out, rc);
+    if (!rc) fprintf(stderr, "calm: wrote %s (%s, %s)\n", o->out, hf ? "hf" : "gguf", o->type);
     calm_tokenizer_free(&t);
     calm_model_free(&m);
     return rc ? 1 : 0;

@@ -1,12 +1,14 @@
 // calm inspect: what a model file holds.
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "../kernels/matmul.h"
 #include "../kernels/types.h"
 #include "../quant/model_quant.h"
 #include "../runtime/threads.h"
+#include "../runtime/tokenizer.h"
 
 // The per-layer table of a quantized or calibrated file: each matrix's algorithm, type and CKA.
 static void print_choices(calm_model *m) {
@@ -40,12 +42,61 @@ static void print_choices(calm_model *m) {
     }
 }
 
+static void print_metadata(const gguf_file *g) {
+    printf("\nmetadata (%llu keys, GGUF v%u):\n", (unsigned long long)g->n_kv, g->version);
+    int per_tensor = 0;
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const gguf_kv *kv = &g->kv[i];
+        if (kv->key.len > 12 && !memcmp(kv->key.ptr, "calm.tensor.", 12)) { // the table below
+            per_tensor++;
+            continue;
+        }
+        printf("  %-40.*s ", (int)kv->key.len, kv->key.ptr);
+        gguf_print_value(stdout, kv);
+        putchar('\n');
+    }
+    if (per_tensor) printf("  (and %d calm.tensor.* keys: the table below)\n", per_tensor);
+}
+
+// A GGUF with a vocabulary and no tensors (llama.cpp's ggml-vocab-*.gguf), whatever its
+// architecture: its vocabulary and metadata. -1 when path is not such a file (or not a GGUF: the
+// model loader then says what it is), else the exit code.
+static int inspect_vocab_only(const char *path) {
+    struct stat st;
+    gguf_file g;
+    calm_err e;
+    if (stat(path, &st) || !S_ISREG(st.st_mode) || gguf_open(&g, path, &e)) return -1;
+    if (g.n_tensors) {
+        gguf_close(&g);
+        return -1;
+    }
+    calm_tokenizer t;
+    int rc = calm_tokenizer_from_gguf(&t, &g, &e);
+    if (rc) {
+        fprintf(stderr, "error: %s\n", e.msg);
+    } else {
+        char arch[64] = "?";
+        gguf_get_str(&g, "general.architecture", arch, sizeof arch, NULL);
+        printf("model:        %s\n", path);
+        printf("vocabulary only (no tensors), architecture '%s'\n", arch);
+        printf("vocabulary:   %d tokens, %s, pre-tokenizer '%s', %d merges, bos %d, eos %d\n",
+               t.v.n_tokens, t.v.kind == CALM_VOCAB_SPM ? "sentencepiece" : "byte-level bpe",
+               t.v.pre, t.v.n_merges, t.v.bos, t.v.eos);
+        print_metadata(&g);
+        calm_tokenizer_free(&t);
+    }
+    gguf_close(&g);
+    return rc ? 1 : 0;
+}
+
 int cmd_inspect(const calm_opts *o) {
     if (o->sys_info) {
         calm_threads_init(0);
         calm_print_system(stdout);
         return 0;
     }
+    int vocab_only = inspect_vocab_only(o->model);
+    if (vocab_only >= 0) return vocab_only;
     calm_err e;
     calm_model m;
     if (calm_model_load(&m, o->model, &e)) {
@@ -68,22 +119,7 @@ int cmd_inspect(const calm_opts *o) {
            c->qkv_bias ? ", qkv bias" : "", c->qk_norm ? ", qk-norm" : "",
            c->tied_embeddings ? ", tied embeddings" : "");
     printf("kernels:      %s\n", calm_isa_name());
-    if (m.gguf.map) {
-        printf("\nmetadata (%llu keys, GGUF v%u):\n", (unsigned long long)m.gguf.n_kv,
-               m.gguf.version);
-        int per_tensor = 0;
-        for (uint64_t i = 0; i < m.gguf.n_kv; i++) {
-            const gguf_kv *kv = &m.gguf.kv[i];
-            if (kv->key.len > 12 && !memcmp(kv->key.ptr, "calm.tensor.", 12)) { // the table below
-                per_tensor++;
-                continue;
-            }
-            printf("  %-40.*s ", (int)kv->key.len, kv->key.ptr);
-            gguf_print_value(stdout, kv);
-            putchar('\n');
-        }
-        if (per_tensor) printf("  (and %d calm.tensor.* keys: the table below)\n", per_tensor);
-    }
+    if (m.gguf.map) print_metadata(&m.gguf);
     print_choices(&m);
     // Counts per type, then optionally every tensor.
     int count[CALM_TYPE_COUNT] = {0};

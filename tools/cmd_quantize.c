@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "load.h"
+#include "outfile.h"
 #include "quant_opts.h"
 #include "../kernels/types.h"
 #include "../quant/model_quant.h"
@@ -36,14 +37,15 @@ int cmd_quantize(const calm_opts *o) {
     calm_err e;
     calm_model m;
     calm_tokenizer t;
-    if (calm_load_for(o, &m, &t)) return 1;
+    calm_outfile out;
+    if (calm_quant_begin(o, &out, &m, &t)) return 1;
     fprintf(stderr, "calm: quantizing %s with %s to %s%s\n", o->model, a->name,
             calm_type_get((uint32_t)type)->name, qo.q.fmt.sym ? " (symmetric)" : "");
     double t0 = calm_now();
-    int rc = calm_quantize_model(&m, &t, &qo, o->out, &e);
-    if (rc) {
-        fprintf(stderr, "error: %s\n", e.msg);
-    } else {
+    int rc = calm_quantize_model(&m, &t, &qo, out.tmp, &e);
+    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    rc = calm_outfile_end(&out, rc);
+    if (!rc) {
         struct stat st;
         double mb = stat(o->out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
         int64_t params;

@@ -34,7 +34,8 @@ int cmd_run(const calm_opts *o) {
     if (n_ids <= 0) {
         fprintf(stderr, "error: the prompt gives no tokens\n");
     } else if (calm_state_init(&s, &m, ctx, o->batch, &e) == 0) {
-        if (n_ids + 1 > s.kv.seq_len) {
+        // A prompt that fills the context exactly still has the logits of one more token.
+        if (n_ids > s.kv.seq_len) {
             fprintf(stderr, "error: prompt of %ld tokens does not fit the context of %d\n", n_ids,
                     s.kv.seq_len);
         } else if (calm_sampler_init(&smp, o->sp, m.cfg.vocab_size) == 0) {

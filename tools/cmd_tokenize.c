@@ -13,9 +13,10 @@ int cmd_tokenize(const calm_opts *o) {
         fprintf(stderr, "error: calm tokenize: give -p TEXT or -f FILE\n");
         return 2;
     }
-    calm_model m;
+    // Only the vocabulary: a vocabulary-only GGUF, or a model of an architecture calm does not
+    // run, tokenizes too, as with llama-tokenize --vocab-only.
     calm_tokenizer tok;
-    if ((o->file && !(text = calm_read_text(o->file, &n))) || calm_load_for(o, &m, &tok)) {
+    if ((o->file && !(text = calm_read_text(o->file, &n))) || calm_load_tokenizer(o->model, &tok)) {
         free(text);
         return 1;
     }
@@ -40,6 +41,5 @@ int cmd_tokenize(const calm_opts *o) {
     free(ids);
     free(text);
     calm_tokenizer_free(&tok);
-    calm_model_free(&m);
     return rc;
 }

@@ -4,11 +4,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "calibrate.h"
 #include "../runtime/tokenizer.h"
 #include "../runtime/generate.h"
 #include "../runtime/threads.h"
+
+// The tokenizer against the embedding's rows. A GGUF's token list has a row each, as llama.cpp
+// requires (a 5-token list against 49,152 rows once ran, printing nothing for the other ids); an
+// HF tokenizer.json may leave padding rows without a token (Qwen2.5), which are named here, since
+// they print as nothing.
+static int check_vocab(const calm_model *m, const calm_tokenizer *t, const char *path) {
+    int n = t->v.n_tokens, rows = m->cfg.vocab_size;
+    if (n > rows || (n < rows && !m->hf)) {
+        fprintf(stderr, "error: %s: the vocabulary has %d tokens and the embedding %d rows\n", path,
+                n, rows);
+        return -1;
+    }
+    if (n < rows)
+        fprintf(stderr,
+                "calm: ids %d..%d have no token in %s/tokenizer.json and print as nothing\n", n,
+                rows - 1, path);
+    return 0;
+}
 
 int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
     double t0 = calm_now();
@@ -19,6 +38,11 @@ int calm_load(const char *path, calm_model *m, calm_tokenizer *t) {
     }
     if ((t && calm_tokenizer_from_model(t, m, &e)) || calm_model_pack(m, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
+        calm_model_free(m);
+        return -1;
+    }
+    if (t && check_vocab(m, t, path)) {
+        calm_tokenizer_free(t);
         calm_model_free(m);
         return -1;
     }
@@ -36,6 +60,24 @@ int calm_load_for(const calm_opts *o, calm_model *m, calm_tokenizer *t) {
     }
     calm_threads_init(o->threads);
     return calm_load(path, m, t);
+}
+
+int calm_load_tokenizer(const char *path, calm_tokenizer *t) {
+    calm_err e;
+    struct stat st;
+    int rc;
+    if (stat(path, &st) != 0) {
+        calm_fail(&e, "%s: no such file or directory", path);
+        rc = -1;
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = calm_tokenizer_from_hf(t, path, &e);
+    } else {
+        gguf_file g;
+        rc = gguf_open(&g, path, &e) ? -1 : calm_tokenizer_from_gguf(t, &g, &e);
+        if (g.map) gguf_close(&g);
+    }
+    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    return rc;
 }
 
 static char *read_file(const char *path, size_t *n, calm_err *e) {

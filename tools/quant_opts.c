@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "load.h"
 #include "../kernels/types.h"
 
 int calm_pick_type(const calm_opts *o, const char *algo) {
@@ -57,4 +58,21 @@ int calm_pick_embd_type(const char *name, uint32_t *type) {
 
 double calm_bpw(uint32_t type, int n) {
     return 8.0 * (double)calm_row_size(type, n) / n;
+}
+
+int calm_quant_begin(const calm_opts *o, calm_outfile *out, calm_model *m, calm_tokenizer *t) {
+    const char *inputs[] = {o->model, o->data};
+    if (calm_outfile_begin(out, o->out, 0, inputs, 2) || calm_load_for(o, m, t)) return -1;
+    for (int i = 0; i < m->n_tensors; i++) {
+        uint32_t type = m->tensors[i].type;
+        if (m->tensors[i].n_dims < 2 || type == CALM_TYPE_F32 || type == CALM_TYPE_F16 ||
+            type == CALM_TYPE_BF16)
+            continue;
+        fprintf(stderr,
+                "calm: warning: %s is already quantized ('%s' is %s); quantizing it again adds a "
+                "second rounding error (start from an f32, f16 or bf16 model: calm convert)\n",
+                m->path, m->tensors[i].name, calm_type_get(type)->name);
+        break;
+    }
+    return 0;
 }
