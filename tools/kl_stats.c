@@ -16,18 +16,14 @@ double calm_logsumexp(const float *l, int n, int *argmax) {
 int calm_kl_stats_init(calm_kl_stats *s, long n, calm_err *e) {
     memset(s, 0, sizeof *s);
     s->cap = n;
-    s->kld_v = malloc((size_t)n * sizeof *s->kld_v);
-    s->dp_v = malloc((size_t)n * sizeof *s->dp_v);
-    if (!s->kld_v || !s->dp_v) {
-        calm_kl_stats_free(s);
-        return calm_fail(e, "out of memory for the statistics of %ld positions", n);
-    }
+    s->kld_v = malloc(2 * (size_t)n * sizeof *s->kld_v); // dp_v is its second half
+    if (!s->kld_v) return calm_fail(e, "out of memory for the statistics of %ld positions", n);
+    s->dp_v = s->kld_v + n;
     return 0;
 }
 
 void calm_kl_stats_free(calm_kl_stats *s) {
     free(s->kld_v);
-    free(s->dp_v);
     memset(s, 0, sizeof *s);
 }
 
