@@ -130,7 +130,8 @@ def main():
             p = os.path.join(md, f"smollm2-{t}.gguf")
             t0 = time.time()
             run([f"{ll}/build/bin/llama-quantize", f32, p, t])
-            row(f"llama-quantize {t}", t, "llama.cpp", p, ppls(p, True), llama_speed(p), f"{time.time() - t0:.0f}")
+            qt = f"{time.time() - t0:.0f}"
+            row(f"llama-quantize {t}", t, "llama.cpp", p, ppls(p, True), llama_speed(p), qt)
     for spec in [s for s in a.rows.split(",") if s]:
         algo, bits = spec.split(":")
         p = os.path.join(md, f"smollm2-{algo}-{bits}.gguf")
@@ -148,7 +149,8 @@ def main():
             weights, name = f"qg{bits}_128", algo
         t0 = time.time()
         run(cmd)
-        row(name, weights, "calm", p, ppls(p), calm_speed(p), f"{time.time() - t0:.0f}")
+        qt = f"{time.time() - t0:.0f}"
+        row(name, weights, "calm", p, ppls(p), calm_speed(p), qt)
 
 
 if __name__ == "__main__":
