@@ -48,6 +48,15 @@ def llama_bench(binary, path, threads, reps, pp=512, tg=128):
     return {(str(r["n_threads"]), f"pp{pp}" if r["n_prompt"] else f"tg{tg}"): r["avg_ts"] for r in rows}
 
 
+def kl_stats(out):
+    """Perplexity, mean KL divergence from the base model and top-token agreement (%) from the
+    final statistics of `calm perplexity --kl` or `llama-perplexity --kl-divergence`, which print
+    them alike."""
+    def num(key):
+        return float(re.search(re.escape(key) + r"\s*:?\s*([-\d.]+)", out).group(1))
+    return num("Mean PPL(Q)"), num("Mean    KLD:"), num("Same top p:")
+
+
 def roofline(binary, threads):
     """calm-roofline at each thread count: {threads: {"bandwidth_gib_s": ..., "int8_gmac_s": ...,
     "amx_int8_gmac_s": ..., "f32_gflop_s": ...}}."""

@@ -16,7 +16,8 @@ typedef struct {
 typedef struct {
     const char *model, *prompt, *file, *out, *system, *type, *format;
     int n_predict, threads, ctx, batch, chunks, add_bos, parse_special, show_ids, tensors, chat;
-    int sys_info; // inspect --system
+    int sys_info;             // inspect --system
+    const char *kl_base, *kl; // perplexity: write / read the base model's distributions
     // quantize / calibrate
     const char *algo, *data, *pool, *granularity, *embd_type;
     int bits, group, sym, act_order, no_clip, samples, holdout, calibrate;

@@ -54,19 +54,22 @@ int cmd_convert(const calm_opts *o) {
         type = CALM_TYPE_F16;
     else if (!strcmp(o->type, "bf16"))
         type = CALM_TYPE_BF16;
+    else if (!strcmp(o->type, "q4_0")) // as llama-quantize --pure Q4_0 (tests/test_kl.c)
+        type = CALM_TYPE_Q4_0;
     else {
         int b = 0, g = 0;
         int qg = sscanf(o->type, "qg%d_%d", &b, &g) == 2 ? calm_type_qg(b, g) : -1;
         if (qg < 0) {
             fprintf(stderr,
-                    "error: --type must be f32, f16, bf16 or qgB_G (e.g. qg4_128), not '%s'\n",
+                    "error: --type must be f32, f16, bf16, q4_0 or qgB_G (e.g. qg4_128), "
+                    "not '%s'\n",
                     o->type);
             return 2;
         }
         type = (uint32_t)qg;
     }
     int hf = !strcmp(o->format, "hf");
-    if (hf && calm_type_get(type)->qg_bits) {
+    if (hf && type != CALM_TYPE_F32 && type != CALM_TYPE_F16 && type != CALM_TYPE_BF16) {
         fprintf(stderr, "error: --format hf takes f32, f16 or bf16\n");
         return 2;
     }
