@@ -49,10 +49,10 @@ static int signed_offset(const calm_packed *p, int panel) {
     if (p->k_scales) return 0;
     const int nb = p->cols / 32, k = p->bits == 4 ? 8 : p->bits == 5 ? 16 : 128;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
-    const __m512 mk = _mm512_set1_ps((float)-k);
+    const __m512 mk = _mm512_set1_ps((float)-k), none = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m512 d, c;
-        calm_panel_scales(first, b, p->bits, 0, &d, &c);
+        calm_panel_scales(first, b, p->bits, 0, none, none, &d, &c);
         if (_mm512_cmp_ps_mask(c, _mm512_mul_ps(mk, d), _CMP_NEQ_UQ)) return 0;
     }
     return k;
@@ -78,8 +78,9 @@ CALM_INLINE void unpack_chunk(const uint8_t *first, int b0, int b1, uint8_t *buf
 CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *first,
                                 const void *x, size_t xs, int t0, int b, const int bits,
                                 const int ks, const int sgn) {
-    __m512 d, c;
-    calm_panel_scales(first, b, bits, ks, &d, &c);
+    __m512 sd = _mm512_setzero_ps(), sn = sd, d, c;
+    if (ks) calm_panel_super(first, b, bits, &sd, &sn);
+    calm_panel_scales(first, b, bits, ks, sd, sn, &d, &c);
 #pragma GCC unroll 16
     for (int t = 0; t < CALM_GEMM_T; t++) {
         const block_q8x *a = calm_q8x_row(x, xs, t0 + t) + b;

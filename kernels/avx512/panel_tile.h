@@ -17,18 +17,27 @@
 // registers.
 #define CALM_PANEL_TILE_MAX 16
 
+// The scales of the super-block holding block b of a k_scales panel: d and -dmin as 16 floats
+// each. The tiles convert them once per super-block and panel.
+CALM_INLINE void calm_panel_super(const uint8_t *panel, int b, const int bits, __m512 *sd,
+                                  __m512 *sn) {
+    const uint8_t *s = panel + calm_panel_super_at(bits, b);
+    *sd = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)s));
+    *sn = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(s + 32)));
+}
+
 // d and c of block b of a panel as 16 floats each: the f16 header of the block, or with k_scales
-// the super-block's d and -dmin times the block's sc and m (exact in f32).
+// the super-block's d and -dmin (sd, sn of calm_panel_super; unused otherwise) times the block's
+// sc and m, exact in f32.
 CALM_INLINE void calm_panel_scales(const uint8_t *panel, int b, const int bits, const int ks,
-                                   __m512 *d, __m512 *c) {
+                                   __m512 sd, __m512 sn, __m512 *d, __m512 *c) {
     const uint8_t *h = panel + calm_panel_scales_at(bits, ks, b);
     if (ks) {
-        const uint8_t *s = panel + calm_panel_super_at(bits, b);
         __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)h)));
         __m512 m =
             _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(h + 16))));
-        *d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)s)), sc);
-        *c = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(s + 32))), m);
+        *d = _mm512_mul_ps(sd, sc);
+        *c = _mm512_mul_ps(sn, m);
     } else {
         *d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h));
         *c = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(h + 32)));
@@ -79,19 +88,22 @@ CALM_INLINE void calm_panel_store(float *y, size_t ys, __mmask16 keep, const __m
 // panel, the others pstride bytes after each other) of the affine kind (bits, ks); writes the
 // first lanes of `keep` (the panel's rows) of token t and panel q to y + t * ys + q * 16. The np
 // panels are walked block by block side by side: np memory streams (kernels/kernels.h,
-// calm_panel_dot_fn). np * nt <= CALM_PANEL_TILE_MAX.
+// calm_panel_dot_fn). np <= CALM_PANEL_GROUP, np * nt <= CALM_PANEL_TILE_MAX.
 CALM_INLINE void calm_panel_tile(const uint8_t *panel, int nb, size_t pstride, const void *x,
                                  size_t xs, float *y, size_t ys, __mmask16 keep, const int bits,
                                  const int ks, const int np, const int nt) {
     __m512 acc[CALM_PANEL_TILE_MAX];
 #pragma GCC unroll 16
     for (int i = 0; i < np * nt; i++) acc[i] = _mm512_setzero_ps();
+    __m512 sd[CALM_PANEL_GROUP] = {0}, sn[CALM_PANEL_GROUP] = {0}; // k_scales: d, -dmin per panel
     for (int b = 0; b < nb; b++) {
 #pragma GCC unroll 4
         for (int q = 0; q < np; q++) {
             __m512 d, c;
             __m512i w[8];
-            calm_panel_scales(panel + q * pstride, b, bits, ks, &d, &c);
+            if (ks && b % CALM_PANEL_SUPER == 0)
+                calm_panel_super(panel + q * pstride, b, bits, &sd[q], &sn[q]);
+            calm_panel_scales(panel + q * pstride, b, bits, ks, sd[q], sn[q], &d, &c);
             calm_panel_codes(panel + q * pstride + calm_panel_codes_at(bits, ks, b), bits, w);
 #pragma GCC unroll 16
             for (int t = 0; t < nt; t++) {
