@@ -119,15 +119,18 @@ static inline calm_q8t_head calm_q8t_read(const void *p, const int8_t **q) {
         break;                                                                                     \
     }
 
-// The packed-panel switch: calls fn(args..., bits, f32_scales) with the code width and scale type
-// of the packed matrix p as compile-time constants, one instance of the body per panel kind.
+// The affine packed-panel switch: calls fn(args..., bits, k_scales) with the code width and
+// scale layout of the packed matrix p (kernels/pack.h) as compile-time constants, one instance of
+// the body per affine panel kind. Q6_K panels (bits 6) have their own bodies.
 #define CALM_PANEL_SWITCH(p, fn, ...)                                                              \
-    if ((p)->bits == 4 && (p)->f32_scales)                                                         \
+    if ((p)->bits == 4 && (p)->k_scales)                                                           \
         fn(__VA_ARGS__, 4, 1);                                                                     \
     else if ((p)->bits == 4)                                                                       \
         fn(__VA_ARGS__, 4, 0);                                                                     \
-    else if ((p)->f32_scales)                                                                      \
-        fn(__VA_ARGS__, 8, 1);                                                                     \
+    else if ((p)->bits == 5 && (p)->k_scales)                                                      \
+        fn(__VA_ARGS__, 5, 1);                                                                     \
+    else if ((p)->bits == 5)                                                                       \
+        fn(__VA_ARGS__, 5, 0);                                                                     \
     else                                                                                           \
         fn(__VA_ARGS__, 8, 0);
 

@@ -28,8 +28,34 @@ static void q6_k_codes(const uint8_t *row, int b, uint8_t *q, calm_f16 *d, int8_
     sc[1] = blk->scales[(b % 8) * 2 + 1];
 }
 
-// The unsigned codes u[32] and d, c of block b of a row of cols weights of type t (any packable
-// type but Q4_0, Q4_1 and Q6_K, which have their own paths).
+// The codes u[32] (4 or 5 bits) of block b of a Q4_K or Q5_K row, the 6-bit scale sc and min m of
+// that sub-block, and the super-block's d and dmin as stored.
+static void k_codes(const uint8_t *row, uint32_t type, const calm_type_traits *t, int b, uint8_t *u,
+                    uint8_t *sc, uint8_t *m, calm_f16 *d, calm_f16 *dmin) {
+    const uint8_t *blk = row + (size_t)(b / 8) * t->type_size;
+    int sb = b % 8;
+    memcpy(d, blk, 2);
+    memcpy(dmin, blk + 2, 2);
+    const uint8_t *scales = blk + 4;
+    if (sb < 4) {
+        *sc = scales[sb] & 63;
+        *m = scales[sb + 4] & 63;
+    } else {
+        *sc = (uint8_t)((scales[sb + 4] & 0xf) | ((scales[sb - 4] >> 6) << 4));
+        *m = (uint8_t)((scales[sb + 4] >> 4) | ((scales[sb] >> 6) << 4));
+    }
+    const uint8_t *qs = blk + (type == CALM_TYPE_Q4_K ? 16 : 48) + 32 * (sb / 2);
+    const uint8_t *qh = blk + 16;
+    const int shift = 4 * (sb % 2); // loops without branches, which the compiler vectorizes
+    if (type == CALM_TYPE_Q5_K)
+        for (int j = 0; j < 32; j++)
+            u[j] = (uint8_t)(((qs[j] >> shift) & 0xf) | ((qh[j] >> sb) & 1) << 4);
+    else
+        for (int j = 0; j < 32; j++) u[j] = (uint8_t)((qs[j] >> shift) & 0xf);
+}
+
+// The unsigned codes u[32] and d, c of block b of a row of cols weights of type t (Q5_0, Q5_1,
+// Q8_0 or a calm group format; the others have their own paths).
 static void block_codes(const uint8_t *row, uint32_t type, const calm_type_traits *t, int cols,
                         int b, uint8_t *u, float *d, float *c) {
     if (type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1) {
@@ -46,31 +72,6 @@ static void block_codes(const uint8_t *row, uint32_t type, const calm_type_trait
         }
         *d = calm_f16_to_f32(h[0]);
         *c = has_m ? calm_f16_to_f32(h[1]) : -16.0f * *d;
-    } else if (type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K) {
-        // sub-block sb of super-block: scale and min are 6-bit, codes 4 bits (+ a fifth for Q5_K)
-        const uint8_t *blk = row + (size_t)(b / 8) * t->type_size;
-        int sb = b % 8;
-        calm_f16 h[2];
-        memcpy(h, blk, 4);
-        const uint8_t *scales = blk + 4;
-        uint8_t sc, m;
-        if (sb < 4) {
-            sc = scales[sb] & 63;
-            m = scales[sb + 4] & 63;
-        } else {
-            sc = (uint8_t)((scales[sb + 4] & 0xf) | ((scales[sb - 4] >> 6) << 4));
-            m = (uint8_t)((scales[sb + 4] >> 4) | ((scales[sb] >> 6) << 4));
-        }
-        const uint8_t *qs = blk + (type == CALM_TYPE_Q4_K ? 16 : 48) + 32 * (sb / 2);
-        const uint8_t *qh = blk + 16;
-        const int shift = 4 * (sb % 2); // loops without branches, which the compiler vectorizes
-        if (type == CALM_TYPE_Q5_K)
-            for (int j = 0; j < 32; j++)
-                u[j] = (uint8_t)(((qs[j] >> shift) & 0xf) | ((qh[j] >> sb) & 1) << 4);
-        else
-            for (int j = 0; j < 32; j++) u[j] = (uint8_t)((qs[j] >> shift) & 0xf);
-        *d = calm_f16_to_f32(h[0]) * sc;
-        *c = -calm_f16_to_f32(h[1]) * m;
     } else if (type == CALM_TYPE_Q8_0) {
         const block_q8_0 *blk = (const block_q8_0 *)row + b;
         for (int j = 0; j < 32; j++) u[j] = (uint8_t)(blk->qs[j] + 128);
@@ -119,26 +120,53 @@ static void put_q4(uint8_t *dst, const uint8_t *row, uint32_t type, int j, int b
     for (int k = 0; k < 4; k++) memcpy(dst + 64 + k * 64 + 4 * j, blk + (has_m ? 4 : 2) + 4 * k, 4);
 }
 
-// Row j of the affine panel block at dst from block b of `row` (NULL past the matrix's end: zero).
-static void put_affine(const calm_packed *p, uint8_t *dst, const uint8_t *row, uint32_t type,
+// Row j of the codes of a block of `bits` bits (4, 5 or 8) from u[32].
+static void put_codes(uint8_t *codes, int bits, int j, const uint8_t *u) {
+    if (bits == 8) {
+        for (int k = 0; k < 8; k++) memcpy(codes + k * 64 + 4 * j, u + 4 * k, 4);
+        return;
+    }
+    put_nibbles(codes, j, u);
+    if (bits == 5)
+        for (int i = 0; i < 4; i++) {
+            int v = 0;
+            for (int k = 0; k < 8; k++) v |= ((u[4 * k + i] >> 4) & 1) << k;
+            codes[256 + 4 * j + i] = (uint8_t)v;
+        }
+}
+
+// Row j of block b of an affine panel with a d, c header per block, from `row` (NULL past the
+// matrix's end: zero).
+static void put_affine(const calm_packed *p, uint8_t *panel, const uint8_t *row, uint32_t type,
                        const calm_type_traits *t, int j, int b) {
     uint8_t u[32] = {0};
     float d = 0, c = 0;
     if (row) block_codes(row, type, t, p->cols, b, u, &d, &c);
-    if (p->f32_scales) {
-        memcpy(dst + 4 * j, &d, 4);
-        memcpy(dst + 64 + 4 * j, &c, 4);
-    } else {
-        calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
-        memcpy(dst + 2 * j, &dh, 2);
-        memcpy(dst + 32 + 2 * j, &ch, 2);
+    uint8_t *head = panel + calm_panel_scales_at(p->bits, 0, b);
+    calm_f16 dh = calm_f32_to_f16(d), ch = calm_f32_to_f16(c);
+    memcpy(head + 2 * j, &dh, 2);
+    memcpy(head + 32 + 2 * j, &ch, 2);
+    put_codes(panel + calm_panel_codes_at(p->bits, 0, b), p->bits, j, u);
+}
+
+// Row j of block b of a k_scales panel (Q4_K, Q5_K): its sub-block's sc and m, its codes, and
+// with the super-block's first block d and -dmin in the super-block header. A row past the end is
+// zero.
+static void put_k(const calm_packed *p, uint8_t *panel, const uint8_t *row,
+                  const calm_type_traits *t, int j, int b) {
+    uint8_t u[32] = {0}, sc = 0, m = 0;
+    calm_f16 d = 0, dmin = 0;
+    if (row) k_codes(row, p->type, t, b, u, &sc, &m, &d, &dmin);
+    if (b % CALM_PANEL_SUPER == 0) {
+        uint8_t *head = panel + calm_panel_super_at(p->bits, b);
+        calm_f16 nm = (calm_f16)(dmin ^ 0x8000); // -dmin: the sign bit, exactly
+        memcpy(head + 2 * j, &d, 2);
+        memcpy(head + 32 + 2 * j, &nm, 2);
     }
-    uint8_t *codes = dst + (p->f32_scales ? 128 : 64);
-    if (p->bits == 4) {
-        put_nibbles(codes, j, u);
-    } else {
-        for (int k = 0; k < 8; k++) memcpy(codes + k * 64 + 4 * j, u + 4 * k, 4);
-    }
+    uint8_t *scales = panel + calm_panel_scales_at(p->bits, 1, b);
+    scales[j] = sc;
+    scales[16 + j] = m;
+    put_codes(panel + calm_panel_codes_at(p->bits, 1, b), p->bits, j, u);
 }
 
 // The same in a Q6_K panel; a row past the end has d = 0 and codes 32, so its weights are zero.
@@ -168,15 +196,17 @@ int calm_pack_init(calm_packed *p, uint32_t type, int rows, int cols) {
     if (!calm_pack_supported(type) || cols % 32) return -1;
     const calm_type_traits *t = calm_type_get(type);
     p->type = type;
+    p->k_scales = type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K;
     p->bits = type == CALM_TYPE_Q6_K ? 6
               : type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q4_K ||
                       (t->qg_bits && t->qg_bits <= 4)
                   ? 4
-                  : 8;
-    p->f32_scales = type == CALM_TYPE_Q4_K || type == CALM_TYPE_Q5_K;
+              : type == CALM_TYPE_Q5_0 || type == CALM_TYPE_Q5_1 || type == CALM_TYPE_Q5_K ? 5
+                                                                                           : 8;
     p->rows = rows;
     p->cols = cols;
-    p->block_bytes = (p->f32_scales ? 128 : 64) + (size_t)CALM_PANEL * 32 * p->bits / 8;
+    p->block_bytes = (p->k_scales ? CALM_PANEL_SUPER_HEAD / CALM_PANEL_SUPER : 64) +
+                     (size_t)CALM_PANEL * 32 * p->bits / 8;
     p->data = aligned_alloc(64, (size_t)calm_pack_panels(p) * (cols / 32) * p->block_bytes);
     return p->data ? 0 : -1;
 }
@@ -185,7 +215,7 @@ int calm_pack_panels(const calm_packed *p) {
     return (p->rows + CALM_PANEL - 1) / CALM_PANEL;
 }
 
-// Every byte of a block is written, header and codes, so nothing needs clearing first; the 16
+// Every byte of a panel is written, headers and codes, so nothing needs clearing first; the 16
 // rows are read in order.
 void calm_pack_panel(calm_packed *p, const void *w, int panel) {
     const calm_type_traits *t = calm_type_get(p->type);
@@ -201,8 +231,10 @@ void calm_pack_panel(calm_packed *p, const void *w, int panel) {
                 put_q6_k(dst, row, j, b);
             else if (p->type == CALM_TYPE_Q4_0 || p->type == CALM_TYPE_Q4_1)
                 put_q4(dst, row, p->type, j, b);
+            else if (p->k_scales)
+                put_k(p, first, row, t, j, b);
             else
-                put_affine(p, dst, row, p->type, t, j, b);
+                put_affine(p, first, row, p->type, t, j, b);
         }
     }
 }
@@ -223,38 +255,47 @@ void calm_packed_free(calm_packed *p) {
 // Code e of row j in a panel block's codes: u of an affine panel, q - 32 of a Q6_K panel.
 static int panel_code(const calm_packed *p, const uint8_t *codes, int j, int e) {
     if (p->bits == 8) return codes[(e / 4) * 64 + 4 * j + e % 4];
-    int lo = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf;
+    int lo = (codes[((e % 16) / 4) * 64 + 4 * j + e % 4] >> (e >= 16 ? 4 : 0)) & 0xf, k = e / 4;
     if (p->bits == 4) return lo;
-    int k = e / 4, hi = (codes[(4 + k / 4) * 64 + 4 * j + e % 4] >> (2 * (k % 4))) & 3;
+    if (p->bits == 5) return lo | ((codes[4 * 64 + 4 * j + e % 4] >> k) & 1) << 4;
+    int hi = (codes[(4 + k / 4) * 64 + 4 * j + e % 4] >> (2 * (k % 4))) & 3;
     return (lo | hi << 4) - 32;
+}
+
+// The scales of row j in block b of a panel: d and c of an affine panel (formed from the
+// super-block's d, -dmin and the sub-block's sc, m with k_scales), d * sc of each half of Q6_K.
+static void panel_scales(const calm_packed *p, const uint8_t *panel, int b, int j, float *d,
+                         float *c) {
+    const uint8_t *head = panel + calm_panel_scales_at(p->bits, p->k_scales, b);
+    calm_f16 h[2];
+    if (p->k_scales) {
+        memcpy(h, panel + calm_panel_super_at(p->bits, b) + 2 * j, 2);
+        memcpy(h + 1, panel + calm_panel_super_at(p->bits, b) + 32 + 2 * j, 2);
+        *d = calm_f16_to_f32(h[0]) * (float)head[j];
+        *c = calm_f16_to_f32(h[1]) * (float)head[16 + j];
+        return;
+    }
+    memcpy(h, head + 2 * j, 2);
+    memcpy(h + 1, head + 32 + 2 * j, 2);
+    if (p->bits == 6) {
+        float d6 = calm_f16_to_f32(h[0]);
+        *d = d6 * (float)(int8_t)head[32 + j], *c = d6 * (float)(int8_t)head[48 + j];
+    } else {
+        *d = calm_f16_to_f32(h[0]), *c = calm_f16_to_f32(h[1]);
+    }
 }
 
 // One panel's sums for nt tokens, to out[t * ostride + j].
 static void panel_dot_one(const calm_packed *p, int panel, const void *x, size_t xs, int nt,
                           float *out, int ostride) {
     int nb = p->cols / 32;
+    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
     for (int t = 0; t < nt; t++)
         for (int j = 0; j < CALM_PANEL; j++) out[t * ostride + j] = 0;
     for (int b = 0; b < nb; b++) {
-        const uint8_t *blk = p->data + ((size_t)panel * nb + b) * p->block_bytes;
-        const uint8_t *codes = blk + (p->f32_scales ? 128 : 64);
-        // affine: d, c; Q6_K: d * sc of each half
-        float dv[CALM_PANEL], cv[CALM_PANEL];
-        for (int j = 0; j < CALM_PANEL; j++) {
-            calm_f16 h[2];
-            if (p->bits == 6) {
-                memcpy(&h[0], blk + 2 * j, 2);
-                float d = calm_f16_to_f32(h[0]);
-                dv[j] = d * (float)(int8_t)blk[32 + j], cv[j] = d * (float)(int8_t)blk[48 + j];
-            } else if (p->f32_scales) {
-                memcpy(&dv[j], blk + 4 * j, 4);
-                memcpy(&cv[j], blk + 64 + 4 * j, 4);
-            } else {
-                memcpy(&h[0], blk + 2 * j, 2);
-                memcpy(&h[1], blk + 32 + 2 * j, 2);
-                dv[j] = calm_f16_to_f32(h[0]), cv[j] = calm_f16_to_f32(h[1]);
-            }
-        }
+        const uint8_t *codes = first + calm_panel_codes_at(p->bits, p->k_scales, b);
+        float dv[CALM_PANEL], cv[CALM_PANEL]; // affine: d, c; Q6_K: d * sc of each half
+        for (int j = 0; j < CALM_PANEL; j++) panel_scales(p, first, b, j, &dv[j], &cv[j]);
         for (int t = 0; t < nt; t++) {
             const block_q8x *a = (const block_q8x *)((const uint8_t *)x + t * xs) + b;
             for (int j = 0; j < CALM_PANEL; j++) {

@@ -1,28 +1,40 @@
-// Weights repacked into 16-row panels for the panel kernels: per panel and block of 32 columns, a
-// header of scales, then the codes of 16 rows x 32 columns arranged so that 32-bit lane j of a
-// 64-byte vector holds 4 consecutive codes of row j.
+// Weights repacked into 16-row panels for the panel kernels: per panel and block of 32 columns,
+// scales, then the codes of 16 rows x 32 columns arranged so that 32-bit lane j of a 64-byte
+// vector holds 4 consecutive codes of row j. Code vector k (k = 0..7) is columns 4k..4k+3.
 //
-// Affine panels (bits 4 and 8): the header is d[16] and c[16] (f16, or f32 for the K-quants whose
-// d * scale needs more than f16), then
-//   4 bits: four 64-byte vectors; byte 4j+i of vector k holds code 4k+i (low nibble) and code
-//           4k+i+16 (high nibble) of row j
+// Codes (64 * bits bytes per block):
+//   4 bits: four 64-byte nibble vectors; byte 4j+i of vector k holds code 4k+i (low nibble) and
+//           code 4k+i+16 (high nibble) of row j
+//   5 bits: the four nibble vectors of the low 4 bits, then one 64-byte plane of the fifth bits:
+//           bit k of byte 4j+i holds bit 4 of code 4k+i of row j, so code vector k is one shift
+//           and mask of the plane away from its nibbles
 //   8 bits: eight 64-byte vectors; byte 4j+i of vector k holds code 4k+i of row j
-// Every such format then dots as  sum_b d_b * dx_b * sum(u * xq) + c_b * sx_b:
-//   Q4_0: u = q, c = -8d;  Q4_1: u = q, c = m;  Q8_0: u = q + 128, c = -128d;  qgB_G: u = q, c = m;
-//   Q5_0 (8-bit panels): u = q, c = -16d;  Q5_1: u = q, c = m;
-//   Q4_K (4-bit, f32 scales) and Q5_K (8-bit, f32 scales), per sub-block: d = d * sc, c = -dmin *
-//   m.
+//   6 bits (Q6_K): the low 4 bits as the nibble vectors, then the high 2 bits in two 64-byte
+//           vectors: bits 2f..2f+1 of byte 4j+i of vector m hold the high bits of code 4k+i of
+//           row j for k = 4m + f
+//
+// Affine panels (bits 4, 5, 8) dot as  sum_b d_b * dx_b * sum(u * xq) + c_b * sx_b:
+//   Q4_0: u = q, c = -8d;  Q4_1: u = q, c = m;  Q8_0: u = q + 128, c = -128d;  qgB_G: u = q, c = m
+//   (4-bit panels for B <= 4, 8-bit for B = 8);  Q5_0 (5-bit): u = q, c = -16d;  Q5_1: u = q,
+//   c = m;  Q4_K (4-bit) and Q5_K (5-bit), per 32-column sub-block: d = d * sc, c = -dmin * m.
+// Their scales are either
+//   per block (every type but the K-quants): a 64-byte header d[16], c[16] (f16) before the
+//           block's codes, so a block takes 64 + 64 * bits bytes (320 for 4 bits: 5 bits per
+//           weight; 384 for 5 bits: 6; 576 for 8 bits: 9);
+//   per super-block (k_scales: Q4_K, Q5_K, whose rows are made of 256s): the 8 blocks of 256
+//           columns are one super-block of a 320-byte header and the 8 blocks' codes. The header
+//           is d[16] and -dmin[16] (f16, the rows' super-block scales as stored, dmin's sign
+//           flipped: exact), then per block b at 64 + 32b the 6-bit sub-block scales sc[16] and
+//           mins m[16] of the 16 rows as bytes. The kernels form d * sc and -dmin * m in f32,
+//           exactly (an f16 times a 6-bit integer). Q4_K takes (320 + 8 * 256) / 4096 = 4.625
+//           bits per weight (the file 4.5), Q5_K 5.625 (the file 5.5); every piece stays 64-byte
+//           aligned.
 //
 // Q6_K panels (bits 6): w = d * sc * (q - 32) with a scale sc per 16 columns, so a block has two
-// halves. The 64-byte header is d[16] (f16, the super-block scale of each row, as stored) and
-// sc[2][16] (int8, the scale of columns 0-15 and 16-31 of each row): d * sc is formed in f32 by
-// the kernel, where f16 could not hold it. Then the 6-bit codes q:
-//   low 4 bits: four 64-byte vectors, laid out as the 4-bit panel's
-//   high 2 bits: two 64-byte vectors; bits 2f..2f+1 of byte 4j+i of vector m hold the high bits of
-//           code 4k+i of row j for k = 4m + f
-// so code vector k (codes 4k..4k+3 of each row) is one shift and mask of each part away. The
-// kernels dot the signed codes w = q - 32 of half h with the activations and scale the sums by
-// d * sc_h * dx: w.x = sum_b dx_b * sum_h d * sc_h * sum_{e in h} (q_e - 32) xq_e.
+// halves. Each block has a 64-byte header of d[16] (f16, the super-block scale of each row, as
+// stored) and sc[2][16] (int8, the scale of columns 0-15 and 16-31 of each row), then its codes:
+// 448 bytes. The kernels dot the signed codes w = q - 32 of half h with the activations and scale
+// the sums by d * sc_h * dx: w.x = sum_b dx_b * sum_h d * sc_h * sum_{e in h} (q_e - 32) xq_e.
 #ifndef CALM_PACK_H
 #define CALM_PACK_H
 
@@ -30,15 +42,39 @@
 #include <stdint.h>
 
 #define CALM_PANEL 16
+// Blocks of 32 columns per super-block of the k_scales panels, and its header's bytes.
+#define CALM_PANEL_SUPER      8
+#define CALM_PANEL_SUPER_HEAD 320
 
 typedef struct {
-    uint32_t type;  // the weight type the panels were made from
-    int bits;       // 4 or 8 (affine panels), or 6 (Q6_K panels, with their own header)
-    int f32_scales; // affine panels: d and c are f32 (header 128 bytes) instead of f16 (64 bytes)
+    uint32_t type; // the weight type the panels were made from
+    int bits;      // 4, 5 or 8 (affine panels), or 6 (Q6_K panels, with their own header)
+    int k_scales;  // affine panels: scales per super-block of 8 blocks (Q4_K, Q5_K)
     int rows, cols;
-    size_t block_bytes; // bytes per panel per block of 32 columns
+    size_t block_bytes; // bytes per panel per block of 32 columns (a super-block header counts
+                        // one eighth to each of its blocks)
     uint8_t *data;      // ceil(rows / 16) panels x (cols / 32) blocks
 } calm_packed;
+
+// Where block b of a panel keeps its pieces, as byte offsets from the panel's start: its codes,
+// its scales (the d, c header of a block; the sc, m bytes of a k_scales block) and, with
+// k_scales, the header of its super-block. bits and k_scales are compile-time constants in the
+// kernels, so these are shifts and adds.
+static inline size_t calm_panel_codes_at(int bits, int k_scales, int b) {
+    return k_scales ? (size_t)(b / CALM_PANEL_SUPER) *
+                              (CALM_PANEL_SUPER_HEAD + CALM_PANEL_SUPER * 64 * bits) +
+                          CALM_PANEL_SUPER_HEAD + (size_t)(b % CALM_PANEL_SUPER) * 64 * bits
+                    : (size_t)b * (64 + 64 * bits) + 64;
+}
+static inline size_t calm_panel_scales_at(int bits, int k_scales, int b) {
+    return k_scales ? (size_t)(b / CALM_PANEL_SUPER) *
+                              (CALM_PANEL_SUPER_HEAD + CALM_PANEL_SUPER * 64 * bits) +
+                          64 + 32 * (size_t)(b % CALM_PANEL_SUPER)
+                    : (size_t)b * (64 + 64 * bits);
+}
+static inline size_t calm_panel_super_at(int bits, int b) {
+    return (size_t)(b / CALM_PANEL_SUPER) * (CALM_PANEL_SUPER_HEAD + CALM_PANEL_SUPER * 64 * bits);
+}
 
 // Whether a type can be packed (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, qgB_G). 2- and
 // 3-bit groups go into 4-bit panels: the panel kernel is far faster than unpacking bit planes per

@@ -348,6 +348,66 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
     return 0;
 }
 
+int kc_panel_kinds(const calm_isa *isa, char *err, size_t cap) {
+    // The panel kinds of the K-quants (super-block scales) and of Q5_0/Q5_1 (5-bit codes), their
+    // bytes per block of 32 columns, and their panel_dot at every group size and token count:
+    // 37 and 69 rows (a short last panel; 69 leaves groups of 4 a rest), 768 columns (3
+    // super-blocks) and for the 32-blocks also 96 (3 blocks).
+    static const struct {
+        uint32_t type;
+        size_t block_bytes; // 4.625, 5.625, 6 and 6 bits per weight
+    } kinds[] = {
+        {CALM_TYPE_Q4_K, 296}, {CALM_TYPE_Q5_K, 360}, {CALM_TYPE_Q5_0, 384}, {CALM_TYPE_Q5_1, 384}};
+    static const int shapes[][2] = {{37, 768}, {69, 768}, {37, 96}, {69, 96}};
+    calm_isa ref = calm_isa_scalar;
+    ref.panel_dot = calm_panel_dot_scalar;
+    const calm_isa *use = isa ? isa : &ref;
+    if (!use->panel_dot) return 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            int rows = shapes[sh][0], cols = shapes[sh][1];
+            if (cols % calm_type_get(kinds[k].type)->block_size) continue;
+            panel_case pc;
+            if (panel_case_init(&pc, kinds[k].type, rows, cols, CALM_NT, err, cap)) return -1;
+            if (pc.p.block_bytes != kinds[k].block_bytes) {
+                snprintf(err, cap, "%s panels: %zu bytes per block, want %zu",
+                         calm_type_get(kinds[k].type)->name, pc.p.block_bytes,
+                         kinds[k].block_bytes);
+                panel_case_free(&pc);
+                return -1;
+            }
+            size_t xs = sizeof(block_q8x) * (cols / 32);
+            int panels = calm_pack_panels(&pc.p), rc = 0;
+            float *y = malloc(sizeof(float) * CALM_NT * rows);
+            float *y0 = malloc(sizeof(float) * CALM_NT * rows);
+            float out[CALM_PANEL_GROUP * CALM_NT * CALM_PANEL];
+            for (int np = 1; np <= CALM_PANEL_GROUP && !rc; np++)
+                for (int nt = 1; nt <= CALM_NT && !rc; nt++) {
+                    for (int p0 = 0; p0 < panels; p0 += np) {
+                        int n = panels - p0 < np ? panels - p0 : np;
+                        for (int pass = 0; pass < 2; pass++) { // the ISA, then the reference
+                            (pass ? calm_panel_dot_scalar : use->panel_dot)(&pc.p, p0, n, pc.xq, xs,
+                                                                            nt, out);
+                            for (int t = 0; t < nt; t++)
+                                for (int r = p0 * CALM_PANEL; r < rows && r < (p0 + n) * CALM_PANEL;
+                                     r++)
+                                    (pass ? y0 : y)[t * rows + r] =
+                                        out[t * n * CALM_PANEL + r - p0 * CALM_PANEL];
+                        }
+                    }
+                    panel_case c = pc;
+                    c.T = nt;
+                    char what[64];
+                    snprintf(what, sizeof what, "%s panels np %d nt %d", use->name, np, nt);
+                    rc = panel_case_check(&c, y, y0, what, err, cap);
+                }
+            free(y), free(y0);
+            panel_case_free(&pc);
+            if (rc) return -1;
+        }
+    return 0;
+}
+
 int kc_attention(const calm_isa *isa, char *err, size_t cap) {
     if (!isa->attend) return 0;
     static const int hds[] = {8, 16, 24, 32, 64, 128};

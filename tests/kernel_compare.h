@@ -32,6 +32,10 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap);
 // isa->panel_gemm called directly (37 rows: a short last panel; 16 to 80 tokens; 32 to 2336
 // columns) against the scalar panel reference, for every packable type; 0 for an ISA without it.
 int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap);
+// The panel kinds of Q4_K, Q5_K (super-block scales), Q5_0 and Q5_1 (5-bit codes): their bytes
+// per block and isa->panel_dot (the scalar reference against exact sums when isa is NULL) at
+// every group size 1..CALM_PANEL_GROUP and token count 1..CALM_NT against the scalar panels.
+int kc_panel_kinds(const calm_isa *isa, char *err, size_t cap);
 // isa->attend, isa->silu_mul and isa->hadamard against the scalar ones (sizes with and without
 // vector tails); 0 for an ISA that uses the scalar ones.
 int kc_attention(const calm_isa *isa, char *err, size_t cap);

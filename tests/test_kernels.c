@@ -29,6 +29,12 @@ Test(kernels, packed_panels_match_row_kernels) {
     cr_assert_eq(kc_every_isa(kc_panels, err, sizeof err), 0, "%s", err);
 }
 
+Test(kernels, k_quant_and_5_bit_panels_match_scalar_panels) {
+    char err[512];
+    cr_assert_eq(kc_panel_kinds(NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kc_every_isa(kc_panel_kinds, err, sizeof err), 0, "%s", err);
+}
+
 Test(kernels, panel_gemm_matches_scalar_panels) { // every ISA with a prefill GEMM (VNNI, AMX)
     char err[512];
     cr_assert_eq(kc_every_isa(kc_panel_gemm, err, sizeof err), 0, "%s", err);

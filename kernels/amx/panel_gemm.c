@@ -1,17 +1,18 @@
 // AMX int8 prefill (Sapphire Rapids and later): the avx512 table plus panel_gemm_tiles, which
-// multiplies a 16-row panel (kernels/pack.h) with 16 tokens at a time in the tile unit. The 8-bit
-// panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte 4j+i = code
-// 4k+i of weight row j) and the tiled activations of one block for 16 tokens (block_q8g) are an A
-// tile of 512 contiguous bytes. (Read in place from q8x rows, an A tile touched 16 to 32 cache
-// lines, one per token, and its loads were the kernel's largest cost on the device machine.) The
-// 4-bit nibbles are unpacked once per call, for a chunk of blocks that every tile of tokens then
-// reads. Where the panel's offset is a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the
-// codes become the signed weights u - k while unpacking, TDPBSSD multiplies them by the signed
-// activations and the c * sx term of the epilogue is gone; otherwise TDPBSUD takes the unsigned
-// codes. The float epilogue per block is the VNNI tile's (kernels/avx512/panel_tile.h) and bounds
-// this kernel: every 32-column block has its own scales, so each C tile goes through the vector
-// unit. Two blocks are in flight in two sets of tiles; sharing one B tile between two 16-token
-// tiles instead would need 32 float accumulators, all the zmm registers there are.
+// multiplies a 16-row panel (kernels/pack.h) with 16 tokens at a time in the tile unit.
+// The 8-bit panel block is already an AMX B tile in VNNI layout (8 rows of 64 bytes, row k byte
+// 4j+i = code 4k+i of weight row j) and the tiled activations of one block for 16 tokens
+// (block_q8g) are an A tile of 512 contiguous bytes. (Read in place from q8x rows, an A tile
+// touched 16 to 32 cache lines, one per token, and its loads were the kernel's largest cost on the
+// device machine.) The 4- and 5-bit codes are unpacked
+// once per call, for a chunk of blocks that every tile of tokens then reads. Where the panel's
+// offset is a fixed multiple of its scale (c = -k d: Q4_0, Q8_0, Q5_0) the codes become the signed
+// weights u - k while unpacking, TDPBSSD multiplies them by the signed activations and the c * sx
+// term of the epilogue is gone; otherwise TDPBSUD takes the unsigned codes. The float epilogue per
+// block is the VNNI tile's (kernels/avx512/panel_tile.h) and bounds this kernel: every 32-column
+// block has its own scales, so each C tile goes through the vector unit. Two blocks are in flight
+// in two sets of tiles; sharing one B tile between two 16-token tiles instead would need 32 float
+// accumulators, all the zmm registers there are.
 #include <immintrin.h>
 #include <string.h>
 
@@ -43,46 +44,45 @@ static void load_tiles(void) {
 #define CHUNK 32
 
 // The k with c = -k d in every block of the panel, which makes u - k the signed weights: 8 for
-// Q4_0, 128 for Q8_0, 16 for Q5_0 (pack.h); 0 for a panel with free offsets (Q4_1, Q5_1, the
-// K-quants, the calm groups). Rows past the matrix's end have d = c = 0 and fit any k.
+// Q4_0, 16 for Q5_0, 128 for Q8_0 (pack.h; the only such type of each code width); 0 for a panel
+// with free offsets (Q4_1, Q5_1, the K-quants, the calm groups). Rows past the matrix's end have
+// d = c = 0 and fit any k.
 static int signed_offset(const calm_packed *p, int panel) {
-    if (p->f32_scales) return 0;
-    const int nb = p->cols / 32, ks[2] = {p->bits == 4 ? 8 : 128, p->bits == 4 ? 0 : 16};
+    if (p->k_scales) return 0;
+    const int nb = p->cols / 32, k = p->bits == 4 ? 8 : p->bits == 5 ? 16 : 128;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
-    for (int i = 0; i < 2 && ks[i]; i++) {
-        const __m512 mk = _mm512_set1_ps((float)-ks[i]);
-        const uint8_t *blk = first;
-        int b = 0;
-        for (; b < nb; b++, blk += p->block_bytes) {
-            __m512 d, c;
-            calm_panel_scales(blk, 0, &d, &c);
-            if (_mm512_cmp_ps_mask(c, _mm512_mul_ps(mk, d), _CMP_NEQ_UQ)) break;
-        }
-        if (b == nb) return ks[i];
+    const __m512 mk = _mm512_set1_ps((float)-k), none = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512 d, c;
+        calm_panel_scales(first, b, p->bits, 0, none, none, &d, &c);
+        if (_mm512_cmp_ps_mask(c, _mm512_mul_ps(mk, d), _CMP_NEQ_UQ)) return 0;
     }
-    return 0;
+    return k;
 }
 
-// The panel's blocks [b0, b1) into buf as B tiles (512 bytes each): the 4-bit codes split into
-// bytes (B rows 0-3: low nibbles of the four vectors, rows 4-7: high ones), less k when k != 0.
-CALM_INLINE void unpack_chunk(const uint8_t *blk, size_t block_bytes, int n, uint8_t *buf, int k,
-                              const int bits, const int f32s) {
+// The panel's blocks [b0, b1) into buf as B tiles (512 bytes each): the 4- and 5-bit codes split
+// into bytes (B rows 0-3: the codes of the low nibbles of the four vectors, rows 4-7: the high
+// ones), less k when k != 0.
+CALM_INLINE void unpack_chunk(const uint8_t *first, int b0, int b1, uint8_t *buf, int k,
+                              const int bits, const int ks) {
     const __m512i vk = _mm512_set1_epi8((char)k);
-    for (int b = 0; b < n; b++, blk += block_bytes) {
+    for (int b = b0; b < b1; b++) {
         __m512i w[8];
-        calm_panel_codes(blk, bits, f32s, w);
+        calm_panel_codes(first + calm_panel_codes_at(bits, ks, b), bits, w);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
-            _mm512_store_si512(buf + 512 * b + 64 * i, k ? _mm512_sub_epi8(w[i], vk) : w[i]);
+            _mm512_store_si512(buf + 512 * (b - b0) + 64 * i, k ? _mm512_sub_epi8(w[i], vk) : w[i]);
     }
 }
 
-// A block's int32 sums (16 tokens x 16 rows, as the C tile was stored) into the tile's float
+// Block b's int32 sums (16 tokens x 16 rows, as the C tile was stored) into the tile's float
 // accumulators: acc += d * (dx * sum) + c * sx, without the c term for signed codes.
-CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *blk,
-                                const block_q8g *a, const int f32s, const int sgn) {
-    __m512 d, c;
-    calm_panel_scales(blk, f32s, &d, &c);
+CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t *first,
+                                const block_q8g *a, int b, const int bits, const int ks,
+                                const int sgn) {
+    __m512 sd = _mm512_setzero_ps(), sn = sd, d, c;
+    if (ks) calm_panel_super(first, b, bits, &sd, &sn);
+    calm_panel_scales(first, b, bits, ks, sd, sn, &d, &c);
 #pragma GCC unroll 16
     for (int t = 0; t < CALM_GEMM_T; t++) {
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)),
@@ -92,12 +92,13 @@ CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t 
     }
 }
 
-// Block b of the tile of tokens at t0 into C tile ct through A tile at and B tile bt (literals).
+// Block b of the tile of tokens gt into C tile ct through A tile at and B tile bt (literals).
 #define TILE_BLOCK(ct, at, bt, b)                                                                  \
     do {                                                                                           \
         _tile_zero(ct);                                                                            \
         _tile_loadd(at, gt[b].qs, 32);                                                             \
-        _tile_loadd(bt, unpack ? unpacked + 512 * ((b)-b0) : codes0 + (size_t)((b)-b0) * bb, 64);  \
+        _tile_loadd(bt, unpack ? unpacked + 512 * ((b)-b0) : first + calm_panel_codes_at(8, 0, b), \
+                    64);                                                                           \
         if (sgn)                                                                                   \
             _tile_dpbssd(ct, at, bt);                                                              \
         else                                                                                       \
@@ -106,19 +107,17 @@ CALM_INLINE void block_epilogue(__m512 *acc, const int32_t *sums, const uint8_t 
 
 CALM_INLINE void gemm_body(const calm_packed *p, int panel, const block_q8g *g, int T, int bs,
                            int be, float *y, size_t ys, int nrows, int k, const int bits,
-                           const int f32s, const int sgn) {
+                           const int ks, const int sgn) {
     const int nb = p->cols / 32;
     const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
-    const int unpack = bits == 4 || sgn; // 8-bit unsigned codes are B tiles as packed
-    const size_t bb = p->block_bytes;
+    const int unpack = bits != 8 || sgn; // 8-bit unsigned codes are B tiles as packed
     _Alignas(64) uint8_t unpacked[CHUNK * 8 * 64];
     _Alignas(64) int32_t sums[2][CALM_GEMM_T * CALM_PANEL];
     // The accumulators pass from one chunk to the next through y.
     for (int b0 = bs; b0 < be; b0 += CHUNK) {
         const int b1 = b0 + CHUNK < be ? b0 + CHUNK : be;
-        const uint8_t *blk0 = first + (size_t)b0 * bb, *codes0 = blk0 + (f32s ? 128 : 64);
-        if (unpack) unpack_chunk(blk0, bb, b1 - b0, unpacked, k, bits, f32s);
+        if (unpack) unpack_chunk(first, b0, b1, unpacked, k, bits, ks);
         for (int t0 = 0; t0 < T; t0 += CALM_GEMM_T) {
             const block_q8g *gt = g + (size_t)(t0 / CALM_GEMM_T) * nb;
             __m512 acc[CALM_GEMM_T];
@@ -133,15 +132,14 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const block_q8g *g, 
                 TILE_BLOCK(0, 2, 4, b);
                 TILE_BLOCK(1, 3, 5, b + 1);
                 _tile_stored(0, sums[0], 64);
-                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, gt + b, f32s, sgn);
+                block_epilogue(acc, sums[0], first, gt + b, b, bits, ks, sgn);
                 _tile_stored(1, sums[1], 64);
-                block_epilogue(acc, sums[1], blk0 + (size_t)(b + 1 - b0) * bb, gt + b + 1, f32s,
-                               sgn);
+                block_epilogue(acc, sums[1], first, gt + b + 1, b + 1, bits, ks, sgn);
             }
             if (b < b1) { // an odd block left in the chunk
                 TILE_BLOCK(0, 2, 4, b);
                 _tile_stored(0, sums[0], 64);
-                block_epilogue(acc, sums[0], blk0 + (size_t)(b - b0) * bb, gt + b, f32s, sgn);
+                block_epilogue(acc, sums[0], first, gt + b, b, bits, ks, sgn);
             }
 #pragma GCC unroll 16
             for (int t = 0; t < CALM_GEMM_T; t++)
@@ -155,15 +153,15 @@ CALM_INLINE void gemm_body(const calm_packed *p, int panel, const block_q8g *g, 
 // The unsigned kinds through the panel switch (k = 0).
 CALM_INLINE void gemm_unsigned(const calm_packed *p, int panel, const block_q8g *g, int T, int b0,
                                int b1, float *y, size_t ys, int nrows, const int bits,
-                               const int f32s) {
-    gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, 0, bits, f32s, 0);
+                               const int ks) {
+    gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, 0, bits, ks, 0);
 }
 
 // Q6_K panels (kernels/pack.h) have a scale per 16 columns, so each block is two products of
-// half depth: tiles 0 and 1 = C of the two halves, 2 and 3 = A (16 tokens x 16 activation bytes,
-// read in place), 4 and 5 = B (the signed codes q - 32 of a half: 4 rows of 64 bytes in VNNI
-// order, code vectors 0-3 and 4-7 of calm_q6_k_panel_codes). TDPBSSD multiplies signed by signed,
-// so the offset of 32 needs no correction.
+// half depth: tiles 0 and 1 = C of the two halves, 2 and 3 = A (16 tokens x 16 activation bytes
+// of a half, 32 bytes apart in the tiled activations), 4 and 5 = B (the signed codes q - 32 of a
+// half: 4 rows of 64 bytes in VNNI order, code vectors 0-3 and 4-7 of calm_q6_k_panel_codes).
+// TDPBSSD multiplies signed by signed, so the offset of 32 needs no correction.
 static void load_q6_k_tiles(void) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -233,6 +231,8 @@ static void panel_gemm_tiles(const calm_packed *p, int panel, const block_q8g *g
     int k = signed_offset(p, panel); // of the whole panel: the same for every range of blocks
     if (k && p->bits == 4)
         gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, k, 4, 0, 1);
+    else if (k && p->bits == 5)
+        gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, k, 5, 0, 1);
     else if (k)
         gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, k, 8, 0, 1);
     else {

@@ -6,13 +6,13 @@
 #include "panel_tile.h"
 
 CALM_INLINE void gemm_body(const calm_packed *p, int panel, const void *x, size_t xs, int T,
-                           float *y, size_t ys, int nrows, const int bits, const int f32s) {
+                           float *y, size_t ys, int nrows, const int bits, const int ks) {
     const int nb = p->cols / 32;
-    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
+    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
     const __mmask16 keep = (__mmask16)((1u << nrows) - 1);
     for (int t = 0; t < T; t += CALM_PANEL_TILE_MAX) // T is a multiple of CALM_GEMM_T (16)
-        calm_panel_tile(blk, nb, p->block_bytes, 0, (const uint8_t *)x + (size_t)t * xs, xs,
-                        y + (size_t)t * ys, ys, keep, bits, f32s, 1, CALM_PANEL_TILE_MAX);
+        calm_panel_tile(first, nb, 0, (const uint8_t *)x + (size_t)t * xs, xs, y + (size_t)t * ys,
+                        ys, keep, bits, ks, 1, CALM_PANEL_TILE_MAX);
 }
 
 void calm_panel_gemm_avx512(const calm_packed *p, int panel, const void *x, size_t xs, int T,

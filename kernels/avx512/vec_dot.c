@@ -112,38 +112,40 @@ CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
 // on the device machine at 512-2048 bytes ahead: within noise, so there is none.)
 // bits 6: the Q6_K tile (kernels/avx512/panel_q6_k.h).
 CALM_INLINE void panel_body(const calm_packed *p, int panel, const void *x, size_t xs, float *out,
-                            int ys, const int bits, const int f32s, const int np, const int nt) {
+                            int ys, const int bits, const int ks, const int np, const int nt) {
     if (bits == 6) {
         calm_panel_q6_k_tile(p, panel, x, xs, out, (size_t)ys, 0xffff, np, nt);
         return;
     }
     const int nb = p->cols / 32;
     const size_t pstride = (size_t)nb * p->block_bytes;
-    calm_panel_tile(p->data + (size_t)panel * pstride, nb, p->block_bytes, pstride, x, xs, out,
-                    (size_t)ys, 0xffff, bits, f32s, np, nt);
+    calm_panel_tile(p->data + (size_t)panel * pstride, nb, pstride, x, xs, out, (size_t)ys, 0xffff,
+                    bits, ks, np, nt);
 }
 
 // A whole group, or its panels one at a time (a group's output rows are np * 16 apart).
-#define PANEL_GROUP(nt, bits, f32s)                                                                \
+#define PANEL_GROUP(nt, bits, ks)                                                                  \
     if (np == CALM_PANEL_GROUP) {                                                                  \
-        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, np *CALM_PANEL, bits, f32s,           \
+        CALM_NT_SWITCH(nt, panel_body, p, panel, x, xs, out, np *CALM_PANEL, bits, ks,             \
                        CALM_PANEL_GROUP)                                                           \
     } else {                                                                                       \
         for (int q = 0; q < np; q++)                                                               \
             CALM_NT_SWITCH(nt, panel_body, p, panel + q, x, xs, out + q * CALM_PANEL,              \
-                           np * CALM_PANEL, bits, f32s, 1)                                         \
+                           np * CALM_PANEL, bits, ks, 1)                                           \
     }
 
 static void panel_dot(const calm_packed *p, int panel, int np, const void *x, size_t xs, int nt,
                       float *out) {
     if (p->bits == 6) {
         PANEL_GROUP(nt, 6, 0)
-    } else if (p->bits == 4 && p->f32_scales) {
+    } else if (p->bits == 4 && p->k_scales) {
         PANEL_GROUP(nt, 4, 1)
     } else if (p->bits == 4) {
         PANEL_GROUP(nt, 4, 0)
-    } else if (p->f32_scales) {
-        PANEL_GROUP(nt, 8, 1)
+    } else if (p->bits == 5 && p->k_scales) {
+        PANEL_GROUP(nt, 5, 1)
+    } else if (p->bits == 5) {
+        PANEL_GROUP(nt, 5, 0)
     } else {
         PANEL_GROUP(nt, 8, 0)
     }
