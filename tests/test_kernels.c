@@ -29,7 +29,12 @@ Test(kernels, packed_panels_match_row_kernels) {
     cr_assert_eq(kc_every_isa(kc_panels, err, sizeof err), 0, "%s", err);
 }
 
-Test(kernels, panel_gemm_matches_scalar_panels) { // every ISA with a prefill GEMM (VNNI, AMX)
+Test(kernels, panel_dot_groups_match_exact_sums) {
+    char err[512];
+    cr_assert_eq(kc_every_isa(kc_panel_dot, err, sizeof err), 0, "%s", err);
+}
+
+Test(kernels, panel_gemm_matches_scalar_panels) { // every ISA with a prefill GEMM
     char err[512];
     cr_assert_eq(kc_every_isa(kc_panel_gemm, err, sizeof err), 0, "%s", err);
 }

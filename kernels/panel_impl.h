@@ -1,0 +1,269 @@
+// The packed-panel kernels (kernels/pack.h) written once for the ISAs whose vectors hold fewer
+// rows than a panel (AVX2, NEON): panel_dot (groups of np panels, 1-4 tokens) and panel_gemm
+// (tiles of CALM_GEMM_T tokens), instantiated in each ISA's file with CALM_PANEL_KERNELS on the
+// primitives below. A panel's 16 rows are CALM_PSLICES slices of one vector each (AVX2: two of 8
+// rows, NEON: four of 4). A slice's codes of a block are unpacked once into registers and dotted
+// with every token of a register tile of `sub` tokens, one float accumulator per token; the
+// accumulators stay in registers over a chunk of CALM_PANEL_CHUNK blocks and go to memory only
+// between chunks, where 16 registers could not hold a whole group's (AVX2). A group's np panels are
+// walked chunk by chunk side by side: np memory streams (calm_panel_dot_fn). These panels are the
+// affine ones with f16 scales (Q4_0, Q4_1, Q8_0, qgB_G; calm_panel_f16_affine), where
+// w.x = sum_b d_b * dx_b * sum(u * xq) + c_b * sx_b.
+#ifndef CALM_PANEL_IMPL_H
+#define CALM_PANEL_IMPL_H
+
+#include <string.h>
+
+#include "kernels.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+// vpmaddubsw (u8 x s8 -> pair sums in s16) then vpmaddwd: codes of 4 bits times |xq| <= 127 keep
+// the pair sums, and the sum of a block's eight, below 32767. 8-bit codes u = 16h + l are dotted
+// as their two nibbles (both 4-bit safe) and summed as l + 16h: the same count of instructions as
+// the sign trick (|q| and q's sign moved to x) without its sign per token.
+#define CALM_PSLICES 2
+#define CALM_PSUB    4 // tokens per register tile in panel_gemm: 8 codes + 4 accumulators + temps
+typedef __m256 calm_pf;
+typedef struct {
+    __m256i v[16]; // code vector k (columns 4k..4k+3 of each row) in v[k]; 8 bits: high nibbles in
+                   // v[k + 8]
+} calm_pcodes;
+CALM_INLINE calm_pf calm_pf_zero(void) {
+    return _mm256_setzero_ps();
+}
+CALM_INLINE calm_pf calm_pf_set1(float v) {
+    return _mm256_set1_ps(v);
+}
+CALM_INLINE calm_pf calm_pf_fma(calm_pf a, calm_pf b, calm_pf c) {
+    return _mm256_fmadd_ps(a, b, c);
+}
+CALM_INLINE calm_pf calm_pf_mul(calm_pf a, calm_pf b) {
+    return _mm256_mul_ps(a, b);
+}
+CALM_INLINE void calm_pf_store(float *y, calm_pf v) {
+    _mm256_storeu_ps(y, v);
+}
+// d and c of slice s of a panel block, row j of the slice in lane j.
+CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, const int bits, calm_pf *d,
+                                    calm_pf *c) {
+    (void)bits;
+    *d = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(blk + 16 * s)));
+    *c = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(blk + 32 + 16 * s)));
+}
+// The 4-bit layout's nibble vector k holds code vectors k (low) and k + 4 (high); an 8-bit code
+// vector k splits into its low nibbles (v[k]) and high ones (v[k + 8]).
+CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, const int bits, calm_pcodes *w) {
+    const uint8_t *codes = blk + 64 + 32 * s;
+    const __m256i lo4 = _mm256_set1_epi8(0xf);
+#pragma GCC unroll 8
+    for (int k = 0; k < bits; k++) {
+        __m256i v = _mm256_load_si256((const __m256i *)(codes + 64 * k));
+        w->v[k] = _mm256_and_si256(v, lo4);
+        w->v[k + bits] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+    }
+}
+// The 32 activations xq broadcast four at a time against code vectors v[first..first+7]: the
+// pair sums of the eight, in s16.
+CALM_INLINE __m256i calm_pslice_sum16(const calm_pcodes *w, int first, const int8_t *xq) {
+    __m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        int32_t x4;
+        memcpy(&x4, xq + 4 * k, 4);
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w->v[first + k], _mm256_set1_epi32(x4)));
+    }
+    return s;
+}
+// sum(u * xq) of each row of the slice, as floats.
+CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
+    __m256i s = _mm256_madd_epi16(calm_pslice_sum16(w, 0, xq), _mm256_set1_epi16(1));
+    if (bits == 8)
+        s = _mm256_add_epi32(s,
+                             _mm256_madd_epi16(calm_pslice_sum16(w, 8, xq), _mm256_set1_epi16(16)));
+    return _mm256_cvtepi32_ps(s);
+}
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+// sdot by lane (vdotq_laneq_s32) multiplies each row's four codes by the same four activations.
+// It takes signed bytes: 4-bit codes as they are, 8-bit ones as u - 128, whose 128 * sum(xq) goes
+// back through the c term: d * dx * sum((u - 128) xq) + (c + 128 d) * sx.
+#define CALM_PSLICES 4
+#define CALM_PSUB    8 // tokens per register tile in panel_gemm: 8 codes + 8 accumulators + temps
+typedef float32x4_t calm_pf;
+typedef struct {
+    int8x16_t v[8]; // code vector k: columns 4k..4k+3 of each row
+} calm_pcodes;
+CALM_INLINE calm_pf calm_pf_zero(void) {
+    return vdupq_n_f32(0);
+}
+CALM_INLINE calm_pf calm_pf_set1(float v) {
+    return vdupq_n_f32(v);
+}
+CALM_INLINE calm_pf calm_pf_fma(calm_pf a, calm_pf b, calm_pf c) {
+    return vfmaq_f32(c, a, b);
+}
+CALM_INLINE calm_pf calm_pf_mul(calm_pf a, calm_pf b) {
+    return vmulq_f32(a, b);
+}
+CALM_INLINE void calm_pf_store(float *y, calm_pf v) {
+    vst1q_f32(y, v);
+}
+CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, const int bits, calm_pf *d,
+                                    calm_pf *c) {
+    *d = vcvt_f32_f16(vld1_f16((const __fp16 *)(blk + 8 * s)));
+    *c = vcvt_f32_f16(vld1_f16((const __fp16 *)(blk + 32 + 8 * s)));
+    if (bits == 8) *c = vfmaq_n_f32(*c, *d, 128.0f);
+}
+CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, const int bits, calm_pcodes *w) {
+    const uint8_t *codes = blk + 64 + 16 * s;
+    if (bits == 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            uint8x16_t v = vld1q_u8(codes + 64 * k);
+            w->v[k] = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0xf)));
+            w->v[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            w->v[k] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(codes + 64 * k), vdupq_n_u8(0x80)));
+    }
+}
+CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
+    (void)bits;
+    int8x16_t a = vld1q_s8(xq), b = vld1q_s8(xq + 16);
+    int32x4_t s0 = vdotq_laneq_s32(vdupq_n_s32(0), w->v[0], a, 0);
+    int32x4_t s1 = vdotq_laneq_s32(vdupq_n_s32(0), w->v[1], a, 1);
+    s0 = vdotq_laneq_s32(s0, w->v[2], a, 2);
+    s1 = vdotq_laneq_s32(s1, w->v[3], a, 3);
+    s0 = vdotq_laneq_s32(s0, w->v[4], b, 0);
+    s1 = vdotq_laneq_s32(s1, w->v[5], b, 1);
+    s0 = vdotq_laneq_s32(s0, w->v[6], b, 2);
+    s1 = vdotq_laneq_s32(s1, w->v[7], b, 3);
+    return vcvtq_f32_s32(vaddq_s32(s0, s1));
+}
+#else
+#error "kernels/panel_impl.h: no panel primitives for this target"
+#endif
+
+#define CALM_PROWS       (CALM_PANEL / CALM_PSLICES) // rows per slice
+#define CALM_PANEL_CHUNK 8                           // blocks between accumulator reloads
+
+// The panel types these kernels take (calm_isa.panel_type): the affine panels with f16 scales, of
+// 4 or 8 bits.
+static inline int calm_panel_f16_affine(uint32_t type) {
+    const calm_type_traits *t = calm_type_get(type);
+    return type == CALM_TYPE_Q4_0 || type == CALM_TYPE_Q4_1 || type == CALM_TYPE_Q8_0 ||
+           (t && t->qg_bits);
+}
+
+// Slice s of the panel at blk, blocks b0..b1-1 (bb bytes apart), against nt tokens of x (q8x rows
+// xs bytes apart): acc[t] += d * (dx * sum) + c * sx per block.
+CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb, int s,
+                                  const void *x, size_t xs, calm_pf *acc, const int bits,
+                                  const int nt) {
+    calm_pf a[CALM_PSUB > CALM_NT ? CALM_PSUB : CALM_NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) a[t] = acc[t];
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *pb = blk + (size_t)b * bb;
+        calm_pcodes w;
+        calm_pf d, c;
+        calm_pslice_codes(pb, s, bits, &w);
+        calm_pslice_scales(pb, s, bits, &d, &c);
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) {
+            const block_q8x *xa = calm_q8x_row(x, xs, t) + b;
+            calm_pf f = calm_pf_mul(calm_pslice_dot(&w, xa->qs, bits), calm_pf_set1(xa->d));
+            a[t] = calm_pf_fma(d, f, a[t]);
+            a[t] = calm_pf_fma(c, calm_pf_set1(xa->s), a[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) acc[t] = a[t];
+}
+
+// np panels (the first at blk, the others pstride bytes after each other) of nb blocks against nt
+// tokens in register tiles of sub; token t of panel q goes to y + t * ys + q * 16, the first nrows
+// rows of each panel. np * nt <= CALM_GEMM_T.
+CALM_INLINE void calm_panel_tiles(const uint8_t *blk, int nb, size_t bb, size_t pstride,
+                                  const void *x, size_t xs, float *y, size_t ys, int nrows,
+                                  const int bits, const int np, const int nt, const int sub) {
+    calm_pf acc[CALM_GEMM_T * CALM_PSLICES]; // [q][s][t]
+    for (int i = 0; i < np * CALM_PSLICES * nt; i++) acc[i] = calm_pf_zero();
+    for (int b0 = 0; b0 < nb; b0 += CALM_PANEL_CHUNK) {
+        int b1 = b0 + CALM_PANEL_CHUNK < nb ? b0 + CALM_PANEL_CHUNK : nb;
+        for (int q = 0; q < np; q++)
+            for (int s = 0; s < CALM_PSLICES; s++)
+                for (int t = 0; t < nt; t += sub)
+                    calm_pslice_pass(blk + q * pstride, b0, b1, bb, s,
+                                     (const uint8_t *)x + (size_t)t * xs, xs,
+                                     acc + (q * CALM_PSLICES + s) * nt + t, bits, sub);
+    }
+    for (int q = 0; q < np; q++)
+        for (int s = 0; s < CALM_PSLICES; s++) {
+            int keep = nrows - s * CALM_PROWS; // a short last panel's rows
+            for (int t = 0; t < nt; t++) {
+                float *o = y + (size_t)t * ys + q * CALM_PANEL + s * CALM_PROWS;
+                calm_pf v = acc[(q * CALM_PSLICES + s) * nt + t];
+                if (keep >= CALM_PROWS) {
+                    calm_pf_store(o, v);
+                } else if (keep > 0) {
+                    float tmp[CALM_PROWS];
+                    calm_pf_store(tmp, v);
+                    memcpy(o, tmp, sizeof(float) * (size_t)keep);
+                }
+            }
+        }
+}
+
+// calm_panel_dot_fn for bits-bit panels: a whole group side by side, or its panels one at a time.
+CALM_INLINE void calm_panel_dot_body(const calm_packed *p, int panel, int np, const void *x,
+                                     size_t xs, float *out, const int bits, const int nt) {
+    const int nb = p->cols / 32;
+    const size_t pstride = (size_t)nb * p->block_bytes;
+    const uint8_t *blk = p->data + (size_t)panel * pstride;
+    if (np == CALM_PANEL_GROUP) {
+        calm_panel_tiles(blk, nb, p->block_bytes, pstride, x, xs, out,
+                         CALM_PANEL_GROUP * CALM_PANEL, CALM_PANEL, bits, CALM_PANEL_GROUP, nt, nt);
+        return;
+    }
+    for (int q = 0; q < np; q++)
+        calm_panel_tiles(blk + q * pstride, nb, p->block_bytes, 0, x, xs, out + q * CALM_PANEL,
+                         (size_t)np * CALM_PANEL, CALM_PANEL, bits, 1, nt, nt);
+}
+
+// calm_panel_gemm_fn for bits-bit panels: tiles of CALM_GEMM_T tokens, each a block's codes
+// unpacked once per CALM_PSUB tokens.
+CALM_INLINE void calm_panel_gemm_body(const calm_packed *p, int panel, const void *x, size_t xs,
+                                      int T, float *y, size_t ys, int nrows, const int bits) {
+    const int nb = p->cols / 32;
+    const uint8_t *blk = p->data + (size_t)panel * nb * p->block_bytes;
+    for (int t = 0; t < T; t += CALM_GEMM_T) // T is a multiple of CALM_GEMM_T
+        calm_panel_tiles(blk, nb, p->block_bytes, 0, (const uint8_t *)x + (size_t)t * xs, xs,
+                         y + (size_t)t * ys, ys, nrows, bits, 1, CALM_GEMM_T, CALM_PSUB);
+}
+
+#define CALM_PANEL_DOT_BITS(p, panel, np, x, xs, out, nt)                                          \
+    if ((p)->bits == 4)                                                                            \
+        calm_panel_dot_body(p, panel, np, x, xs, out, 4, nt);                                      \
+    else                                                                                           \
+        calm_panel_dot_body(p, panel, np, x, xs, out, 8, nt);
+
+// Defines the calm_panel_dot_fn dot_name and the calm_panel_gemm_fn gemm_name of the including
+// ISA file.
+#define CALM_PANEL_KERNELS(dot_name, gemm_name)                                                    \
+    static void dot_name(const calm_packed *p, int panel, int np, const void *x, size_t xs,        \
+                         int nt, float *out) {                                                     \
+        CALM_NT_SWITCH(nt, CALM_PANEL_DOT_BITS, p, panel, np, x, xs, out)                          \
+    }                                                                                              \
+    static void gemm_name(const calm_packed *p, int panel, const void *x, size_t xs, int T,        \
+                          float *y, size_t ys, int nrows) {                                        \
+        if (p->bits == 4)                                                                          \
+            calm_panel_gemm_body(p, panel, x, xs, T, y, ys, nrows, 4);                             \
+        else                                                                                       \
+            calm_panel_gemm_body(p, panel, x, xs, T, y, ys, nrows, 8);                             \
+    }
+
+#endif
