@@ -2,11 +2,12 @@
 // rows than a panel (AVX2, NEON): panel_dot (groups of np panels, 1-4 tokens) and panel_gemm
 // (tiles of CALM_GEMM_T tokens), instantiated in each ISA's file with CALM_PANEL_KERNELS on the
 // primitives below. A panel's 16 rows are CALM_PSLICES slices of one vector each (AVX2: two of 8
-// rows, NEON: four of 4). A slice's codes of a block are unpacked once into registers and dotted
-// with every token of a register tile of `sub` tokens, one float accumulator per token; the
-// accumulators stay in registers over a chunk of CALM_PANEL_CHUNK blocks and go to memory only
-// between chunks, where 16 registers could not hold a whole group's (AVX2). A group's np panels are
-// walked chunk by chunk side by side: np memory streams (calm_panel_dot_fn). These panels are the
+// rows, NEON: four of 4), each dotted in CALM_PPARTS parts (AVX2 splits 8-bit codes into nibbles).
+// A part's codes of a block are unpacked once into registers and dotted with every token of a
+// register tile of `sub` tokens, one float accumulator per token; the accumulators stay in
+// registers over a chunk of CALM_PANEL_CHUNK blocks and go to memory only between chunks, where 16
+// registers could not hold a whole group's (AVX2). A group's np panels are walked chunk by chunk
+// side by side: np memory streams (calm_panel_dot_fn). These panels are the
 // affine ones with f16 scales (Q4_0, Q4_1, Q8_0, qgB_G; calm_panel_f16_affine), where
 // w.x = sum_b d_b * dx_b * sum(u * xq) + c_b * sx_b.
 #ifndef CALM_PANEL_IMPL_H
@@ -20,14 +21,18 @@
 #include <immintrin.h>
 // vpmaddubsw (u8 x s8 -> pair sums in s16) then vpmaddwd: codes of 4 bits times |xq| <= 127 keep
 // the pair sums, and the sum of a block's eight, below 32767. 8-bit codes u = 16h + l are dotted
-// as their two nibbles (both 4-bit safe) and summed as l + 16h: the same count of instructions as
-// the sign trick (|q| and q's sign moved to x) without its sign per token.
+// in two parts, their low nibbles l with d and c, then their high ones h with 16d: each part is a
+// 4-bit dot on 8 code registers (both at once, or the sign trick's |q| and q, would take 16 of the
+// 16 ymm registers).
 #define CALM_PSLICES 2
-#define CALM_PSUB    4 // tokens per register tile in panel_gemm: 8 codes + 4 accumulators + temps
+// Tokens per register tile. With 8 codes, 4 accumulators, d, c and the temporaries GCC spills a
+// few of them to the stack, yet 4 was faster than 2 or 3 (fewer unpackings per token) and as fast
+// as 8 (measured on the 2-core EPYC VM: Q4_0 panel_gemm 79 GMAC/s at 4, 71 at 2, 79 at 8).
+#define CALM_PSUB         4
+#define CALM_PPARTS(bits) ((bits) / 4)
 typedef __m256 calm_pf;
 typedef struct {
-    __m256i v[16]; // code vector k (columns 4k..4k+3 of each row) in v[k]; 8 bits: high nibbles in
-                   // v[k + 8]
+    __m256i v[8]; // code vector k: columns 4k..4k+3 of each row
 } calm_pcodes;
 CALM_INLINE calm_pf calm_pf_zero(void) {
     return _mm256_setzero_ps();
@@ -44,52 +49,60 @@ CALM_INLINE calm_pf calm_pf_mul(calm_pf a, calm_pf b) {
 CALM_INLINE void calm_pf_store(float *y, calm_pf v) {
     _mm256_storeu_ps(y, v);
 }
-// d and c of slice s of a panel block, row j of the slice in lane j.
-CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, const int bits, calm_pf *d,
+// d and c of part `part` of slice s of a panel block, row j of the slice in lane j.
+CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, int part, const int bits, calm_pf *d,
                                     calm_pf *c) {
     (void)bits;
     *d = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(blk + 16 * s)));
     *c = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(blk + 32 + 16 * s)));
-}
-// The 4-bit layout's nibble vector k holds code vectors k (low) and k + 4 (high); an 8-bit code
-// vector k splits into its low nibbles (v[k]) and high ones (v[k + 8]).
-CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, const int bits, calm_pcodes *w) {
-    const uint8_t *codes = blk + 64 + 32 * s;
-    const __m256i lo4 = _mm256_set1_epi8(0xf);
-#pragma GCC unroll 8
-    for (int k = 0; k < bits; k++) {
-        __m256i v = _mm256_load_si256((const __m256i *)(codes + 64 * k));
-        w->v[k] = _mm256_and_si256(v, lo4);
-        w->v[k + bits] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+    if (part) { // the high nibbles of 8-bit codes
+        *d = _mm256_mul_ps(*d, _mm256_set1_ps(16.0f));
+        *c = _mm256_setzero_ps();
     }
 }
-// The 32 activations xq broadcast four at a time against code vectors v[first..first+7]: the
-// pair sums of the eight, in s16.
-CALM_INLINE __m256i calm_pslice_sum16(const calm_pcodes *w, int first, const int8_t *xq) {
+// The 4-bit layout's nibble vector k holds code vectors k (low) and k + 4 (high); part p of
+// 8-bit code vector k is its nibble p.
+CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, int part, const int bits,
+                                   calm_pcodes *w) {
+    const uint8_t *codes = blk + 64 + 32 * s;
+    const __m256i lo4 = _mm256_set1_epi8(0xf);
+    if (bits == 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m256i v = _mm256_load_si256((const __m256i *)(codes + 64 * k));
+            w->v[k] = _mm256_and_si256(v, lo4);
+            w->v[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+        }
+    } else {
+        const __m128i shift = _mm_cvtsi32_si128(4 * part);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            w->v[k] = _mm256_and_si256(
+                _mm256_srl_epi16(_mm256_load_si256((const __m256i *)(codes + 64 * k)), shift), lo4);
+    }
+}
+// sum(code * xq) of each row of the slice, as floats: the pair sums of the eight code vectors,
+// each against four activations broadcast, added in s16, then in pairs to s32.
+CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
+    (void)bits;
     __m256i s = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) {
         int32_t x4;
         memcpy(&x4, xq + 4 * k, 4);
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w->v[first + k], _mm256_set1_epi32(x4)));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w->v[k], _mm256_set1_epi32(x4)));
     }
-    return s;
-}
-// sum(u * xq) of each row of the slice, as floats.
-CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
-    __m256i s = _mm256_madd_epi16(calm_pslice_sum16(w, 0, xq), _mm256_set1_epi16(1));
-    if (bits == 8)
-        s = _mm256_add_epi32(s,
-                             _mm256_madd_epi16(calm_pslice_sum16(w, 8, xq), _mm256_set1_epi16(16)));
-    return _mm256_cvtepi32_ps(s);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
 }
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 // sdot by lane (vdotq_laneq_s32) multiplies each row's four codes by the same four activations.
 // It takes signed bytes: 4-bit codes as they are, 8-bit ones as u - 128, whose 128 * sum(xq) goes
 // back through the c term: d * dx * sum((u - 128) xq) + (c + 128 d) * sx.
-#define CALM_PSLICES 4
-#define CALM_PSUB    8 // tokens per register tile in panel_gemm: 8 codes + 8 accumulators + temps
+#define CALM_PSLICES      4
+// Tokens per register tile: 8 codes, 8 accumulators and the temporaries fit the 32 registers.
+#define CALM_PSUB         8
+#define CALM_PPARTS(bits) 1
 typedef float32x4_t calm_pf;
 typedef struct {
     int8x16_t v[8]; // code vector k: columns 4k..4k+3 of each row
@@ -109,13 +122,16 @@ CALM_INLINE calm_pf calm_pf_mul(calm_pf a, calm_pf b) {
 CALM_INLINE void calm_pf_store(float *y, calm_pf v) {
     vst1q_f32(y, v);
 }
-CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, const int bits, calm_pf *d,
+CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, int part, const int bits, calm_pf *d,
                                     calm_pf *c) {
+    (void)part;
     *d = vcvt_f32_f16(vld1_f16((const __fp16 *)(blk + 8 * s)));
     *c = vcvt_f32_f16(vld1_f16((const __fp16 *)(blk + 32 + 8 * s)));
     if (bits == 8) *c = vfmaq_n_f32(*c, *d, 128.0f);
 }
-CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, const int bits, calm_pcodes *w) {
+CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, int part, const int bits,
+                                   calm_pcodes *w) {
+    (void)part;
     const uint8_t *codes = blk + 64 + 16 * s;
     if (bits == 4) {
 #pragma GCC unroll 4
@@ -158,9 +174,10 @@ static inline int calm_panel_f16_affine(uint32_t type) {
            (t && t->qg_bits);
 }
 
-// Slice s of the panel at blk, blocks b0..b1-1 (bb bytes apart), against nt tokens of x (q8x rows
-// xs bytes apart): acc[t] += d * (dx * sum) + c * sx per block.
-CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb, int s,
+// Part `part` of slice s of the panel at blk (CALM_PPARTS: an ISA may dot a block's codes in
+// parts), blocks b0..b1-1 (bb bytes apart), against nt tokens of x (q8x rows xs bytes apart):
+// acc[t] += d * (dx * sum) + c * sx per block.
+CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb, int s, int part,
                                   const void *x, size_t xs, calm_pf *acc, const int bits,
                                   const int nt) {
     calm_pf a[CALM_PSUB > CALM_NT ? CALM_PSUB : CALM_NT];
@@ -170,8 +187,8 @@ CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb,
         const uint8_t *pb = blk + (size_t)b * bb;
         calm_pcodes w;
         calm_pf d, c;
-        calm_pslice_codes(pb, s, bits, &w);
-        calm_pslice_scales(pb, s, bits, &d, &c);
+        calm_pslice_codes(pb, s, part, bits, &w);
+        calm_pslice_scales(pb, s, part, bits, &d, &c);
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
             const block_q8x *xa = calm_q8x_row(x, xs, t) + b;
@@ -185,8 +202,8 @@ CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb,
 }
 
 // np panels (the first at blk, the others pstride bytes after each other) of nb blocks against nt
-// tokens in register tiles of sub; token t of panel q goes to y + t * ys + q * 16, the first nrows
-// rows of each panel. np * nt <= CALM_GEMM_T.
+// tokens in register tiles of sub (nt % sub in the last); token t of panel q goes to y + t * ys + q
+// * 16, the first nrows rows of each panel. np * nt <= CALM_GEMM_T.
 CALM_INLINE void calm_panel_tiles(const uint8_t *blk, int nb, size_t bb, size_t pstride,
                                   const void *x, size_t xs, float *y, size_t ys, int nrows,
                                   const int bits, const int np, const int nt, const int sub) {
@@ -196,10 +213,16 @@ CALM_INLINE void calm_panel_tiles(const uint8_t *blk, int nb, size_t bb, size_t 
         int b1 = b0 + CALM_PANEL_CHUNK < nb ? b0 + CALM_PANEL_CHUNK : nb;
         for (int q = 0; q < np; q++)
             for (int s = 0; s < CALM_PSLICES; s++)
-                for (int t = 0; t < nt; t += sub)
-                    calm_pslice_pass(blk + q * pstride, b0, b1, bb, s,
-                                     (const uint8_t *)x + (size_t)t * xs, xs,
-                                     acc + (q * CALM_PSLICES + s) * nt + t, bits, sub);
+                for (int part = 0; part < CALM_PPARTS(bits); part++)
+                    for (int t = 0; t < nt; t += sub) // a last tile of nt % sub tokens
+                        if (t + sub <= nt)
+                            calm_pslice_pass(blk + q * pstride, b0, b1, bb, s, part,
+                                             (const uint8_t *)x + (size_t)t * xs, xs,
+                                             acc + (q * CALM_PSLICES + s) * nt + t, bits, sub);
+                        else
+                            calm_pslice_pass(blk + q * pstride, b0, b1, bb, s, part,
+                                             (const uint8_t *)x + (size_t)t * xs, xs,
+                                             acc + (q * CALM_PSLICES + s) * nt + t, bits, nt % sub);
     }
     for (int q = 0; q < np; q++)
         for (int s = 0; s < CALM_PSLICES; s++) {
@@ -226,12 +249,13 @@ CALM_INLINE void calm_panel_dot_body(const calm_packed *p, int panel, int np, co
     const uint8_t *blk = p->data + (size_t)panel * pstride;
     if (np == CALM_PANEL_GROUP) {
         calm_panel_tiles(blk, nb, p->block_bytes, pstride, x, xs, out,
-                         CALM_PANEL_GROUP * CALM_PANEL, CALM_PANEL, bits, CALM_PANEL_GROUP, nt, nt);
+                         CALM_PANEL_GROUP * CALM_PANEL, CALM_PANEL, bits, CALM_PANEL_GROUP, nt,
+                         CALM_PSUB);
         return;
     }
     for (int q = 0; q < np; q++)
         calm_panel_tiles(blk + q * pstride, nb, p->block_bytes, 0, x, xs, out + q * CALM_PANEL,
-                         (size_t)np * CALM_PANEL, CALM_PANEL, bits, 1, nt, nt);
+                         (size_t)np * CALM_PANEL, CALM_PANEL, bits, 1, nt, CALM_PSUB);
 }
 
 // calm_panel_gemm_fn for bits-bit panels: tiles of CALM_GEMM_T tokens, each a block's codes
