@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "simd_float.h"
+#include "simd_int8.h" // CALM_U8_OFFSET: how the ISA dots 8-bit codes
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -24,42 +26,14 @@
 // in two parts, their low nibbles l with d and c, then their high ones h with 16d: each part is a
 // 4-bit dot on 8 code registers (both at once, or the sign trick's |q| and q, would take 16 of the
 // 16 ymm registers).
-#define CALM_PSLICES 2
 // Tokens per register tile. With 8 codes, 4 accumulators, d, c and the temporaries GCC spills a
 // few of them to the stack, yet 4 was faster than 2 or 3 (fewer unpackings per token) and as fast
 // as 8 (measured on the 2-core EPYC VM: Q4_0 panel_gemm 79 GMAC/s at 4, 71 at 2, 79 at 8).
 #define CALM_PSUB         4
 #define CALM_PPARTS(bits) ((bits) / 4)
-typedef __m256 calm_pf;
 typedef struct {
     __m256i v[8]; // code vector k: columns 4k..4k+3 of each row
 } calm_pcodes;
-CALM_INLINE calm_pf calm_pf_zero(void) {
-    return _mm256_setzero_ps();
-}
-CALM_INLINE calm_pf calm_pf_set1(float v) {
-    return _mm256_set1_ps(v);
-}
-CALM_INLINE calm_pf calm_pf_fma(calm_pf a, calm_pf b, calm_pf c) {
-    return _mm256_fmadd_ps(a, b, c);
-}
-CALM_INLINE calm_pf calm_pf_mul(calm_pf a, calm_pf b) {
-    return _mm256_mul_ps(a, b);
-}
-CALM_INLINE void calm_pf_store(float *y, calm_pf v) {
-    _mm256_storeu_ps(y, v);
-}
-// d and c of part `part` of slice s of a panel block, row j of the slice in lane j.
-CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, int part, const int bits, calm_pf *d,
-                                    calm_pf *c) {
-    (void)bits;
-    *d = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(blk + 16 * s)));
-    *c = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(blk + 32 + 16 * s)));
-    if (part) { // the high nibbles of 8-bit codes
-        *d = _mm256_mul_ps(*d, _mm256_set1_ps(16.0f));
-        *c = _mm256_setzero_ps();
-    }
-}
 // The 4-bit layout's nibble vector k holds code vectors k (low) and k + 4 (high); part p of
 // 8-bit code vector k is its nibble p.
 CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, int part, const int bits,
@@ -83,7 +57,7 @@ CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, int part, const in
 }
 // sum(code * xq) of each row of the slice, as floats: the pair sums of the eight code vectors,
 // each against four activations broadcast, added in s16, then in pairs to s32.
-CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
+CALM_INLINE calm_vf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
     (void)bits;
     __m256i s = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -99,36 +73,12 @@ CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, cons
 // sdot by lane (vdotq_laneq_s32) multiplies each row's four codes by the same four activations.
 // It takes signed bytes: 4-bit codes as they are, 8-bit ones as u - 128, whose 128 * sum(xq) goes
 // back through the c term: d * dx * sum((u - 128) xq) + (c + 128 d) * sx.
-#define CALM_PSLICES      4
 // Tokens per register tile: 8 codes, 8 accumulators and the temporaries fit the 32 registers.
 #define CALM_PSUB         8
 #define CALM_PPARTS(bits) 1
-typedef float32x4_t calm_pf;
 typedef struct {
     int8x16_t v[8]; // code vector k: columns 4k..4k+3 of each row
 } calm_pcodes;
-CALM_INLINE calm_pf calm_pf_zero(void) {
-    return vdupq_n_f32(0);
-}
-CALM_INLINE calm_pf calm_pf_set1(float v) {
-    return vdupq_n_f32(v);
-}
-CALM_INLINE calm_pf calm_pf_fma(calm_pf a, calm_pf b, calm_pf c) {
-    return vfmaq_f32(c, a, b);
-}
-CALM_INLINE calm_pf calm_pf_mul(calm_pf a, calm_pf b) {
-    return vmulq_f32(a, b);
-}
-CALM_INLINE void calm_pf_store(float *y, calm_pf v) {
-    vst1q_f32(y, v);
-}
-CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, int part, const int bits, calm_pf *d,
-                                    calm_pf *c) {
-    (void)part;
-    *d = vcvt_f32_f16(vld1_f16((const __fp16 *)(blk + 8 * s)));
-    *c = vcvt_f32_f16(vld1_f16((const __fp16 *)(blk + 32 + 8 * s)));
-    if (bits == 8) *c = vfmaq_n_f32(*c, *d, 128.0f);
-}
 CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, int part, const int bits,
                                    calm_pcodes *w) {
     (void)part;
@@ -146,7 +96,7 @@ CALM_INLINE void calm_pslice_codes(const uint8_t *blk, int s, int part, const in
             w->v[k] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(codes + 64 * k), vdupq_n_u8(0x80)));
     }
 }
-CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
+CALM_INLINE calm_vf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, const int bits) {
     (void)bits;
     int8x16_t a = vld1q_s8(xq), b = vld1q_s8(xq + 16);
     int32x4_t s0 = vdotq_laneq_s32(vdupq_n_s32(0), w->v[0], a, 0);
@@ -163,8 +113,8 @@ CALM_INLINE calm_pf calm_pslice_dot(const calm_pcodes *w, const int8_t *xq, cons
 #error "kernels/panel_impl.h: no panel primitives for this target"
 #endif
 
-#define CALM_PROWS       (CALM_PANEL / CALM_PSLICES) // rows per slice
-#define CALM_PANEL_CHUNK 8                           // blocks between accumulator reloads
+#define CALM_PSLICES     (CALM_PANEL / CALM_VF_W) // slices of a panel, one float vector each
+#define CALM_PANEL_CHUNK 8                        // blocks between accumulator reloads
 
 // The panel types these kernels take (calm_isa.panel_type): the affine panels with f16 scales, of
 // 4 or 8 bits.
@@ -174,27 +124,41 @@ static inline int calm_panel_f16_affine(uint32_t type) {
            (t && t->qg_bits);
 }
 
+// d and c of part `part` of slice s of a panel block, row j of the slice in lane j
+// (kernels/pack.h): 8-bit codes dotted as u - off take c + off * d; the high nibbles of 8-bit codes
+// dotted in two parts take 16 d and no c.
+CALM_INLINE void calm_pslice_scales(const uint8_t *blk, int s, int part, const int bits, calm_vf *d,
+                                    calm_vf *c) {
+    *d = calm_vf_load_f16((const uint16_t *)blk + s * CALM_VF_W);
+    *c = calm_vf_load_f16((const uint16_t *)(blk + 32) + s * CALM_VF_W);
+    if (bits == 8 && CALM_U8_OFFSET) *c = calm_vf_fma(*d, calm_vf_set1((float)CALM_U8_OFFSET), *c);
+    if (part) {
+        *d = calm_vf_mul(*d, calm_vf_set1(16.0f));
+        *c = calm_vf_zero();
+    }
+}
+
 // Part `part` of slice s of the panel at blk (CALM_PPARTS: an ISA may dot a block's codes in
 // parts), blocks b0..b1-1 (bb bytes apart), against nt tokens of x (q8x rows xs bytes apart):
 // acc[t] += d * (dx * sum) + c * sx per block.
 CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb, int s, int part,
-                                  const void *x, size_t xs, calm_pf *acc, const int bits,
+                                  const void *x, size_t xs, calm_vf *acc, const int bits,
                                   const int nt) {
-    calm_pf a[CALM_PSUB > CALM_NT ? CALM_PSUB : CALM_NT];
+    calm_vf a[CALM_PSUB > CALM_NT ? CALM_PSUB : CALM_NT];
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) a[t] = acc[t];
     for (int b = b0; b < b1; b++) {
         const uint8_t *pb = blk + (size_t)b * bb;
         calm_pcodes w;
-        calm_pf d, c;
+        calm_vf d, c;
         calm_pslice_codes(pb, s, part, bits, &w);
         calm_pslice_scales(pb, s, part, bits, &d, &c);
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
             const block_q8x *xa = calm_q8x_row(x, xs, t) + b;
-            calm_pf f = calm_pf_mul(calm_pslice_dot(&w, xa->qs, bits), calm_pf_set1(xa->d));
-            a[t] = calm_pf_fma(d, f, a[t]);
-            a[t] = calm_pf_fma(c, calm_pf_set1(xa->s), a[t]);
+            calm_vf f = calm_vf_mul(calm_pslice_dot(&w, xa->qs, bits), calm_vf_set1(xa->d));
+            a[t] = calm_vf_fma(d, f, a[t]);
+            a[t] = calm_vf_fma(c, calm_vf_set1(xa->s), a[t]);
         }
     }
 #pragma GCC unroll 8
@@ -207,8 +171,8 @@ CALM_INLINE void calm_pslice_pass(const uint8_t *blk, int b0, int b1, size_t bb,
 CALM_INLINE void calm_panel_tiles(const uint8_t *blk, int nb, size_t bb, size_t pstride,
                                   const void *x, size_t xs, float *y, size_t ys, int nrows,
                                   const int bits, const int np, const int nt, const int sub) {
-    calm_pf acc[CALM_GEMM_T * CALM_PSLICES]; // [q][s][t]
-    for (int i = 0; i < np * CALM_PSLICES * nt; i++) acc[i] = calm_pf_zero();
+    calm_vf acc[CALM_GEMM_T * CALM_PSLICES]; // [q][s][t]
+    for (int i = 0; i < np * CALM_PSLICES * nt; i++) acc[i] = calm_vf_zero();
     for (int b0 = 0; b0 < nb; b0 += CALM_PANEL_CHUNK) {
         int b1 = b0 + CALM_PANEL_CHUNK < nb ? b0 + CALM_PANEL_CHUNK : nb;
         for (int q = 0; q < np; q++)
@@ -226,15 +190,15 @@ CALM_INLINE void calm_panel_tiles(const uint8_t *blk, int nb, size_t bb, size_t 
     }
     for (int q = 0; q < np; q++)
         for (int s = 0; s < CALM_PSLICES; s++) {
-            int keep = nrows - s * CALM_PROWS; // a short last panel's rows
+            int keep = nrows - s * CALM_VF_W; // a short last panel's rows
             for (int t = 0; t < nt; t++) {
-                float *o = y + (size_t)t * ys + q * CALM_PANEL + s * CALM_PROWS;
-                calm_pf v = acc[(q * CALM_PSLICES + s) * nt + t];
-                if (keep >= CALM_PROWS) {
-                    calm_pf_store(o, v);
+                float *o = y + (size_t)t * ys + q * CALM_PANEL + s * CALM_VF_W;
+                calm_vf v = acc[(q * CALM_PSLICES + s) * nt + t];
+                if (keep >= CALM_VF_W) {
+                    calm_vf_store(o, v);
                 } else if (keep > 0) {
-                    float tmp[CALM_PROWS];
-                    calm_pf_store(tmp, v);
+                    float tmp[CALM_VF_W];
+                    calm_vf_store(tmp, v);
                     memcpy(o, tmp, sizeof(float) * (size_t)keep);
                 }
             }
