@@ -78,7 +78,10 @@ void calm_isa_resolve(calm_isa *out, const calm_isa *isa) {
     if (isa->quantize_q8t) out->quantize_q8t = isa->quantize_q8t;
     // Panels have no scalar fallback (the scalar path multiplies rows as stored): they come from
     // the ISA or its base only.
-    if (isa->panel_dot) out->panel_dot = isa->panel_dot;
+    if (isa->panel_dot) { // the types come with the panel kernels
+        out->panel_dot = isa->panel_dot;
+        out->panel_type = isa->panel_type;
+    }
     if (isa->panel_gemm) out->panel_gemm = isa->panel_gemm;
     if (isa->panel_gemm_tiles) out->panel_gemm_tiles = isa->panel_gemm_tiles;
     if (isa->attend) out->attend = isa->attend;

@@ -63,6 +63,9 @@ typedef struct calm_isa {
     calm_panel_dot_fn panel_dot;               // NULL: this ISA does not use packed weights
     calm_panel_gemm_fn panel_gemm;             // NULL: prefill runs through panel_dot too
     calm_panel_gemm_tiles_fn panel_gemm_tiles; // preferred to panel_gemm where set
+    // The weight types whose panels panel_dot and panel_gemm take (among those calm_pack_supported
+    // accepts); NULL: all of them. The others stay on the row kernels (calm_isa_packs).
+    int (*panel_type)(uint32_t type);
     // One query head against n cached positions: k and v point at position 0 of the head, rows
     // `stride` floats apart. scores is scratch of n floats; out gets hd floats.
     void (*attend)(const float *q, const float *k, const float *v, size_t stride, int n, int hd,
@@ -78,6 +81,13 @@ typedef struct calm_isa {
     // x[t] <- H x[t] (kernels/hadamard.h): the online half of rotated weights
     void (*hadamard)(float *x, int n, int T, int transpose);
 } calm_isa;
+
+// Whether matrices of `type` run through isa's panel kernels: packed at load (calm_model_pack) and
+// dotted by panel_dot and panel_gemm; the others run through the row kernels.
+static inline int calm_isa_packs(const calm_isa *isa, uint32_t type) {
+    return isa->panel_dot && calm_pack_supported(type) &&
+           (!isa->panel_type || isa->panel_type(type));
+}
 
 // The shared kernel bodies and their primitives are inlined into each ISA's file, where the token
 // count and format parameters are compile-time constants.

@@ -164,7 +164,8 @@ static void matmul_plain(const calm_isa *isa, const calm_mm *mm, int n, const fl
     int64_t chunk_bytes[MAX_MM], total = 0;
     for (int i = 0; i < n; i++) {
         calm_act fmt = calm_type_get(mm[i].type)->vec_dot_type;
-        panels[i] = mm[i].packed && isa->panel_dot && mm[i].packed->cols == cols;
+        panels[i] =
+            mm[i].packed && calm_isa_packs(isa, mm[i].packed->type) && mm[i].packed->cols == cols;
         need_q8x |= fmt == CALM_ACT_Q8X || panels[i]; // panels always take q8x activations
         need_q8t |= fmt == CALM_ACT_Q8T && !panels[i];
         need_q8g |= panels[i] && isa->panel_gemm_tiles && T >= CALM_GEMM_T;

@@ -93,8 +93,14 @@ enum { CALM_VF_W = 4 };
 CALM_INLINE calm_vf calm_vf_zero(void) {
     return vdupq_n_f32(0);
 }
+CALM_INLINE calm_vf calm_vf_set1(float a) {
+    return vdupq_n_f32(a);
+}
 CALM_INLINE calm_vf calm_vf_load(const float *p) {
     return vld1q_f32(p);
+}
+CALM_INLINE void calm_vf_store(float *p, calm_vf v) {
+    vst1q_f32(p, v);
 }
 CALM_INLINE calm_vf calm_vf_load_f16(const uint16_t *p) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
@@ -104,6 +110,9 @@ CALM_INLINE calm_vf calm_vf_load_bf16(const uint16_t *p) {
 }
 CALM_INLINE calm_vf calm_vf_fma(calm_vf a, calm_vf b, calm_vf c) {
     return vfmaq_f32(c, a, b);
+}
+CALM_INLINE calm_vf calm_vf_mul(calm_vf a, calm_vf b) {
+    return vmulq_f32(a, b);
 }
 CALM_INLINE float calm_vf_hsum(calm_vf v) {
     return vaddvq_f32(v);

@@ -162,9 +162,9 @@ int calm_model_load(calm_model *m, const char *path, calm_err *e) {
     return rc;
 }
 
-// Every packable matrix is set up first, then all their panels are filled in one parallel loop:
-// no barrier per matrix, and threads that finish a small matrix go on with the next one while the
-// page faults of the new memory spread over all of them.
+// Every matrix the ISA's panels take (calm_isa_packs) is set up first, then all their panels are
+// filled in one parallel loop: no barrier per matrix, and threads that finish a small matrix go on
+// with the next one while the page faults of the new memory spread over all of them.
 int calm_model_pack(calm_model *m, calm_err *e) {
     if (!calm_kernels()->panel_dot || m->packed) return 0;
     int cap = m->cfg.n_layers * CALM_BLOCK_MATS + 1;
@@ -180,7 +180,7 @@ int calm_model_pack(calm_model *m, calm_err *e) {
         calm_tensor *t = k < cap - 1
                              ? calm_block_mat(&m->layers[k / CALM_BLOCK_MATS], k % CALM_BLOCK_MATS)
                              : &m->output;
-        if (!calm_pack_supported(t->type)) continue;
+        if (!calm_isa_packs(calm_kernels(), t->type)) continue; // the ISA's panel types only
         calm_packed *p = &m->packed[m->n_packed];
         if (calm_pack_init(p, t->type, (int)t->ne[1], (int)t->ne[0])) {
             free(src), free(first);

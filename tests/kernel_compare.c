@@ -265,21 +265,31 @@ static int panel_case_check(const panel_case *pc, const float *y, const float *r
     return 0;
 }
 
+// The packable types whose panels isa's panel kernels take (calm_isa.panel_type), into out.
+static int panel_types(const calm_isa *isa, uint32_t *out) {
+    uint32_t all[CALM_TYPE_COUNT];
+    int n = kc_types(all, CALM_TYPE_COUNT, calm_pack_supported), k = 0;
+    for (int i = 0; i < n; i++)
+        if (!isa->panel_type || isa->panel_type(all[i])) out[k++] = all[i];
+    return k;
+}
+
 int kc_panels(const calm_isa *isa, char *err, size_t cap) {
     // 17 and 33 tokens: an ISA with panel_gemm takes 16 or 32 of them, panel_dot the rest. The
     // K-quants (rows of 256s) run on the shapes with 256, 512, 768 and 1536 columns: 1 to 5 and
     // 17 tokens, rows in part or whole panels. 600 and 1000 rows: enough panels for groups of
     // CALM_PANEL_GROUP with up to 4 threads, and a rest of 2 or 3 panels (the last one short).
-    static const int shapes[][3] = {{16, 64, 1},   {37, 576, 5}, {5, 256, 4},   {48, 1536, 2},
-                                    {19, 768, 3},  {37, 96, 17}, {37, 576, 33}, {21, 512, 1},
-                                    {35, 256, 17}, {16, 768, 5}, {600, 256, 1}, {1000, 96, 3},
-                                    {600, 512, 18}};
+    // 32 columns: rows of a single block.
+    static const int shapes[][3] = {{16, 64, 1},    {37, 576, 5}, {5, 256, 4},   {48, 1536, 2},
+                                    {19, 768, 3},   {37, 96, 17}, {37, 576, 33}, {21, 512, 1},
+                                    {35, 256, 17},  {16, 768, 5}, {600, 256, 1}, {1000, 96, 3},
+                                    {600, 512, 18}, {37, 32, 17}};
     if (isa && !isa->panel_dot) return 0;
-    uint32_t types[CALM_TYPE_COUNT];
-    int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported);
     calm_isa ref = calm_isa_scalar;
     ref.panel_dot = calm_panel_dot_scalar;
     const calm_isa *use = isa ? isa : &ref;
+    uint32_t types[CALM_TYPE_COUNT];
+    int ntypes = panel_types(use, types);
     char what[64];
     snprintf(what, sizeof what, "%s panels", use->name);
     for (int k = 0; k < ntypes; k++)
@@ -299,6 +309,43 @@ int kc_panels(const calm_isa *isa, char *err, size_t cap) {
     return 0;
 }
 
+int kc_panel_dot(const calm_isa *isa, char *err, size_t cap) {
+    // 61 rows: four panels, the last of 13 rows, called in groups of np = 1..4 (np 3 leaves a
+    // group of 1); 32 columns (one block) to 2336 (73 blocks: kernels that go by chunks of blocks
+    // end on a short one); 1 to CALM_NT tokens.
+    static const int cols_[] = {32, 256, 2336};
+    if (!isa->panel_dot) return 0;
+    uint32_t types[CALM_TYPE_COUNT];
+    int ntypes = panel_types(isa, types), rows = 61, panels = (rows + CALM_PANEL - 1) / CALM_PANEL;
+    float out[CALM_NT * CALM_PANEL_GROUP * CALM_PANEL];
+    for (int k = 0; k < ntypes; k++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int nt = 1; nt <= CALM_NT; nt++) {
+                int cols = cols_[ci], rc = 0;
+                if (cols % calm_type_get(types[k])->block_size) continue;
+                panel_case pc;
+                if (panel_case_init(&pc, types[k], rows, cols, nt, err, cap)) return -1;
+                size_t xs = sizeof(block_q8x) * (cols / 32);
+                float *y = malloc(sizeof(float) * nt * rows);
+                for (int np = 1; np <= CALM_PANEL_GROUP && !rc; np++) {
+                    for (int pi = 0; pi < panels; pi += np) {
+                        int n = panels - pi < np ? panels - pi : np;
+                        isa->panel_dot(&pc.p, pi, n, pc.xq, xs, nt, out);
+                        for (int t = 0; t < nt; t++)
+                            for (int r = 0; r < n * CALM_PANEL && pi * CALM_PANEL + r < rows; r++)
+                                y[t * rows + pi * CALM_PANEL + r] = out[t * n * CALM_PANEL + r];
+                    }
+                    char what[64];
+                    snprintf(what, sizeof what, "%s panel_dot np %d", isa->name, np);
+                    rc = panel_case_check(&pc, y, NULL, what, err, cap);
+                }
+                free(y);
+                panel_case_free(&pc);
+                if (rc) return -1;
+            }
+    return 0;
+}
+
 int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
     // 37 rows end on a short panel; T up to 80 covers tiles of 16 and the odd multiples of 16 that
     // leave part of a larger tile; 2048 and 2336 columns (64 and 73 blocks) span several chunks of
@@ -308,7 +355,7 @@ int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap) {
     static const int cols_[] = {32, 96, 576, 768, 2048, 2336}, tokens[] = {16, 32, 48, 64, 80};
     if (!isa->panel_gemm && !isa->panel_gemm_tiles) return 0;
     uint32_t types[CALM_TYPE_COUNT];
-    int ntypes = kc_types(types, CALM_TYPE_COUNT, calm_pack_supported), rows = 37;
+    int ntypes = panel_types(isa, types), rows = 37;
     char what[64];
     snprintf(what, sizeof what, "%s panel_gemm", isa->name);
     for (int k = 0; k < ntypes; k++)
@@ -367,6 +414,7 @@ int kc_panel_kinds(const calm_isa *isa, char *err, size_t cap) {
         for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
             int rows = shapes[sh][0], cols = shapes[sh][1];
             if (cols % calm_type_get(kinds[k].type)->block_size) continue;
+            if (isa && !calm_isa_packs(isa, kinds[k].type)) continue; // rows on this ISA
             panel_case pc;
             if (panel_case_init(&pc, kinds[k].type, rows, cols, CALM_NT, err, cap)) return -1;
             if (pc.p.block_bytes != kinds[k].block_bytes) {

@@ -29,8 +29,13 @@ int kc_quantize(const calm_isa *isa, char *err, size_t cap);
 // Packed panels through isa->panel_dot (or the scalar panel reference when isa is NULL) against
 // exact sums; 0 for an ISA without panels.
 int kc_panels(const calm_isa *isa, char *err, size_t cap);
+// isa->panel_dot called directly (61 rows: four panels, the last short) in groups of np = 1 to
+// CALM_PANEL_GROUP panels, for 1 to CALM_NT tokens and 32 to 2336 columns, against exact sums, for
+// every type its panels take; 0 for an ISA without panels.
+int kc_panel_dot(const calm_isa *isa, char *err, size_t cap);
 // isa->panel_gemm called directly (37 rows: a short last panel; 16 to 80 tokens; 32 to 2336
-// columns) against the scalar panel reference, for every packable type; 0 for an ISA without it.
+// columns) against the scalar panel reference, for every type its panels take; 0 for an ISA
+// without it.
 int kc_panel_gemm(const calm_isa *isa, char *err, size_t cap);
 // The panel kinds of Q4_K, Q5_K (super-block scales), Q5_0 and Q5_1 (5-bit codes): their bytes
 // per block and isa->panel_dot (the scalar reference against exact sums when isa is NULL) at

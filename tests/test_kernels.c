@@ -35,7 +35,13 @@ Test(kernels, k_quant_and_5_bit_panels_match_scalar_panels) {
     cr_assert_eq(kc_every_isa(kc_panel_kinds, err, sizeof err), 0, "%s", err);
 }
 
-Test(kernels, panel_gemm_matches_scalar_panels) { // every ISA with a prefill GEMM (VNNI, AMX)
+Test(kernels, panel_dot_groups_match_exact_sums) {
+    char err[512];
+    cr_assert_eq(kc_every_isa(kc_panel_dot, err, sizeof err), 0, "%s", err);
+}
+
+Test(kernels,
+     panel_gemm_matches_scalar_panels) { // every ISA with a prefill GEMM (VNNI, AVX2, NEON, AMX)
     char err[512];
     cr_assert_eq(kc_every_isa(kc_panel_gemm, err, sizeof err), 0, "%s", err);
 }

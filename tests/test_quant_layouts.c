@@ -84,7 +84,7 @@ Test(quant_layouts, every_isa_dots_real_rows_exactly) {
             if (a < na) {
                 calm_matmul_with(isa, y, x, r[i].raw, r[i].type, rows, cols, 1);
             } else {
-                if (!packed || !isa->panel_dot) continue;
+                if (!packed || !calm_isa_packs(isa, r[i].type)) continue; // its panels' types
                 for (int c = 0; c < cols; c++)
                     xd[c] = q[c / 32].d * q[c / 32].qs[c % 32]; // panels: q8x
                 calm_mm m = {r[i].raw, r[i].type, rows, y, &p, NULL, 0};

@@ -1,8 +1,10 @@
 // AVX2 + FMA + F16C kernels. Integer formats: vpmaddubsw (u8 x s8 -> s16 pairs) then vpmaddwd
 // (calm_x86_dot_us); every dot is a shared body of kernels/simd_float.h, kernels/simd_int8.h or
-// kernels/x86_common.h.
+// kernels/x86_common.h, and the packed panels (Q4_0, Q4_1, Q8_0, qgB_G) those of
+// kernels/panel_impl.h.
 #include <string.h>
 
+#include "../panel_impl.h"
 #include "../simd_float.h"
 #include "../simd_int8.h"
 
@@ -40,6 +42,7 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
 CALM_INT8_DOTS(calm_dot_4bit_body, calm_dot_q8_0_body, calm_dot_qg_body)
 CALM_VEC_DOT_BY_NT(dot_q6_k_q8x, calm_x86_dot_q6_k_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
+CALM_PANEL_KERNELS(panel_dot, panel_gemm)
 
 // W8A8: vpmaddubsw wants one unsigned operand, so it gets |w| and the activations take w's sign
 // (llama.cpp's trick for Q8_0); |w|, |x| <= 127 keep the pair sums below int16's limit.
@@ -67,6 +70,9 @@ const calm_isa calm_isa_avx2 = {
     .name = "avx2",
     .vec_dot = {CALM_DOT_TABLE, [CALM_TYPE_Q6_K] = dot_q6_k_q8x},
     .quantize_q8x = quantize_q8x,
+    .panel_dot = panel_dot,
+    .panel_gemm = panel_gemm,
+    .panel_type = calm_panel_f16_affine,
     .attend = calm_attend_avx2,
     .attend_tile = calm_attend_tile_avx2,
     .silu_mul = calm_silu_mul_avx2,

@@ -1,9 +1,11 @@
 // NEON + dotprod kernels: sdot (vdotq_s32) sums four s8 x s8 products into each int32 lane. The
 // float-activation and integer-block kernels are the shared bodies of kernels/simd_float.h and
-// kernels/simd_int8.h on NEON's primitives.
+// kernels/simd_int8.h on NEON's primitives, the packed panels (Q4_0, Q4_1, Q8_0, qgB_G) those of
+// kernels/panel_impl.h.
 #include <arm_neon.h>
 #include <string.h>
 
+#include "../panel_impl.h"
 #include "../simd_float.h"
 #include "../simd_int8.h"
 
@@ -31,6 +33,7 @@ static void quantize_q8x(const float *x, block_q8x *y, int n) {
 
 CALM_INT8_DOTS(calm_dot_4bit_body, calm_dot_q8_0_body, calm_dot_qg_body)
 CALM_FLOAT_DOTS(calm_dot_float_body, calm_dot_dequant_body)
+CALM_PANEL_KERNELS(panel_dot, panel_gemm)
 
 // W8A8: sdot takes the signed codes as they are.
 static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt, float *out) {
@@ -44,10 +47,12 @@ static void dot_w8a8_q8t(int n, const void *w, const void *x, size_t xs, int nt,
     }
 }
 
-// Attention, SiLU and the Hadamard transform are the scalar kernels; no packed panels: sdot takes
-// signed codes, the panels hold unsigned ones.
+// Attention, SiLU and the Hadamard transform are the scalar kernels.
 const calm_isa calm_isa_neon = {
     .name = "neon",
     .vec_dot = {CALM_DOT_TABLE},
     .quantize_q8x = quantize_q8x,
+    .panel_dot = panel_dot,
+    .panel_gemm = panel_gemm,
+    .panel_type = calm_panel_f16_affine,
 };
