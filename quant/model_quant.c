@@ -247,6 +247,11 @@ static float *folded_norm(const calm_layer *L, const calm_qmat *mats, int in, in
 
 int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_qmodel *qm,
                       const char *path, calm_err *e) {
+    if (m->gguf.map && gguf_find(&m->gguf, "calm.format"))
+        return calm_fail(e,
+                         "%s: a calibrated file (calm.format set) cannot be the source; quantize "
+                         "the full-precision model",
+                         m->path);
     gguf_writer w;
     gguf_writer_init(&w);
     calm_gguf_model_metadata(&w, m, t);

@@ -262,8 +262,9 @@ static void quantize_layers(const calm_model *m, calm_calib *c, const char *cons
 // Writes qm for m to `name`, loads it into r, and returns the largest logit difference, relative
 // to the largest logit, between the file (scales folded into the norms, one transform per input)
 // and m with qm's matrices swapped in memory, each applying its own transform to its input. With
-// ulp, *ulp is the same measure between that unfolded model and itself with layer 0's norm one
-// float step larger: the float tolerance of a model whose activations are rounded to int8.
+// ulp, *ulp is the same measure between that unfolded model and itself with the norms the file
+// folds into one float step larger: the float tolerance of a model whose activations are rounded
+// to int8.
 static double folded_vs_unfolded(const calm_model *m, const calm_tokenizer *t, calm_qmodel *qm,
                                  const char *name, const int *tokens, int n, calm_model *r,
                                  double *ulp) {
@@ -283,14 +284,19 @@ static double folded_vs_unfolded(const calm_model *m, const calm_tokenizer *t, c
         memset(layers[l].in, 0, sizeof layers[l].in);
     }
     iso.layers = layers;
-    if (ulp) { // the unfolded model again with layer 0's norm one float step larger
+    if (ulp) { // the unfolded model again with the norms the file folds one float step larger
         calm_model nudged = iso;
         calm_layer *l2 = malloc(sizeof(calm_layer) * m->cfg.n_layers);
-        float *nw = malloc(sizeof(float) * m->cfg.dim);
+        float *nw = malloc(sizeof(float) * m->cfg.dim * 2 * m->cfg.n_layers);
         memcpy(l2, layers, sizeof(calm_layer) * m->cfg.n_layers);
-        for (int c = 0; c < m->cfg.dim; c++)
-            nw[c] = nextafterf(((const float *)layers[0].attn_norm.data)[c], INFINITY);
-        l2[0].attn_norm.data = nw;
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            for (int k = 0; k < 2 && qm->mats[l][0].q.in_scale; k++) {
+                calm_tensor *norm = k ? &l2[l].ffn_norm : &l2[l].attn_norm;
+                float *o = nw + (size_t)(2 * l + k) * m->cfg.dim;
+                for (int c = 0; c < m->cfg.dim; c++)
+                    o[c] = nextafterf(((const float *)norm->data)[c], INFINITY);
+                norm->data = o;
+            }
         nudged.layers = l2;
         float *a = logits_of(&iso, tokens, n), *b = logits_of(&nudged, tokens, n);
         *ulp = max_rel_diff(a, b, (size_t)n * m->cfg.vocab_size);
@@ -329,9 +335,9 @@ Test(quantize_model, folded_file_computes_the_unfolded_logits) {
     double ulp, d = folded_vs_unfolded(&f.m, &f.t, &qm, "folded.gguf", f.c.tokens, 64, &r, &ulp);
     // int8 activations make the model step where a float rounding moves a value across a rounding
     // boundary: the folded file (one rounding moved, norm * scale) stays within the difference
-    // that one float step of a norm makes
+    // that one float step of those norms makes
     cr_log_info("default model, hero and awq layers: max logit difference %.3g of the largest; "
-                "one float step of layer 0's norm: %.3g",
+                "one float step of the folded norms: %.3g",
                 d, ulp);
     cr_assert_lt(d, 2 * ulp, "folded logits differ by %g, one float step by %g", d, ulp);
     for (int l = 0; l < nl; l++) {
