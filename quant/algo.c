@@ -17,6 +17,7 @@ void calm_qopts_default(calm_qopts *o) {
     o->clip_search = 1;
     o->alpha = 0.5f;
     o->seed = 0x5eed;
+    o->expo = -1;
 }
 
 void calm_qlinear_free(calm_qlinear *q) {
@@ -26,15 +27,21 @@ void calm_qlinear_free(calm_qlinear *q) {
 }
 
 static const calm_algo pool[] = {
-    {"rtn", calm_quantize_rtn, 0, "round to nearest per group (symmetric with --sym)"},
-    {"gptq", calm_quantize_gptq, 1, "GPTQ: Hessian-compensated rounding, column by column"},
-    {"awq", calm_quantize_awq, 1, "AWQ: activation-aware channel scales and clipping"},
+    {"rtn", calm_quantize_rtn, 0, "round to nearest per group (symmetric with --sym)",
+     CALM_SHARE_FIXED, NULL, 0},
+    {"gptq", calm_quantize_gptq, 1, "GPTQ: Hessian-compensated rounding, column by column",
+     CALM_SHARE_FIXED, NULL, 0},
+    {"awq", calm_quantize_awq, 1, "AWQ: activation-aware channel scales and clipping",
+     CALM_SHARE_EXPONENT, calm_awq_exponents, 1},
     {"smoothquant", calm_quantize_smoothquant, 1,
-     "SmoothQuant W8A8: outliers moved into the weights, int8 weights and activations"},
-    {"hadamard", calm_quantize_hadamard, 0, "QuaRot-style randomized Hadamard rotation, then RTN"},
+     "SmoothQuant W8A8: outliers moved into the weights, int8 weights and activations",
+     CALM_SHARE_WMAX, NULL, 0},
+    {"hadamard", calm_quantize_hadamard, 0, "QuaRot-style randomized Hadamard rotation, then RTN",
+     CALM_SHARE_FIXED, NULL, 0},
     {"hero", calm_quantize_hero, 1,
-     "HeRo-Q: learned diagonal compression + rotation lowering the top Hessian eigenvalue, GPTQ"},
-    {NULL, NULL, 0, NULL},
+     "HeRo-Q: learned diagonal compression + rotation lowering the top Hessian eigenvalue, GPTQ",
+     CALM_SHARE_EXPONENT, calm_hero_exponents, 0},
+    {NULL, NULL, 0, NULL, CALM_SHARE_FIXED, NULL, 0},
 };
 
 const calm_algo *calm_algo_find(const char *name) {

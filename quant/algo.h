@@ -19,6 +19,12 @@ typedef struct {
     int clip_search; // AWQ: search a clipping ratio per group
     float alpha;     // SmoothQuant: migration strength (0.5)
     uint64_t seed;   // random signs of the Hadamard rotations
+    // AWQ / HeRo-Q: the exponent of the channel scales; < 0 (the default) searches it on the
+    // algorithm's grid for this matrix alone. calm_quantize_shared sets it for all the matrices
+    // that read one input, so that they share one scale vector.
+    float expo;
+    // SmoothQuant: max |W[:, c]| over every matrix reading the input (NULL: this matrix's).
+    const float *wmax;
 } calm_qopts;
 
 void calm_qopts_default(calm_qopts *o);
@@ -40,12 +46,32 @@ void calm_qlinear_free(calm_qlinear *q);
 typedef int calm_quantize_fn(const calm_qopts *o, const float *w, int rows, int cols,
                              const calm_xstats *xs, calm_qlinear *out, calm_err *e);
 
+// How the matrices that read one input come to share one input transform (x' = H(x * in_scale)),
+// so that it is applied once per input or folded into what produces the input.
+typedef enum {
+    CALM_SHARE_FIXED,    // the transform does not depend on the weights (none, or seeded signs)
+    CALM_SHARE_EXPONENT, // one exponent (calm_qopts.expo) for all, chosen by their summed error
+    CALM_SHARE_WMAX,     // SmoothQuant: the weights' column maxima over all (calm_qopts.wmax)
+} calm_share;
+
 typedef struct {
     const char *name;
     calm_quantize_fn *quantize;
     int needs_data; // needs calibration statistics
     const char *about;
+    calm_share share;
+    // CALM_SHARE_EXPONENT: the exponents the algorithm searches (fills alpha, returns how many,
+    // at most CALM_MAX_EXPONENTS); clips: whether the final quantization searches clipping ratios
+    // that the search over exponents leaves out (calm_qopts.clip_search).
+    int (*exponents)(const calm_qopts *o, float *alpha);
+    int clips;
 } calm_algo;
+
+#define CALM_MAX_EXPONENTS 64
+
+// The exponent grids of AWQ (k / grid, k = 0 .. grid - 1) and HeRo-Q (k / steps, k = 1 .. steps).
+int calm_awq_exponents(const calm_qopts *o, float *alpha);
+int calm_hero_exponents(const calm_qopts *o, float *alpha);
 
 // The algorithm of the pool called name, or NULL.
 const calm_algo *calm_algo_find(const char *name);

@@ -1,11 +1,11 @@
 // AWQ (Lin et al. 2024): protect the input channels that carry large activations by scaling them
 // up in the weights before rounding and down in the input: W' = W diag(s), x' = x / s, with
 // s = mean|x|^alpha normalized by sqrt(max s * min s), alpha chosen on a grid of 20 points in
-// [0, 1) to minimize the layer's output error on the calibration inputs. Then, as AWQ's
-// auto_clip, each group's range is shrunk by the ratio (1 down to 0.55 in steps of 0.05) that
-// minimizes that group's share of the output error. The kernel multiplies the input by 1/s, so
-// every matrix can keep its own scales (AWQ folds them into the preceding norm, which needs one
-// scale vector for Q, K and V together).
+// [0, 1) to minimize the layer's output error on the calibration inputs (or given: the matrices
+// reading one input share one alpha, calm_quantize_shared, so that one scale vector folds into
+// the norm before them as AWQ does). Then, as AWQ's auto_clip, each group's range is shrunk by
+// the ratio (1 down to 0.55 in steps of 0.05) that minimizes that group's share of the output
+// error.
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -40,14 +40,32 @@ static void search_clip(const calm_qfmt *f, const float *ws, int rows, int cols,
         }
 }
 
+int calm_awq_exponents(const calm_qopts *o, float *alpha) {
+    int grid = o->grid > 0 && o->grid <= CALM_MAX_EXPONENTS ? o->grid : 20;
+    for (int k = 0; k < grid; k++) alpha[k] = (float)k / (float)grid;
+    return grid;
+}
+
+// s[c] = mean|x_c|^alpha, normalized by sqrt(max s * min s).
+static void awq_scales(const calm_xstats *xs, int cols, float alpha, float *s) {
+    float smax = 0, smin = INFINITY;
+    for (int c = 0; c < cols; c++) {
+        float mean = (float)(xs->asum[c] / (double)xs->count);
+        s[c] = powf(fmaxf(mean, 1e-4f), alpha);
+        smax = fmaxf(smax, s[c]), smin = fminf(smin, s[c]);
+    }
+    float norm = sqrtf(smax * smin);
+    for (int c = 0; c < cols; c++) s[c] /= norm;
+}
+
 int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
                       const calm_xstats *xs, calm_qlinear *out, calm_err *e) {
     if (!xs || !xs->count) return calm_fail(e, "AWQ needs calibration data");
     const calm_qfmt *f = &o->fmt;
-    int ng = calm_qfmt_groups(f, cols), grid = o->grid > 0 ? o->grid : 20;
+    int ng = calm_qfmt_groups(f, cols);
     float *h = calm_xstats_h(xs), *ws = malloc((size_t)rows * cols * sizeof(float));
     float *weff = malloc((size_t)rows * cols * sizeof(float)), *s = malloc((size_t)cols * 4);
-    float *best_s = malloc((size_t)cols * 4), *clip = NULL;
+    float *best_s = malloc((size_t)cols * 4), *clip = NULL, alpha[CALM_MAX_EXPONENTS];
     double best = INFINITY;
     int rc = -1;
     if (!h || !ws || !weff || !s || !best_s) {
@@ -60,22 +78,21 @@ int calm_quantize_awq(const calm_qopts *o, const float *w, int rows, int cols,
         calm_fail(e, "out of memory for AWQ's scales");
         goto done;
     }
-    double den = calm_quad_error(w, rows, cols, h);
-    for (int k = 0; k < grid; k++) {
-        float alpha = (float)k / (float)grid, smax = 0, smin = INFINITY;
-        for (int c = 0; c < cols; c++) {
-            float mean = (float)(xs->asum[c] / (double)xs->count);
-            s[c] = powf(fmaxf(mean, 1e-4f), alpha);
-            smax = fmaxf(smax, s[c]), smin = fminf(smin, s[c]);
+    if (o->expo >= 0) { // given (one exponent for every matrix reading the input)
+        awq_scales(xs, cols, o->expo, best_s);
+    } else {
+        double den = calm_quad_error(w, rows, cols, h);
+        int n = calm_awq_exponents(o, alpha);
+        for (int k = 0; k < n; k++) {
+            awq_scales(xs, cols, alpha[k], s);
+            for (int c = 0; c < cols; c++) out->in_scale[c] = 1.0f / s[c];
+            memcpy(ws, w, (size_t)rows * cols * sizeof(float));
+            calm_rotate_rows(ws, rows, cols, out->in_scale, 0); // W diag(s)
+            calm_quantize_rows(f, ws, rows, cols, NULL, out->data);
+            calm_qlinear_effective(out, rows, cols, weff);
+            double err = calm_output_error_den(w, weff, rows, cols, h, den);
+            if (err < best) best = err, memcpy(best_s, s, (size_t)cols * 4);
         }
-        float norm = sqrtf(smax * smin);
-        for (int c = 0; c < cols; c++) s[c] /= norm, out->in_scale[c] = 1.0f / s[c];
-        memcpy(ws, w, (size_t)rows * cols * sizeof(float));
-        calm_rotate_rows(ws, rows, cols, out->in_scale, 0); // W diag(s)
-        calm_quantize_rows(f, ws, rows, cols, NULL, out->data);
-        calm_qlinear_effective(out, rows, cols, weff);
-        double err = calm_output_error_den(w, weff, rows, cols, h, den);
-        if (err < best) best = err, memcpy(best_s, s, (size_t)cols * 4);
     }
     for (int c = 0; c < cols; c++) out->in_scale[c] = 1.0f / best_s[c];
     memcpy(ws, w, (size_t)rows * cols * sizeof(float));

@@ -7,8 +7,9 @@
 // compression s_c = H_cc^(alpha/2), normalized to geometric mean 1 (det M = +-1, so it only
 // reshapes the spectrum), flattens the sharp directions that the outlier channels create, and the
 // rotation spreads what remains. alpha is learned on a grid of 6 points in (0, 1] by the output
-// error of the quantized layer; the quantizer in the new coordinates is GPTQ with H'.
-// docs/ALGORITHMS.md says where this reading fills gaps in the paper.
+// error of the quantized layer (for all the matrices reading one input together, in
+// calm_quantize_shared, so that they share M); the quantizer in the new coordinates is GPTQ with
+// H'. docs/ALGORITHMS.md says where this reading fills gaps in the paper.
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -44,10 +45,20 @@ double calm_top_eigenvalue(const float *h, int n) {
     return rc || found != 1 ? NAN : wv[0];
 }
 
+int calm_hero_exponents(const calm_qopts *o, float *alpha) {
+    int steps = o->grid >= 12 ? o->grid * 3 / 10 : 4; // 6 by default
+    if (steps > CALM_MAX_EXPONENTS) steps = CALM_MAX_EXPONENTS;
+    for (int k = 1; k <= steps; k++) alpha[k - 1] = (float)k / (float)steps;
+    return steps;
+}
+
 int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
                        const calm_xstats *xs, calm_qlinear *out, calm_err *e) {
     if (!xs || !xs->count) return calm_fail(e, "HeRo-Q needs calibration data");
-    const int n = cols, steps = o->grid >= 12 ? o->grid * 3 / 10 : 4; // 6 by default
+    const int n = cols;
+    float alphas[CALM_MAX_EXPONENTS];
+    int steps = o->expo >= 0 ? 1 : calm_hero_exponents(o, alphas);
+    if (o->expo >= 0) alphas[0] = o->expo; // given: one exponent for the matrices of one input
     float *h = calm_xstats_h(xs), *hp = malloc((size_t)n * n * sizeof(float));
     double *hd = malloc((size_t)n * n * sizeof(double));
     float *wr = malloc((size_t)rows * n * sizeof(float)), *weff = malloc((size_t)rows * n * 4);
@@ -70,8 +81,8 @@ int calm_quantize_hero(const calm_qopts *o, const float *w, int rows, int cols,
     out->in_rot = 1;
     calm_random_signs(sign, n, o->seed);
     double den = calm_quad_error(w, rows, n, h);
-    for (int k = 1; k <= steps; k++) {
-        float alpha = (float)k / (float)steps;
+    for (int k = 0; k < steps; k++) {
+        float alpha = alphas[k];
         double logsum = 0;
         for (int c = 0; c < n; c++) logsum += 0.5 * alpha * log(fmax(h[(size_t)c * n + c], 1e-12));
         float norm = (float)exp(logsum / n);

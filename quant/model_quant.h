@@ -43,6 +43,17 @@ void calm_block_xstats_free(calm_xstats *xs);
 int calm_quantize_block_mat(const calm_algo *a, const calm_qopts *o, const calm_layer *L, int i,
                             const calm_xstats *xs, calm_qmat *out, calm_err *e);
 
+// Quantizes with a every matrix of block L that reads `input` (a calm_linear_input) into
+// out[matrix], sharing one input transform between them (calm_algo.share): the exponent of AWQ's
+// or HeRo-Q's scales is chosen for all of them together (least summed relative error), and
+// SmoothQuant's scales come from the column maxima of all of them. The shared transform can then
+// be applied once per token, or folded into the norm before the input (calm_qmodel_write).
+int calm_quantize_shared(const calm_algo *a, const calm_qopts *o, const calm_layer *L, int input,
+                         const calm_xstats *xs, calm_qmat *out, calm_err *e);
+// calm_quantize_shared for every input of the block: all CALM_BLOCK_MATS matrices into out.
+int calm_quantize_block(const calm_algo *a, const calm_qopts *o, const calm_layer *L,
+                        const calm_xstats *xs, calm_qmat *out, calm_err *e);
+
 // Writes m with qm's matrices to path (GGUF v3).
 int calm_qmodel_write(const calm_model *m, const calm_tokenizer *t, const calm_qmodel *qm,
                       const char *path, calm_err *e);

@@ -43,12 +43,13 @@ int calm_search_candidates(const calm_search_opts *o, int bits, calm_cand *c) {
     return n;
 }
 
-static int quantize_cand(const calm_search_opts *o, const calm_cand *c, const calm_layer *L, int i,
+// Every matrix of block L with candidate c, the readers of one input sharing its transform.
+static int quantize_cand(const calm_search_opts *o, const calm_cand *c, const calm_layer *L,
                          const calm_xstats *xs, calm_qmat *out, calm_err *e) {
     calm_qopts q = o->base;
     int sym = o->base.fmt.sym || calm_type_get(c->type)->symmetric;
     if (calm_qfmt_init(&q.fmt, c->type, sym, e)) return -1;
-    return calm_quantize_block_mat(c->a, &q, L, i, xs, out, e);
+    return calm_quantize_block(c->a, &q, L, xs, out, e);
 }
 
 static void store_output(void *ctx, int sample, const float *y, int T, int dim) {
@@ -61,8 +62,7 @@ int calm_search_layer(calm_search_pass *p, const calm_search_opts *o, calm_granu
     for (int i = 0; xs && i < CALM_IN_COUNT; i++) calm_xstats_reset(&xs[i]);
     calm_calib_layer(&p->c, FL, l, xs, store_output, p->ref, 0);
     for (int j = 0; j < nc; j++)
-        for (int i = 0; i < CALM_BLOCK_MATS; i++)
-            if (quantize_cand(o, &cs[j], FL, i, xs, &q[j][i], e)) return -1;
+        if (quantize_cand(o, &cs[j], FL, xs, q[j], e)) return -1;
     return grain == CALM_GRAIN_BLOCK ? calm_score_block(p, o, FL, l, q, nc, s, e)
                                      : calm_score_linear(p, o, FL, l, q, nc, s, e);
 }

@@ -1,7 +1,8 @@
 // SmoothQuant (Xiao et al. 2023), W8A8: activation outliers are moved into the weights with
 // s_c = max|x_c|^alpha / max|W_:,c|^(1 - alpha) (alpha = 0.5 by default): W' = W diag(s),
-// x' = x / s. The weights are then int8 per output channel (symmetric), and the kernel quantizes
-// x' to int8 per token at run time (kernels: CALM_TYPE_W8A8).
+// x' = x / s (max |W_:,c| over every matrix reading the input when they share it, as SmoothQuant
+// smooths Q, K and V together). The weights are then int8 per output channel (symmetric), and the
+// kernel quantizes x' to int8 per token at run time (kernels: CALM_TYPE_W8A8).
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,7 +20,9 @@ int calm_quantize_smoothquant(const calm_qopts *o, const float *w, int rows, int
         return -1;
     for (int c = 0; c < cols; c++) {
         float wmax = 0;
-        for (int r = 0; r < rows; r++) wmax = fmaxf(wmax, fabsf(w[(size_t)r * cols + c]));
+        for (int r = 0; !o->wmax && r < rows; r++)
+            wmax = fmaxf(wmax, fabsf(w[(size_t)r * cols + c]));
+        if (o->wmax) wmax = o->wmax[c];
         float s =
             powf(fmaxf(xs->amax[c], 1e-5f), o->alpha) / powf(fmaxf(wmax, 1e-5f), 1 - o->alpha);
         s = fmaxf(s, 1e-5f);

@@ -30,6 +30,42 @@ const calm_block_tensor calm_block_tensors[CALM_BLOCK_TENSORS] = {
         VEC("ffn_norm.weight", "post_attention_layernorm.weight", ffn_norm, DIM, 1),
 };
 
+_Static_assert(CALM_IN_COUNT == CALM_LAYER_INPUTS, "calm_layer.in holds one transform per input");
+
+const char *const calm_input_names[CALM_IN_COUNT] = {
+    [CALM_IN_ATTN] = "attn",
+    [CALM_IN_ATTN_OUT] = "attn_out",
+    [CALM_IN_FFN] = "ffn",
+    [CALM_IN_DOWN] = "down",
+};
+
+int calm_input_norm(int in) {
+    return in == CALM_IN_ATTN ? CALM_BT_ATTN_NORM : in == CALM_IN_FFN ? CALM_BT_FFN_NORM : -1;
+}
+
+void calm_layer_share_inputs(calm_layer *L) {
+    for (int in = 0; in < CALM_IN_COUNT; in++) {
+        const calm_tensor *first = NULL;
+        int same = !L->in[in].scale && !L->in[in].rot;
+        for (int i = 0; i < CALM_BLOCK_MATS && same; i++) {
+            const calm_tensor *t = calm_block_tensor_of(L, i);
+            if ((int)calm_block_tensors[i].input != in) continue;
+            if (!first) first = t;
+            same = t->in_rot == first->in_rot && !t->in_scale == !first->in_scale &&
+                   (!t->in_scale || t->in_scale == first->in_scale ||
+                    !memcmp(t->in_scale, first->in_scale, sizeof(float) * (size_t)t->ne[0]));
+        }
+        if (!same || !first || (!first->in_scale && !first->in_rot)) continue;
+        L->in[in] = (calm_xform){first->in_scale, first->in_rot};
+        for (int i = 0; i < CALM_BLOCK_MATS; i++)
+            if ((int)calm_block_tensors[i].input == in) {
+                calm_tensor *t = calm_block_tensor_of(L, i);
+                t->in_scale = NULL;
+                t->in_rot = 0;
+            }
+    }
+}
+
 calm_tensor *calm_block_tensor_of(calm_layer *L, int i) {
     return (calm_tensor *)((char *)L + calm_block_tensors[i].field);
 }

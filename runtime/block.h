@@ -59,6 +59,17 @@ calm_tensor *calm_block_mat(calm_layer *L, int i);
 // The length an extent stands for under config c.
 int calm_extent_of(const calm_config *c, calm_extent x);
 
+// The short name of each input (calm_linear_input) in the file's metadata: attn, attn_out, ffn,
+// down (docs/FORMATS.md, "Input transforms of calibrated matrices").
+extern const char *const calm_input_names[CALM_IN_COUNT];
+// The norm tensor whose output is input `in` (CALM_BT_ATTN_NORM or CALM_BT_FFN_NORM), or -1 where
+// a nonlinearity produces it (attention output, silu(gate) * up).
+int calm_input_norm(int in);
+// Where every matrix reading one input of L carries the same transform (calm_tensor in_scale,
+// in_rot) and the input has none yet, moves it to L->in[input], so that it runs once per token for
+// all of them; inputs whose readers differ keep their per-matrix transforms.
+void calm_layer_share_inputs(calm_layer *L);
+
 // Maps a Hugging Face tensor name to the GGUF one (and back), block tensors by the table and the
 // embeddings, final norm and output by name; 0 on success, -1 for a name calm does not know (e.g.
 // rotary caches), 1 when the result does not fit in cap.

@@ -298,7 +298,8 @@ static void st_residual(const block_step *b) {
 
 // The stages of a block in order, each run by every thread of a team and ending at a barrier; a
 // stage that completes the input of linear layers names it, and where the state holds it, for
-// calibration hooks.
+// calibration hooks. A stage without run is the input's shared transform (calm_layer.in), which
+// follows the stage completing it, so that hooks see the input itself.
 static const struct {
     void (*run)(const block_step *b);
     calm_linear_input feeds; // CALM_IN_COUNT: none
@@ -306,17 +307,49 @@ static const struct {
     calm_extent cols;
 } block_stages[] = {
     {st_attn_norm, CALM_IN_ATTN, offsetof(calm_state, xb), CALM_EXT_DIM},
+    {NULL, CALM_IN_ATTN, offsetof(calm_state, xb), CALM_EXT_DIM},
     {st_qkv, CALM_IN_COUNT, 0, CALM_EXT_ONE},
     {st_heads, CALM_IN_COUNT, 0, CALM_EXT_ONE},
     {st_attend, CALM_IN_ATTN_OUT, offsetof(calm_state, att_out), CALM_EXT_QDIM},
+    {NULL, CALM_IN_ATTN_OUT, offsetof(calm_state, att_out), CALM_EXT_QDIM},
     {st_o, CALM_IN_COUNT, 0, CALM_EXT_ONE},
     {st_ffn_norm, CALM_IN_FFN, offsetof(calm_state, xb), CALM_EXT_DIM},
+    {NULL, CALM_IN_FFN, offsetof(calm_state, xb), CALM_EXT_DIM},
     {st_gate_up, CALM_IN_COUNT, 0, CALM_EXT_ONE},
     {st_silu, CALM_IN_DOWN, offsetof(calm_state, hb), CALM_EXT_HIDDEN},
+    {NULL, CALM_IN_DOWN, offsetof(calm_state, hb), CALM_EXT_HIDDEN},
     {st_down, CALM_IN_COUNT, 0, CALM_EXT_ONE},
     {st_residual, CALM_IN_COUNT, 0, CALM_EXT_ONE},
 };
 #define N_STAGES ((int)(sizeof block_stages / sizeof block_stages[0]))
+
+// The input of stage st transformed in place, x <- H(x * scale) per token, by the team: one
+// transform per token for all the matrices that read it. Without a transform, nothing (and no
+// barrier: every thread decides alike).
+static void st_transform(const block_step *b, int st) {
+    const calm_xform *t = &b->L->in[block_stages[st].feeds];
+    if (!t->scale && !t->rot) return;
+    const int cols = calm_extent_of(&b->s->m->cfg, block_stages[st].cols);
+    float *x = *(float **)((char *)b->s + block_stages[st].input);
+    int64_t t0, t1;
+    calm_team_share(b->T, &t0, &t1);
+    for (int64_t r = t0; t->scale && r < t1; r++)
+        for (int c = 0; c < cols; c++) x[r * cols + c] *= t->scale[c];
+    if (t->rot && t1 > t0) calm_kernels()->hadamard(x + t0 * cols, cols, (int)(t1 - t0), 0);
+#pragma omp barrier
+}
+
+static void run_stage(const block_step *b, int st) {
+    if (block_stages[st].run)
+        block_stages[st].run(b);
+    else
+        st_transform(b, st);
+}
+
+// Whether a calibration hook sees the input that stage st completes.
+static int hooked(int st) {
+    return block_stages[st].run && block_stages[st].feeds != CALM_IN_COUNT;
+}
 
 // Whether the rotary table lacks positions p0 .. p0 + T - 1; if so it is set to hold them, and the
 // caller's team fills it (rope_table).
@@ -333,16 +366,16 @@ void calm_block_forward(calm_state *s, const calm_layer *L, int l, int T, int p0
     int stale = rope_table_stale(s, p0, T), team = team_size(s);
     for (int first = 0; first < N_STAGES;) {
         int last = first; // with a hook, up to the next stage it sees; else to the end
-        while (last + 1 < N_STAGES && !(hook && block_stages[last].feeds != CALM_IN_COUNT)) last++;
+        while (last + 1 < N_STAGES && !(hook && hooked(last))) last++;
 #pragma omp parallel num_threads(team)
         {
             if (stale && first == 0) {
                 rope_table(s);
 #pragma omp barrier
             }
-            for (int st = first; st <= last; st++) block_stages[st].run(&b);
+            for (int st = first; st <= last; st++) run_stage(&b, st);
         }
-        if (hook && block_stages[last].feeds != CALM_IN_COUNT)
+        if (hook && hooked(last))
             hook(ctx, block_stages[last].feeds, *(float **)((char *)s + block_stages[last].input),
                  T, calm_extent_of(&s->m->cfg, block_stages[last].cols));
         first = last + 1;
@@ -367,7 +400,7 @@ static void forward_batch(calm_state *s, const int *tok, int T, int all_logits) 
 #pragma omp barrier
         for (int l = 0; l < c->n_layers; l++) {
             const block_step b = {s, &m->layers[l], l, T, p0};
-            for (int st = 0; st < N_STAGES; st++) block_stages[st].run(&b);
+            for (int st = 0; st < N_STAGES; st++) run_stage(&b, st);
         }
         rmsnorm_team(s->xb, s->x + (size_t)first * dim, NULL, m->out_norm.data, dim, n_out,
                      c->norm_eps);

@@ -84,6 +84,21 @@ static int bind_transform(calm_model *m, calm_tensor *w, calm_err *e) {
     return 0;
 }
 
+// The inputs' own transforms (calm_layer.in) that a file of format 2 records where it folded the
+// scales into the norms: the Hadamard transform left online (calm.input.blk.N.<input>.hadamard).
+// Then the matrices' identical companions move to their input (files of format 1 too).
+static int bind_inputs(calm_model *m, calm_layer *L, int l, uint32_t format, calm_err *e) {
+    for (int in = 0; in < CALM_IN_COUNT && format >= 2; in++) {
+        char key[96];
+        uint32_t rot = 0;
+        snprintf(key, sizeof key, "calm.input.blk.%d.%s.hadamard", l, calm_input_names[in]);
+        if (gguf_find(&m->gguf, key) && gguf_get_u32(&m->gguf, key, &rot, e)) return -1;
+        L->in[in].rot = rot != 0;
+    }
+    calm_layer_share_inputs(L);
+    return 0;
+}
+
 int calm_model_bind(calm_model *m, calm_err *e) {
     calm_config *c = &m->cfg;
     if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
@@ -105,6 +120,14 @@ int calm_model_bind(calm_model *m, calm_err *e) {
     c->tied_embeddings = m->output.data == NULL;
     if (c->tied_embeddings) m->output = m->tok_embd;
     if (bind(m, &m->rope_freqs, "rope_freqs.weight", c->head_dim / 2, 0, 0, e)) return -1;
+    // calm.format: 1 (or absent) per-matrix input transforms only, 2 per-input ones as well
+    uint32_t format = 1;
+    if (m->gguf.map && gguf_find(&m->gguf, "calm.format") &&
+        gguf_get_u32(&m->gguf, "calm.format", &format, e))
+        return -1;
+    if (format > CALM_FORMAT)
+        return calm_fail(e, "%s: calm.format %u is newer than this calm reads (up to %d)", m->path,
+                         format, CALM_FORMAT);
     m->layers = calm_model_own(m, (size_t)c->n_layers * sizeof(calm_layer));
     if (!m->layers) return calm_fail(e, "%s: out of memory", m->path);
     for (int l = 0; l < c->n_layers; l++) {
@@ -119,6 +142,7 @@ int calm_model_bind(calm_model *m, calm_err *e) {
                 (i < CALM_BLOCK_MATS && bind_transform(m, t, e)))
                 return -1;
         }
+        if (bind_inputs(m, L, l, format, e)) return -1;
         if (l == 0) {
             c->qkv_bias = L->bq.data != NULL;
             c->qk_norm = L->q_norm.data != NULL;

@@ -37,9 +37,26 @@ typedef struct {
     int rope_orig_ctx;
 } calm_config;
 
+// The transform of one input of a block that all the matrices reading it share, x' = H(x * scale)
+// (scale NULL: none; rot: the Hadamard transform of kernels/hadamard.h after it), applied once
+// per token before them (runtime/forward.c). A file may have folded the scale into the norm that
+// produces the input, leaving only rot (docs/FORMATS.md).
+typedef struct {
+    const float *scale;
+    int rot;
+} calm_xform;
+
+// The version of calm's own layout in a GGUF (key calm.format): 2 adds per-input transforms with
+// scales folded into the norms; files without the key are version 1 and still load.
+#define CALM_FORMAT 2
+
+// The inputs of a block's matrices, calm_linear_input's count (runtime/forward.h).
+#define CALM_LAYER_INPUTS 4
+
 typedef struct {
     calm_tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
     calm_tensor ffn_norm, w_gate, w_up, w_down;
+    calm_xform in[CALM_LAYER_INPUTS]; // by calm_linear_input
 } calm_layer;
 
 typedef struct calm_hf calm_hf;

@@ -47,7 +47,8 @@ static void print_metadata(const gguf_file *g) {
     int per_tensor = 0;
     for (uint64_t i = 0; i < g->n_kv; i++) {
         const gguf_kv *kv = &g->kv[i];
-        if (kv->key.len > 12 && !memcmp(kv->key.ptr, "calm.tensor.", 12)) { // the table below
+        if ((kv->key.len > 12 && !memcmp(kv->key.ptr, "calm.tensor.", 12)) ||
+            (kv->key.len > 11 && !memcmp(kv->key.ptr, "calm.input.", 11))) { // tables below
             per_tensor++;
             continue;
         }
@@ -55,7 +56,8 @@ static void print_metadata(const gguf_file *g) {
         gguf_print_value(stdout, kv);
         putchar('\n');
     }
-    if (per_tensor) printf("  (and %d calm.tensor.* keys: the table below)\n", per_tensor);
+    if (per_tensor)
+        printf("  (and %d calm.tensor.* and calm.input.* keys: the tables below)\n", per_tensor);
 }
 
 // A GGUF with a vocabulary and no tensors (llama.cpp's ggml-vocab-*.gguf), whatever its
@@ -87,6 +89,50 @@ static int inspect_vocab_only(const char *path) {
     }
     gguf_close(&g);
     return rc ? 1 : 0;
+}
+
+// What happens to one input of layer l at run time, from the loaded layer: its shared transform,
+// or per-matrix ones where its readers differ.
+static void describe_input(const calm_layer *L, int in, char *buf, size_t cap) {
+    const calm_xform *x = &L->in[in];
+    int per_matrix = 0;
+    for (int i = 0; i < CALM_BLOCK_MATS; i++) {
+        const calm_tensor *t = calm_block_mat((calm_layer *)L, i);
+        per_matrix |= (int)calm_block_tensors[i].input == in && (t->in_scale || t->in_rot);
+    }
+    snprintf(buf, cap, "%s",
+             per_matrix           ? "per matrix"
+             : x->scale && x->rot ? "scale+hadamard once per token"
+             : x->scale           ? "scale once per token"
+             : x->rot             ? "hadamard once per token"
+                                  : "none");
+}
+
+// Per layer and input (calm.input.* of a calibrated file, or for older files what the loader made
+// of the matrices' transforms): which transform each input takes and where it was folded.
+static void print_inputs(calm_model *m) {
+    int any = 0;
+    for (int l = 0; l < m->cfg.n_layers && !any; l++)
+        for (int in = 0; in < CALM_IN_COUNT; in++) {
+            char d[64];
+            describe_input(&m->layers[l], in, d, sizeof d);
+            any |= strcmp(d, "none") != 0;
+        }
+    if (!any) return;
+    printf(
+        "\ninput transforms per layer (attn: q/k/v, attn_out: o, ffn: gate/up, down), as recorded "
+        "in the file (calm.input.*) or, for older files, as loaded:\n");
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        printf("  layer %2d", l);
+        for (int in = 0; in < CALM_IN_COUNT; in++) {
+            char key[96], val[192];
+            snprintf(key, sizeof key, "calm.input.blk.%d.%s", l, calm_input_names[in]);
+            if (!m->gguf.map || gguf_get_str(&m->gguf, key, val, sizeof val, NULL))
+                describe_input(&m->layers[l], in, val, sizeof val);
+            printf("%s %s: %s", in ? ";" : "", calm_input_names[in], val);
+        }
+        putchar('\n');
+    }
 }
 
 int cmd_inspect(const calm_opts *o) {
@@ -121,6 +167,7 @@ int cmd_inspect(const calm_opts *o) {
     printf("kernels:      %s\n", calm_isa_name());
     if (m.gguf.map) print_metadata(&m.gguf);
     print_choices(&m);
+    print_inputs(&m);
     // Counts per type, then optionally every tensor.
     int count[CALM_TYPE_COUNT] = {0};
     for (int i = 0; i < m.n_tensors; i++)
