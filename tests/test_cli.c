@@ -342,15 +342,15 @@ Test(cli, quantizing_a_quantized_model_warns, .timeout = 300) {
 }
 
 // Runs `calm chat ARGS` on the default model at temperature 0 with the shell command `input`
-// feeding its stdin (it may signal calm, whose pid is in the file $PIDF); returns stdout and
-// stderr together.
+// feeding its stdin (it may signal calm, whose pid is in the file $PIDF, and watch its output
+// grow in the file $OUTF); returns stdout and stderr together.
 static char *chat(const char *input, const char *args) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "PIDF=%s; export PIDF; (%s) | sh -c 'echo $$ > %s; exec %s chat -m %s --temp 0 %s' "
-             ">%s 2>&1",
-             th_tmp("chat.pid"), input, th_tmp("chat.pid"), CALM_BIN, CALM_MODEL_Q41, args,
-             th_tmp("chat-out.txt"));
+             "PIDF=%s; OUTF=%s; export PIDF OUTF; (%s) | sh -c 'echo $$ > %s; exec %s chat -m %s "
+             "--temp 0 %s' >%s 2>&1",
+             th_tmp("chat.pid"), th_tmp("chat-out.txt"), input, th_tmp("chat.pid"), CALM_BIN,
+             CALM_MODEL_Q41, args, th_tmp("chat-out.txt"));
     cr_assert_neq(system(cmd), -1);
     return th_read(th_tmp("chat-out.txt"), NULL);
 }
@@ -365,7 +365,10 @@ Test(cli, chat_blank_lines_and_continued_lines, .timeout = 300) {
 // Ctrl-C during an answer stops it and the chat goes on; a NUL byte is not cut silently; a
 // context too small says how many tokens the message needs.
 Test(cli, chat_interrupt_nul_and_small_context, .timeout = 300) {
-    char *o = chat("printf 'Count from 1 to 1000, one number per line.\\n'; sleep 4; "
+    // The signal goes while the answer runs: once some 300 bytes of it are out (it is some 2,000
+    // long), however fast the machine.
+    char *o = chat("printf 'Count from 1 to 1000, one number per line.\\n'; "
+                   "while [ $(cat $OUTF 2>/dev/null | wc -c) -lt 600 ]; do sleep 0.05; done; "
                    "kill -INT $(cat $PIDF); sleep 1; printf 'What is the capital of France?\\n'",
                    "-n 3000");
     cr_assert(strstr(o, "calm: stopped") && strstr(o, "Paris"), "%s", o);
