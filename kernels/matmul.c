@@ -12,12 +12,13 @@
 int calm_mm_scratch_init(calm_mm_scratch *sc, int max_T, int max_cols) {
     memset(sc, 0, sizeof *sc);
     size_t T = max_T > 0 ? (size_t)max_T : 1, cols = max_cols > 32 ? (size_t)max_cols : 32;
-    size_t tiles = T / CALM_GEMM_T * (cols / 32);
-    sc->q8x = malloc(T * (cols / 32) * sizeof(block_q8x));
-    sc->q8g = tiles ? malloc(tiles * sizeof(block_q8g)) : NULL;
+    // the tiled copy of the q8x rows lives behind them, in the same allocation
+    size_t rows_bytes = T * (cols / 32) * sizeof(block_q8x);
+    sc->q8x = malloc(rows_bytes + T / CALM_GEMM_T * (cols / 32) * sizeof(block_q8g));
+    sc->q8g = sc->q8x ? (block_q8g *)((uint8_t *)sc->q8x + rows_bytes) : NULL;
     sc->q8t = malloc(T * calm_q8t_stride((int)cols));
     sc->xt = malloc(T * cols * sizeof(float));
-    if (!sc->q8x || (tiles && !sc->q8g) || !sc->q8t || !sc->xt) {
+    if (!sc->q8x || !sc->q8t || !sc->xt) {
         calm_mm_scratch_free(sc);
         return -1;
     }
@@ -27,8 +28,7 @@ int calm_mm_scratch_init(calm_mm_scratch *sc, int max_T, int max_cols) {
 }
 
 void calm_mm_scratch_free(calm_mm_scratch *sc) {
-    free(sc->q8x);
-    free(sc->q8g);
+    free(sc->q8x); // and q8g with it
     free(sc->q8t);
     free(sc->xt);
     memset(sc, 0, sizeof *sc);
