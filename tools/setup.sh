@@ -17,7 +17,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(gcc g++ make cmake pkg-config python3 python3-pip
       libsleef-dev libhwloc-dev libcriterion-dev libcjson-dev libedit-dev
-      liblapacke-dev libopenblas-dev clang-format)
+      liblapacke-dev libopenblas-dev libmicrohttpd-dev clang-format)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
