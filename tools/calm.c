@@ -25,13 +25,10 @@ static const calm_cmd cmds[] = {
     {.name = "serve", .id = CALM_CMD_SERVE, .run = cmd_serve,
      .summary = "an OpenAI-compatible HTTP server",
      .usage = "-m MODEL [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c 4096] [--api-key KEY]",
-     .help =
-        "Serves MODEL over HTTP: POST /v1/chat/completions (the model's chat template; \"stream\":\n"
-        "true sends server-sent events), POST /v1/completions, GET /v1/models, GET /health.\n"
-        "--parallel slots generate at once, each with its own context of -c tokens; more\n"
-        "requests wait for a free slot. The sampling options are the requests' defaults and -n\n"
-        "their max_tokens. With --calibrate (and --data FILE) it serves the calibrated model.\n"
-        "Ctrl-C or SIGTERM stops it; running requests end with finish_reason \"cancelled\"."},
+     .help = "Serves MODEL with the OpenAI API over HTTP: /v1/chat/completions (streaming too),\n"
+             "/v1/completions, /v1/models, /health. --parallel requests run at once, each in a slot\n"
+             "with a context of -c tokens; the sampling options are the requests' defaults and -n\n"
+             "their max_tokens. SIGINT/SIGTERM stop it; running requests end as \"cancelled\"."},
     {.name = "perplexity", .id = CALM_CMD_PERPLEXITY, .run = cmd_perplexity,
      .summary = "perplexity of a text file, as llama-perplexity computes it",
      .usage = "-m MODEL -f FILE [-c 512] [--chunks N]",

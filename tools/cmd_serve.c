@@ -122,11 +122,7 @@ static int next_output(reply *rp) {
     serve_job *j = rp->job;
     pthread_mutex_lock(&sc->mu);
     while (!j->done && !(rp->stream && j->ready > rp->sent)) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_nsec += 100 * 1000000L;
-        if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&sc->progress, &sc->mu, &t);
+        serve_wait(sc, &sc->progress, 100);
         if (!j->done && client_gone(rp->fd)) {
             pthread_mutex_unlock(&sc->mu);
             serve_cancel(sc, j);

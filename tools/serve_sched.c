@@ -245,6 +245,15 @@ static void cancel_all(serve_sched *sc) {
     admit(sc);
 }
 
+void serve_wait(serve_sched *sc, pthread_cond_t *cv, int ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += ms * 1000000L;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(cv, &sc->mu, &t);
+}
+
 int serve_sched_run(serve_sched *sc, const volatile sig_atomic_t *stop) {
     step_part *parts = malloc((size_t)sc->n_slots * sizeof *parts);
     if (!parts) {
@@ -258,11 +267,7 @@ int serve_sched_run(serve_sched *sc, const volatile sig_atomic_t *stop) {
         if (!sc->n_active) {
             // Idle: wait for a job, waking now and then to see the stop flag (a signal handler
             // cannot signal a condition variable).
-            struct timespec t;
-            clock_gettime(CLOCK_REALTIME, &t);
-            t.tv_nsec += 100 * 1000000L;
-            if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
-            pthread_cond_timedwait(&sc->work, &sc->mu, &t);
+            serve_wait(sc, &sc->work, 100);
             continue;
         }
         int n = 0;

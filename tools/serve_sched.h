@@ -73,6 +73,9 @@ int serve_submit(serve_sched *sc, serve_job *j);
 // The client of j went away: its slot is freed at the next step (or it leaves the queue).
 void serve_cancel(serve_sched *sc, serve_job *j);
 
+// Under sc->mu: waits on cv for at most ms milliseconds (less when it is signalled).
+void serve_wait(serve_sched *sc, pthread_cond_t *cv, int ms);
+
 // Runs the scheduler until *stop becomes non-zero (a signal handler's flag), then finishes every
 // queued and running job as "cancelled" so that their clients get a final event. Between steps it
 // takes queued jobs into free slots and drops cancelled ones; each step runs the next tokens of
