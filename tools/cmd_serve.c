@@ -31,6 +31,7 @@ typedef struct {
     int seq_len;
     const char *api_key, *model_name;
     unsigned long next_id; // under sc.mu
+    int n_replies;         // generation responses not yet done with, under sc.mu
 } server;
 
 // A request body as it arrives; too_big once it passed BODY_LIMIT (the rest is dropped).
@@ -95,6 +96,8 @@ static int client_gone(int fd) {
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+// Makes json (taken over) what the connection sends next: an event followed by tail when
+// streaming, else the body itself. -1 when json is NULL or memory runs out.
 static int set_out(reply *rp, char *json, const char *tail) {
     if (!json) return -1;
     size_t n = strlen(json), t = strlen(tail);
@@ -116,7 +119,7 @@ static int set_out(reply *rp, char *json, const char *tail) {
 }
 
 // Waits for the job's next text (streaming) or its end, and makes what the connection sends next.
-// -1 when the client went away or memory ran out: the connection closes.
+// 0; 1 when the client went away (the job is cancelled); -1 when memory ran out.
 static int next_output(reply *rp) {
     serve_sched *sc = &rp->srv->sc;
     serve_job *j = rp->job;
@@ -126,7 +129,7 @@ static int next_output(reply *rp) {
         if (!j->done && client_gone(rp->fd)) {
             pthread_mutex_unlock(&sc->mu);
             serve_cancel(sc, j);
-            return -1;
+            return 1;
         }
     }
     int rc;
@@ -157,7 +160,10 @@ static ssize_t read_reply(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     while (rp->out_off == rp->out_len) {
         if (rp->finished) return MHD_CONTENT_READER_END_OF_STREAM;
-        if (next_output(rp)) return MHD_CONTENT_READER_END_WITH_ERROR;
+        int rc = next_output(rp);
+        // Nobody reads a client that left: the response just ends (no error for the log).
+        if (rc)
+            return rc > 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
     }
     size_t n = rp->out_len - rp->out_off < max ? rp->out_len - rp->out_off : max;
     memcpy(buf, rp->out + rp->out_off, n);
@@ -168,8 +174,13 @@ static ssize_t read_reply(void *cls, uint64_t pos, char *buf, size_t max) {
 // The response is done with (sent, or the connection closed): a job still running is cancelled.
 static void free_reply(void *cls) {
     reply *rp = cls;
-    if (!rp->finished) serve_cancel(&rp->srv->sc, rp->job);
-    serve_job_release(&rp->srv->sc, rp->job);
+    serve_sched *sc = &rp->srv->sc;
+    if (!rp->finished) serve_cancel(sc, rp->job);
+    serve_job_release(sc, rp->job);
+    pthread_mutex_lock(&sc->mu);
+    rp->srv->n_replies--;
+    pthread_cond_broadcast(&sc->progress);
+    pthread_mutex_unlock(&sc->mu);
     // The answer is out: an idle connection times out again.
     MHD_set_connection_option(rp->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT);
     free(rp->out);
@@ -192,7 +203,7 @@ static enum MHD_Result generate(server *srv, struct MHD_Connection *c, const upl
     if (!max) max = srv->default_max;
     if (n > 0 && (!max || max > srv->seq_len - n)) max = srv->seq_len - (int)n;
     if (n <= 0 || n >= srv->seq_len) {
-        snprintf(msg, sizeof msg, "the %s has %ld tokens; the context holds %d", what, n,
+        snprintf(msg, sizeof msg, "the prompt has %ld tokens; the context holds %d", n,
                  srv->seq_len);
         free(ids);
         serve_request_free(&r);
@@ -233,6 +244,7 @@ static enum MHD_Result generate(server *srv, struct MHD_Connection *c, const upl
     }
     pthread_mutex_lock(&srv->sc.mu);
     unsigned long id = ++srv->next_id;
+    srv->n_replies++;
     pthread_mutex_unlock(&srv->sc.mu);
     snprintf(rp->id, sizeof rp->id, "%s-calm-%lu", kind == SERVE_CHAT ? "chatcmpl" : "cmpl", id);
     rp->meta = (serve_meta){kind, rp->id, srv->model_name, (long)time(NULL)};
@@ -396,7 +408,12 @@ int cmd_serve(const calm_opts *o) {
                     srv.model_name, o->serve.host, di ? di->port : (unsigned)o->serve.port,
                     srv.sc.n_slots, srv.seq_len);
             rc = serve_sched_run(&srv.sc, &stop_requested) ? 1 : 0;
-            // Every job is done now: the connections send their last event and close.
+            // Stopping the daemon closes the sockets: first let the connections send their last
+            // events (for at most 5 s, should a client not read).
+            pthread_mutex_lock(&srv.sc.mu);
+            for (int i = 0; i < 50 && srv.n_replies; i++)
+                serve_wait(&srv.sc, &srv.sc.progress, 100);
+            pthread_mutex_unlock(&srv.sc.mu);
             MHD_stop_daemon(d);
             fprintf(stderr, "calm: stopped\n");
         }
