@@ -33,9 +33,9 @@ static void expect_usage_errors(const usage_error *q, size_t n) {
 }
 
 Test(cli, help_on_every_command) {
-    const char *cmds[] = {"run",     "chat",  "perplexity", "tokenize", "convert",
-                          "inspect", "bench", "quantize",   "calibrate"};
-    for (int i = 0; i < 9; i++) {
+    const char *cmds[] = {"run",     "chat",  "perplexity", "tokenize",  "convert",
+                          "inspect", "bench", "quantize",   "calibrate", "serve"};
+    for (int i = 0; i < 10; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         cr_assert_eq(th_calm(a, out, sizeof out, err, sizeof err), 0, "%s", a);

@@ -22,6 +22,13 @@ static const calm_cmd cmds[] = {
         "/reset starts a new conversation. With --calibrate (and --data FILE), MODEL is a\n"
         "full-precision model: it is calibrated once with calm calibrate's search, the result is\n"
         "cached next to it and reused, and the chat runs on the calibrated model."},
+    {.name = "serve", .id = CALM_CMD_SERVE, .run = cmd_serve,
+     .summary = "an OpenAI-compatible HTTP server",
+     .usage = "-m MODEL [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c 4096] [--api-key KEY]",
+     .help = "Serves MODEL with the OpenAI API over HTTP: /v1/chat/completions (streaming too),\n"
+             "/v1/completions, /v1/models, /health. --parallel requests run at once, each in a slot\n"
+             "with a context of -c tokens; the sampling options are the requests' defaults and -n\n"
+             "their max_tokens. SIGINT/SIGTERM stop it; running requests end as \"cancelled\"."},
     {.name = "perplexity", .id = CALM_CMD_PERPLEXITY, .run = cmd_perplexity,
      .summary = "perplexity of a text file, as llama-perplexity computes it",
      .usage = "-m MODEL -f FILE [-c 512] [--chunks N]",

@@ -28,15 +28,16 @@ static void set_seed(calm_opts *o, double v) {
     o->sp.seed = (uint64_t)v;
 }
 
-// Groups of commands: GEN generate text (and can --calibrate first), SEARCH run the CALM search
-// (GEN through --calibrate), QUANT take the algorithm options, CALIB read calibration text; ALL
-// is every bit up to CALM_CMD_INSPECT, the last.
+// Groups of commands: GEN generate text (and can --calibrate first; calm serve takes the sampling
+// options as the defaults of its requests), SEARCH run the CALM search (GEN through --calibrate),
+// QUANT take the algorithm options, CALIB read calibration text; ALL is every bit up to
+// CALM_CMD_SERVE, the last.
 enum {
-    GEN = CALM_CMD_RUN | CALM_CMD_CHAT,
+    GEN = CALM_CMD_RUN | CALM_CMD_CHAT | CALM_CMD_SERVE,
     SEARCH = GEN | CALM_CMD_CALIBRATE,
     QUANT = CALM_CMD_CALIBRATE | CALM_CMD_QUANTIZE,
     CALIB = SEARCH | CALM_CMD_QUANTIZE,
-    ALL = (CALM_CMD_INSPECT << 1) - 1,
+    ALL = (CALM_CMD_SERVE << 1) - 1,
 };
 
 // One option per row: its names and help text, then how it is parsed and who takes it.
@@ -94,7 +95,7 @@ static const opt opts[] = {
     {.l = "--seed", .help = "sampling seed (default 42)",
      .kind = ARG_INT, .set = set_seed, .lo = 0, .hi = 2147483647, .arg = "S", .cmds = GEN | QUANT},
     {.l = "--system", .help = "system prompt",
-     .kind = ARG_STRING, .at = AT(system), .arg = "TEXT", .cmds = GEN},
+     .kind = ARG_STRING, .at = AT(system), .arg = "TEXT", .cmds = CALM_CMD_RUN | CALM_CMD_CHAT},
     {.l = "--system", .help = "the CPU features and the kernels chosen for them",
      .kind = ARG_FLAG, .at = AT(sys_info), .flag = 1, .alone = 1, .cmds = CALM_CMD_INSPECT},
     {.l = "--chat", .help = "wrap the prompt in the model's chat template",
@@ -145,6 +146,16 @@ static const opt opts[] = {
      .kind = ARG_STRING, .at = AT(score), .arg = "S", .cmds = SEARCH},
     {.l = "--target-bpw", .help = "mixed bit widths per layer under this average bits per weight",
      .kind = ARG_FLOAT, .at = AT(target_bpw), .lo = 2, .hi = 9, .arg = "X", .cmds = SEARCH},
+    {.l = "--host", .help = "address to listen on (default 127.0.0.1: this machine only)",
+     .kind = ARG_STRING, .at = AT(serve.host), .arg = "ADDR", .cmds = CALM_CMD_SERVE},
+    {.l = "--port", .help = "port to listen on; 0 picks a free one (default 8080)",
+     .kind = ARG_INT, .at = AT(serve.port), .lo = 0, .hi = 65535, .arg = "N",
+     .cmds = CALM_CMD_SERVE},
+    {.l = "--parallel", .help = "slots: requests generated at once, each its own -c (default 4)",
+     .kind = ARG_INT, .at = AT(serve.parallel), .lo = 1, .hi = 256, .arg = "N",
+     .cmds = CALM_CMD_SERVE},
+    {.l = "--api-key", .help = "clients must send Authorization: Bearer KEY (all but /health)",
+     .kind = ARG_STRING, .at = AT(serve.api_key), .arg = "KEY", .cmds = CALM_CMD_SERVE},
     {.l = "--calibrate", .help = "calibrate the model first (cached next to it), then use it",
      .kind = ARG_FLAG, .at = AT(calibrate), .flag = 1, .cmds = GEN},
 };
@@ -174,6 +185,9 @@ static void defaults(calm_opts *o) {
     o->bench.pp = 512;
     o->bench.tg = 128;
     o->bench.reps = 5;
+    o->serve.host = "127.0.0.1";
+    o->serve.port = 8080;
+    o->serve.parallel = 4;
 }
 
 // The entry for argument a that cmd takes; else *named gets an entry of that name that another

