@@ -6,6 +6,7 @@
 #include <string.h>
 
 static void put(gguf_writer *w, const void *p, size_t n) {
+    if (!n) return; // an empty string or array may come as NULL, which memcpy must not see
     if (w->kvlen + n > w->kvcap) {
         size_t cap = w->kvcap ? w->kvcap : 4096;
         while (cap < w->kvlen + n) cap *= 2;
