@@ -43,21 +43,21 @@ static void load_tiles(void) {
 // Blocks per unpacked chunk: 16 KiB of codes stay in L1 while every tile of tokens passes.
 #define CHUNK 32
 
-// The k with c = -k d in every block of the panel, which makes u - k the signed weights: 8 for
-// Q4_0, 16 for Q5_0, 128 for Q8_0 (pack.h; the only such type of each code width); 0 for a panel
-// with free offsets (Q4_1, Q5_1, the K-quants, the calm groups). Rows past the matrix's end have
-// d = c = 0 and fit any k.
-static int signed_offset(const calm_packed *p, int panel) {
-    if (p->k_scales) return 0;
-    const int nb = p->cols / 32, k = p->bits == 4 ? 8 : p->bits == 5 ? 16 : 128;
-    const uint8_t *first = p->data + (size_t)panel * nb * p->block_bytes;
-    const __m512 mk = _mm512_set1_ps((float)-k), none = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m512 d, c;
-        calm_panel_scales(first, b, p->bits, 0, none, none, &d, &c);
-        if (_mm512_cmp_ps_mask(c, _mm512_mul_ps(mk, d), _CMP_NEQ_UQ)) return 0;
+// The k with c = -k d in every block, which makes u - k the signed weights: 8 for Q4_0, 16 for
+// Q5_0, 128 for Q8_0, whose panels calm_pack writes with c = -k d (exact in f16: k is a power of
+// two); 0 for the types with free offsets (Q4_1, Q5_1, the K-quants, the calm groups). A property
+// of the type, so a call on a range of blocks need not scan the panel's headers for it.
+static int signed_offset(const calm_packed *p) {
+    switch (p->type) {
+    case CALM_TYPE_Q4_0:
+        return 8;
+    case CALM_TYPE_Q5_0:
+        return 16;
+    case CALM_TYPE_Q8_0:
+        return 128;
+    default:
+        return 0;
     }
-    return k;
 }
 
 // The panel's blocks [b0, b1) into buf as B tiles (512 bytes each): the 4- and 5-bit codes split
@@ -228,7 +228,7 @@ static void panel_gemm_tiles(const calm_packed *p, int panel, const block_q8g *g
         return;
     }
     load_tiles();
-    int k = signed_offset(p, panel); // of the whole panel: the same for every range of blocks
+    int k = signed_offset(p);
     if (k && p->bits == 4)
         gemm_body(p, panel, g, T, b0, b1, y, ys, nrows, k, 4, 0, 1);
     else if (k && p->bits == 5)
